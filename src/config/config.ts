@@ -1,0 +1,148 @@
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+
+/** The one typed configuration object. Sources, later ones winning: defaults, config file, TRENT_* env, flags. */
+export interface TrentConfig {
+  readonly host: string;
+  readonly port: number;
+  readonly dataDir: string;
+  readonly region: string;
+  readonly dev: boolean;
+  readonly defaultAccount: string;
+  readonly tlsCert?: string | undefined;
+  readonly tlsKey?: string | undefined;
+  /** Allows plain HTTP on a non-loopback address (otherwise refused). */
+  readonly allowInsecureHttp: boolean;
+  /** Root key file; default <dataDir>/root-key. Ignored when rootKeyPassphrase is set. */
+  readonly rootKeyFile: string;
+  /** Derive the root key from this passphrase (scrypt) instead of a key file. From env or config file only. */
+  readonly rootKeyPassphrase?: string | undefined;
+  /** Where the one-line-per-request log goes: stdout, stderr, off, or a file path. */
+  readonly requestLog: string;
+  readonly maxBodyBytes: number;
+  /** SigV4: how far a request's X-Amz-Date may be from the server clock (AWS: 5 minutes). */
+  readonly clockSkewSeconds: number;
+  /** How often the scheduler looks for keys past their deletion date. */
+  readonly schedulerIntervalSeconds: number;
+  /** How long a clean shutdown waits for in-flight requests. */
+  readonly shutdownGraceSeconds: number;
+}
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+type Raw = Record<string, unknown>;
+
+/** Every setting: its flag name, env var, parser. Flags and env vars are derived from one list. */
+const FIELDS = {
+  host: { flag: 'host', parse: str },
+  port: { flag: 'port', parse: int(0, 65535) },
+  dataDir: { flag: 'data-dir', parse: str },
+  region: { flag: 'region', parse: match(/^[a-z]{2}(-[a-z]+)+-\d+$/, 'an AWS region name such as us-east-1') },
+  dev: { flag: 'dev', parse: bool },
+  defaultAccount: { flag: 'default-account', parse: match(/^\d{12}$/, 'a 12-digit account id') },
+  tlsCert: { flag: 'tls-cert', parse: str },
+  tlsKey: { flag: 'tls-key', parse: str },
+  allowInsecureHttp: { flag: 'allow-insecure-http', parse: bool },
+  rootKeyFile: { flag: 'root-key-file', parse: str },
+  rootKeyPassphrase: { flag: null, parse: str },
+  requestLog: { flag: 'request-log', parse: str },
+  maxBodyBytes: { flag: 'max-body-bytes', parse: int(1024, 64 * 1024 * 1024) },
+  clockSkewSeconds: { flag: 'clock-skew-seconds', parse: int(1, 24 * 3600) },
+  schedulerIntervalSeconds: { flag: 'scheduler-interval-seconds', parse: int(1, 24 * 3600) },
+  shutdownGraceSeconds: { flag: 'shutdown-grace-seconds', parse: int(0, 3600) },
+} satisfies Record<keyof TrentConfig, { flag: string | null; parse: (v: unknown, name: string) => unknown }>;
+
+type Field = keyof typeof FIELDS;
+
+export const CONFIG_FLAGS: readonly { name: string; type: 'string' | 'boolean' }[] = Object.values(FIELDS)
+  .filter((f) => f.flag !== null)
+  .map((f) => ({ name: f.flag!, type: f.parse === bool ? 'boolean' : 'string' }));
+
+export const envName = (field: Field): string => `TRENT_${field.replace(/[A-Z]/g, (c) => `_${c}`).toUpperCase()}`;
+
+const DEFAULTS: Omit<TrentConfig, 'rootKeyFile'> & { rootKeyFile?: string } = {
+  host: '127.0.0.1',
+  port: 4599,
+  dataDir: './data',
+  region: 'us-east-1',
+  dev: false,
+  defaultAccount: '111122223333',
+  allowInsecureHttp: false,
+  requestLog: 'stdout',
+  maxBodyBytes: 1024 * 1024,
+  clockSkewSeconds: 300,
+  schedulerIntervalSeconds: 60,
+  shutdownGraceSeconds: 10,
+};
+
+/**
+ * Builds the configuration. `flags` are parsed command-line values (keyed by flag name), `env` is usually
+ * process.env; `TRENT_CONFIG` or the `config` flag names an optional JSON file keyed by field name.
+ */
+export function loadConfig(flags: Record<string, string | boolean | undefined>, env: NodeJS.ProcessEnv): TrentConfig {
+  const merged: Raw = { ...DEFAULTS };
+  const file = (flags.config as string | undefined) ?? env.TRENT_CONFIG;
+  if (file) {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(readFileSync(file, 'utf8'));
+    } catch (err) {
+      throw new ConfigError(`cannot read config file ${file}: ${(err as Error).message}`);
+    }
+    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new ConfigError(`config file ${file} must hold a JSON object`);
+    for (const [k, v] of Object.entries(parsed)) {
+      if (!(k in FIELDS)) throw new ConfigError(`config file ${file}: unknown setting "${k}"`);
+      merged[k] = v;
+    }
+  }
+  for (const field of Object.keys(FIELDS) as Field[]) {
+    const v = env[envName(field)];
+    if (v !== undefined && v !== '') merged[field] = v;
+  }
+  for (const [field, def] of Object.entries(FIELDS) as [Field, (typeof FIELDS)[Field]][]) {
+    if (def.flag && flags[def.flag] !== undefined) merged[field] = flags[def.flag];
+  }
+  const out: Raw = {};
+  for (const [field, def] of Object.entries(FIELDS) as [Field, (typeof FIELDS)[Field]][]) {
+    const v = merged[field];
+    if (v !== undefined) out[field] = def.parse(v, def.flag ? `--${def.flag}` : envName(field));
+  }
+  out.dataDir = path.resolve(out.dataDir as string);
+  out.rootKeyFile = path.resolve((out.rootKeyFile as string | undefined) ?? path.join(out.dataDir as string, 'root-key'));
+  const config = out as unknown as TrentConfig;
+  if ((config.tlsCert === undefined) !== (config.tlsKey === undefined)) throw new ConfigError('--tls-cert and --tls-key go together');
+  if (!config.tlsCert && !isLoopback(config.host) && !config.allowInsecureHttp) {
+    throw new ConfigError(`refusing plain HTTP on ${config.host}: give --tls-cert/--tls-key, or --allow-insecure-http to accept the risk`);
+  }
+  return config;
+}
+
+export function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host);
+}
+
+function str(v: unknown, name: string): string {
+  if (typeof v !== 'string' || v === '') throw new ConfigError(`${name} must be a non-empty string`);
+  return v;
+}
+function bool(v: unknown, name: string): boolean {
+  if (typeof v === 'boolean') return v;
+  if (v === 'true' || v === '1') return true;
+  if (v === 'false' || v === '0') return false;
+  throw new ConfigError(`${name} must be true or false`);
+}
+function int(min: number, max: number) {
+  return (v: unknown, name: string): number => {
+    const n = typeof v === 'number' ? v : typeof v === 'string' && /^\d+$/.test(v) ? Number(v) : NaN;
+    if (!Number.isInteger(n) || n < min || n > max) throw new ConfigError(`${name} must be an integer from ${min} to ${max}`);
+    return n;
+  };
+}
+function match(re: RegExp, what: string) {
+  return (v: unknown, name: string): string => {
+    if (typeof v !== 'string' || !re.test(v)) throw new ConfigError(`${name} must be ${what}`);
+    return v;
+  };
+}

@@ -1,0 +1,49 @@
+import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
+
+export const GCM_IV_BYTES = 12;
+export const GCM_TAG_BYTES = 16;
+
+export interface GcmSealed {
+  readonly iv: Buffer;
+  readonly ciphertext: Buffer;
+  readonly tag: Buffer;
+}
+
+/** AES-GCM encryption with a fresh random 96-bit IV (never caller-chosen). Key: 16, 24 or 32 bytes. */
+export function gcmEncrypt(key: Buffer, plaintext: Buffer, aad: Buffer): GcmSealed {
+  return gcmEncryptWithIv(key, randomBytes(GCM_IV_BYTES), plaintext, aad);
+}
+
+/** Deterministic variant for known-answer tests only; production code calls gcmEncrypt. */
+export function gcmEncryptWithIv(key: Buffer, iv: Buffer, plaintext: Buffer, aad: Buffer): GcmSealed {
+  const cipher = createCipheriv(gcmAlgorithm(key), key, iv, { authTagLength: GCM_TAG_BYTES });
+  cipher.setAAD(aad);
+  const ciphertext = Buffer.concat([cipher.update(plaintext), cipher.final()]);
+  return { iv, ciphertext, tag: cipher.getAuthTag() };
+}
+
+/** Returns undefined when the tag does not authenticate (tampering, wrong key, wrong AAD). */
+export function gcmDecrypt(key: Buffer, sealed: GcmSealed, aad: Buffer): Buffer | undefined {
+  if (sealed.iv.length !== GCM_IV_BYTES || sealed.tag.length !== GCM_TAG_BYTES) return undefined;
+  const decipher = createDecipheriv(gcmAlgorithm(key), key, sealed.iv, { authTagLength: GCM_TAG_BYTES });
+  decipher.setAAD(aad);
+  decipher.setAuthTag(sealed.tag);
+  try {
+    return Buffer.concat([decipher.update(sealed.ciphertext), decipher.final()]);
+  } catch {
+    return undefined;
+  }
+}
+
+function gcmAlgorithm(key: Buffer): 'aes-128-gcm' | 'aes-192-gcm' | 'aes-256-gcm' {
+  switch (key.length) {
+    case 16:
+      return 'aes-128-gcm';
+    case 24:
+      return 'aes-192-gcm';
+    case 32:
+      return 'aes-256-gcm';
+    default:
+      throw new RangeError(`AES key must be 16, 24 or 32 bytes, got ${key.length}`);
+  }
+}

@@ -1,0 +1,34 @@
+import { inspect } from 'node:util';
+
+const REDACTED = '[SecretBytes redacted]';
+
+/**
+ * Bytes that must never reach a log, an error or a file in the clear: plaintext, key material, secret keys.
+ * Every conversion to text is redacted; `unsafeBytes()` is the one explicit way to read them.
+ */
+export class SecretBytes {
+  readonly #bytes: Buffer;
+  constructor(bytes: Uint8Array) {
+    this.#bytes = Buffer.from(bytes);
+  }
+  get length(): number {
+    return this.#bytes.length;
+  }
+  /** The raw bytes. Callers must not log, store or return them except to the principal entitled to them. */
+  unsafeBytes(): Buffer {
+    return this.#bytes;
+  }
+  /** Overwrites the bytes with zeros (best effort: V8 may have copies). */
+  wipe(): void {
+    this.#bytes.fill(0);
+  }
+  toString(): string {
+    return REDACTED;
+  }
+  toJSON(): string {
+    return REDACTED;
+  }
+  [inspect.custom](): string {
+    return REDACTED;
+  }
+}

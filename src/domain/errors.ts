@@ -1,0 +1,48 @@
+import type { ModelExceptionName } from '../model/kms-model.generated.js';
+
+/** Exceptions of the AWS JSON 1.1 front end that are not in the KMS model (Coral / SigV4 layer). */
+export type ProtocolExceptionName =
+  | 'ValidationException'
+  | 'SerializationException'
+  | 'UnknownOperationException'
+  | 'AccessDeniedException'
+  | 'MissingAuthenticationTokenException'
+  | 'IncompleteSignatureException'
+  | 'InvalidSignatureException'
+  | 'UnrecognizedClientException'
+  | 'ThrottlingException'
+  | 'RequestEntityTooLargeException';
+
+export type ExceptionName = ModelExceptionName | ProtocolExceptionName;
+
+/** HTTP status for each exception; AWS KMS answers 500 for its internal and dependency faults. */
+const STATUS: Partial<Record<ExceptionName, number>> = {
+  KMSInternalException: 500,
+  DependencyTimeoutException: 500,
+  MissingAuthenticationTokenException: 403,
+  AccessDeniedException: 400,
+  RequestEntityTooLargeException: 413,
+};
+
+/** A typed AWS exception: the only kind of error an operation throws on purpose. */
+export class KmsError extends Error {
+  readonly status: number;
+  constructor(
+    readonly type: ExceptionName,
+    message: string,
+  ) {
+    super(message);
+    this.name = type;
+    this.status = STATUS[type] ?? 400;
+  }
+  get serverFault(): boolean {
+    return this.status >= 500;
+  }
+}
+
+export const kmsError = (type: ExceptionName, message: string): KmsError => new KmsError(type, message);
+
+/** The 1-validation-error message shape AWS uses, for rules checked outside the generated model. */
+export function validationError(message: string): KmsError {
+  return new KmsError('ValidationException', message);
+}

@@ -1,0 +1,153 @@
+// Interfaces the domain needs from the outside world. Adapters (storage, keystores, clock, randomness)
+// implement them and are wired together in src/main.ts only.
+import type { KeyManagerType, KeySpec, KeyState, KeyUsageType, OriginType } from '../model/kms-model.generated.js';
+import type { SecretBytes } from '../crypto/secret-bytes.js';
+
+export interface Clock {
+  now(): Date;
+}
+
+export interface RandomSource {
+  bytes(n: number): Buffer;
+  uuid(): string;
+}
+
+/** Every key, alias and tag belongs to one account in one region. */
+export interface Scope {
+  readonly account: string;
+  readonly region: string;
+}
+
+export interface KeyRecord {
+  readonly account: string;
+  readonly region: string;
+  readonly keyId: string;
+  readonly arn: string;
+  readonly creationDate: Date;
+  readonly description: string;
+  readonly keyUsage: KeyUsageType;
+  readonly keySpec: KeySpec;
+  readonly origin: OriginType;
+  readonly keyManager: KeyManagerType;
+  readonly keyState: KeyState;
+  /** Set while PendingDeletion. */
+  readonly deletionDate?: Date | undefined;
+  readonly currentMaterialId?: string | undefined;
+  readonly multiRegion: boolean;
+  /** The key policy document, as the caller gave it (JSON text). */
+  readonly policy: string;
+  /** Optimistic-concurrency counter: incremented by every update. */
+  readonly version: number;
+}
+
+/** Key material, wrapped under the root key: the only form in which it is ever stored. */
+export interface MaterialRecord {
+  readonly keyArn: string;
+  readonly materialId: string;
+  readonly wrapped: Buffer;
+  readonly createdAt: Date;
+}
+
+export interface AliasRecord {
+  readonly account: string;
+  readonly region: string;
+  readonly aliasName: string;
+  readonly targetKeyId: string;
+  readonly creationDate: Date;
+  readonly lastUpdatedDate: Date;
+}
+
+export interface TagRecord {
+  readonly key: string;
+  readonly value: string;
+}
+
+export interface AccessKeyRecord {
+  readonly accessKeyId: string;
+  readonly account: string;
+  readonly principalArn: string;
+  /** The secret access key, wrapped under the root key. */
+  readonly secretWrapped: Buffer;
+  readonly createdAt: Date;
+}
+
+export interface Page<T> {
+  readonly items: T[];
+  /** Opaque continuation: the sort key of the last item when more items follow. */
+  readonly next?: string | undefined;
+}
+
+/** Raised by a storage adapter when a compare-and-set update loses to a concurrent writer. */
+export class StorageConflictError extends Error {
+  constructor(what: string) {
+    super(`concurrent update of ${what}`);
+    this.name = 'StorageConflictError';
+  }
+}
+
+/** Raised by a storage adapter when an insert collides with an existing row. */
+export class StorageDuplicateError extends Error {
+  constructor(what: string) {
+    super(`${what} already exists`);
+    this.name = 'StorageDuplicateError';
+  }
+}
+
+/**
+ * Durable state. Every method is atomic: a multi-row change commits whole or not at all.
+ * Both backends (SQLite, PostgreSQL) pass the contract suite in test/contract.
+ */
+export interface Storage {
+  migrate(): Promise<void>;
+  close(): Promise<void>;
+
+  insertKey(key: KeyRecord, materials: readonly MaterialRecord[], tags: readonly TagRecord[]): Promise<void>;
+  getKey(scope: Scope, keyId: string): Promise<KeyRecord | undefined>;
+  /** Writes `key` if the stored version equals `key.version`; returns the stored record (version + 1). */
+  updateKey(key: KeyRecord): Promise<KeyRecord>;
+  /** Keys of a scope ordered by key id, starting after `after`. */
+  listKeys(scope: Scope, limit: number, after?: string): Promise<Page<KeyRecord>>;
+  /** Keys in PendingDeletion whose deletion date is at or before `now`, in any scope. */
+  listKeysDueForDeletion(now: Date, limit: number): Promise<KeyRecord[]>;
+  /** Deletes the key with its materials, aliases and tags. */
+  deleteKey(scope: Scope, keyId: string): Promise<void>;
+
+  getMaterials(keyArn: string): Promise<MaterialRecord[]>;
+
+  insertAlias(alias: AliasRecord): Promise<void>;
+  getAlias(scope: Scope, aliasName: string): Promise<AliasRecord | undefined>;
+  /** Points an existing alias at another key; false if the alias does not exist. */
+  updateAlias(scope: Scope, aliasName: string, targetKeyId: string, at: Date): Promise<boolean>;
+  deleteAlias(scope: Scope, aliasName: string): Promise<boolean>;
+  /** Aliases of a scope ordered by name (optionally of one key), starting after `after`. */
+  listAliases(scope: Scope, limit: number, after?: string, targetKeyId?: string): Promise<Page<AliasRecord>>;
+  countAliases(scope: Scope, targetKeyId: string): Promise<number>;
+
+  getTags(keyArn: string): Promise<TagRecord[]>;
+  /** Adds or overwrites tags. */
+  putTags(keyArn: string, tags: readonly TagRecord[]): Promise<void>;
+  removeTags(keyArn: string, tagKeys: readonly string[]): Promise<void>;
+
+  getAccessKey(accessKeyId: string): Promise<AccessKeyRecord | undefined>;
+  insertAccessKey(record: AccessKeyRecord): Promise<void>;
+
+  getSetting(name: string): Promise<string | undefined>;
+  putSetting(name: string, value: string): Promise<void>;
+
+  /** Removes every key, material, alias and tag (dev reset). Access keys and settings (root key check) stay. */
+  wipe(): Promise<void>;
+}
+
+/** Where symmetric key material lives and where symmetric crypto happens. */
+export interface KeyStore {
+  /** Makes fresh material for a key and returns it wrapped, ready to store. */
+  createMaterial(keyArn: string, materialId: string): Promise<MaterialRecord>;
+  /** AES-256-GCM under the material; the store chooses the IV. */
+  encrypt(material: MaterialRecord, plaintext: Buffer, aad: Buffer): Promise<{ iv: Buffer; ciphertext: Buffer; tag: Buffer }>;
+  /** Returns undefined when authentication fails. */
+  decrypt(material: MaterialRecord, iv: Buffer, ciphertext: Buffer, tag: Buffer, aad: Buffer): Promise<SecretBytes | undefined>;
+  /** Drops any cached unwrapped copy of a key's materials (key deleted or material erased). */
+  forget(keyArn: string): void;
+  /** Drops every cached unwrapped material (dev reset). */
+  forgetAll(): void;
+}

@@ -1,0 +1,31 @@
+import type { SecretBytes } from '../crypto/secret-bytes.js';
+import { encodeBlob, encodeBlobHeader, parseBlob, type ParsedBlob } from './ciphertext-blob.js';
+import { encodeEncryptionContext, type EncryptionContext } from './encryption-context.js';
+import type { KeyRecord, KeyStore, MaterialRecord } from './ports.js';
+
+/** Encrypts under a key's material and returns a version-1 ciphertext blob (docs/ciphertext-format.md). */
+export async function sealSymmetric(
+  keystore: KeyStore,
+  key: KeyRecord,
+  material: MaterialRecord,
+  plaintext: Buffer,
+  context: EncryptionContext | undefined,
+): Promise<Buffer> {
+  const header = encodeBlobHeader({ keyArn: key.arn, materialId: material.materialId });
+  const aad = Buffer.concat([header, encodeEncryptionContext(context)]);
+  const { iv, ciphertext, tag } = await keystore.encrypt(material, plaintext, aad);
+  return encodeBlob(header, iv, ciphertext, tag);
+}
+
+export { parseBlob, type ParsedBlob };
+
+/** Opens a parsed blob with the material it names; undefined when it does not authenticate. */
+export function openSymmetric(
+  keystore: KeyStore,
+  blob: ParsedBlob,
+  material: MaterialRecord,
+  context: EncryptionContext | undefined,
+): Promise<SecretBytes | undefined> {
+  const aad = Buffer.concat([blob.header, encodeEncryptionContext(context)]);
+  return keystore.decrypt(material, blob.iv, blob.ciphertext, blob.tag, aad);
+}

@@ -1,0 +1,14 @@
+import type { Tag } from '../model/kms-model.generated.js';
+import { KmsError } from './errors.js';
+import type { TagRecord } from './ports.js';
+
+/** AWS's tag rules beyond the model's lengths: no aws: prefix, no duplicate keys in one request. */
+export function checkTags(tags: readonly Tag[]): TagRecord[] {
+  const seen = new Set<string>();
+  for (const t of tags) {
+    if (t.TagKey.toLowerCase().startsWith('aws:')) throw new KmsError('TagException', 'Tags beginning with aws: are reserved');
+    if (seen.has(t.TagKey)) throw new KmsError('TagException', `Duplicate tag keys: ${t.TagKey}`);
+    seen.add(t.TagKey);
+  }
+  return tags.map((t) => ({ key: t.TagKey, value: t.TagValue }));
+}

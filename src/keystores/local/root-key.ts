@@ -1,0 +1,83 @@
+import { createHmac, scrypt as scryptCb, timingSafeEqual } from 'node:crypto';
+import { chmod, readFile, writeFile } from 'node:fs/promises';
+import { promisify } from 'node:util';
+import { gcmDecrypt, gcmEncrypt, GCM_IV_BYTES, GCM_TAG_BYTES } from '../../crypto/aes-gcm.js';
+import { lengthPrefixed } from '../../crypto/length-prefixed.js';
+import { SecretBytes } from '../../crypto/secret-bytes.js';
+import type { RandomSource, Storage } from '../../domain/ports.js';
+
+const scrypt = promisify(scryptCb) as (password: string, salt: Buffer, keylen: number, options: object) => Promise<Buffer>;
+const WRAP_VERSION = 1;
+const CHECK_LABEL = 'trent root key check v1';
+
+/**
+ * The root of trust: an AES-256 key that wraps every piece of key material and every secret at rest.
+ * Wrapped form: u8 version || 12-byte IV || AES-256-GCM ciphertext || 16-byte tag, with the associated data
+ * binding it to what it is (e.g. ["material", key ARN, material id]) so a wrapped blob cannot be moved.
+ */
+export class RootKey {
+  readonly #key: SecretBytes;
+  private constructor(key: Buffer) {
+    this.#key = new SecretBytes(key);
+  }
+
+  static fromBytes(key: Buffer): RootKey {
+    if (key.length !== 32) throw new Error('the root key must be 32 bytes');
+    return new RootKey(key);
+  }
+
+  /** Reads the root key file, or creates it (mode 0600) when it does not exist yet. */
+  static async fromFile(path: string, random: RandomSource): Promise<{ rootKey: RootKey; created: boolean }> {
+    try {
+      const text = await readFile(path, 'utf8');
+      const bytes = Buffer.from(text.trim(), 'base64');
+      if (bytes.length !== 32) throw new Error(`root key file ${path} does not hold a base64 32-byte key`);
+      return { rootKey: new RootKey(bytes), created: false };
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    }
+    const bytes = random.bytes(32);
+    await writeFile(path, `${bytes.toString('base64')}\n`, { mode: 0o600, flag: 'wx' });
+    await chmod(path, 0o600);
+    return { rootKey: new RootKey(bytes), created: true };
+  }
+
+  /** Derives the root key from a passphrase with scrypt; the salt is kept in the store's settings. */
+  static async fromPassphrase(passphrase: string, storage: Storage, random: RandomSource): Promise<RootKey> {
+    if (passphrase.length < 12) throw new Error('the root key passphrase must be at least 12 characters');
+    let salt = await storage.getSetting('root.scrypt.salt');
+    if (!salt) {
+      salt = random.bytes(16).toString('base64');
+      await storage.putSetting('root.scrypt.salt', salt);
+    }
+    const key = await scrypt(passphrase, Buffer.from(salt, 'base64'), 32, { N: 1 << 15, r: 8, p: 1, maxmem: 64 * 1024 * 1024 });
+    return new RootKey(key);
+  }
+
+  /** Makes sure this root key is the one the store was created with (a check value, not the key). */
+  async verifyAgainst(storage: Storage): Promise<void> {
+    const check = createHmac('sha256', this.#key.unsafeBytes()).update(CHECK_LABEL).digest('base64');
+    const stored = await storage.getSetting('root.check');
+    if (stored === undefined) {
+      await storage.putSetting('root.check', check);
+      return;
+    }
+    if (!timingSafeEqual(Buffer.from(stored, 'base64'), Buffer.from(check, 'base64'))) {
+      throw new Error('the root key does not match this data store (wrong key file or passphrase): refusing to start');
+    }
+  }
+
+  wrap(context: readonly string[], secret: Buffer): Buffer {
+    const { iv, ciphertext, tag } = gcmEncrypt(this.#key.unsafeBytes(), secret, lengthPrefixed(context));
+    return Buffer.concat([Buffer.of(WRAP_VERSION), iv, ciphertext, tag]);
+  }
+
+  /** Undefined when the wrapped bytes were not made by this root key for this context. */
+  unwrap(context: readonly string[], wrapped: Buffer): Buffer | undefined {
+    if (wrapped.length < 1 + GCM_IV_BYTES + GCM_TAG_BYTES || wrapped[0] !== WRAP_VERSION) return undefined;
+    const iv = wrapped.subarray(1, 1 + GCM_IV_BYTES);
+    const tag = wrapped.subarray(wrapped.length - GCM_TAG_BYTES);
+    const ciphertext = wrapped.subarray(1 + GCM_IV_BYTES, wrapped.length - GCM_TAG_BYTES);
+    return gcmDecrypt(this.#key.unsafeBytes(), { iv, ciphertext, tag }, lengthPrefixed(context));
+  }
+}

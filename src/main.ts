@@ -1,0 +1,165 @@
+// The composition root: the only place where concrete adapters, the clock and randomness are made.
+import { randomBytes, randomUUID } from 'node:crypto';
+import { createWriteStream } from 'node:fs';
+import { mkdir, readFile } from 'node:fs/promises';
+import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import type { AddressInfo } from 'node:net';
+import path from 'node:path';
+import type { Writable } from 'node:stream';
+import { JsonLinesLog, NullLog, type RequestLog } from './audit/request-log.js';
+import { bootstrapAdminCredentials } from './auth/admin-credentials.js';
+import type { Authenticator } from './auth/authenticator.js';
+import { DevAuthenticator } from './auth/dev-authenticator.js';
+import type { TrentConfig } from './config/config.js';
+import { SameAccountAuthorizer } from './domain/authorizer.js';
+import { KeyRepository } from './domain/key-repository.js';
+import type { Clock, RandomSource } from './domain/ports.js';
+import { LocalKeyStore } from './keystores/local/local-keystore.js';
+import { RootKey } from './keystores/local/root-key.js';
+import type { Services } from './operations/operation.js';
+import { OperationRegistry } from './operations/registry.js';
+import { createRequestHandler, send, type ExtraRoute } from './protocol/http-handler.js';
+import { DeletionSweeper, IntervalScheduler } from './scheduler/deletion-sweeper.js';
+import { SqliteStorage } from './storage/sqlite/sqlite-storage.js';
+
+export interface RunningTrent {
+  readonly url: string;
+  readonly port: number;
+  readonly services: Services;
+  /** Stops accepting connections, lets in-flight requests finish (up to the grace period), closes the store. */
+  stop(): Promise<void>;
+}
+
+export interface Io {
+  /** Where the request log goes when config.requestLog is "stdout". */
+  readonly stdout: Writable;
+  /** Human-readable server messages. */
+  readonly stderr: Writable;
+}
+
+export const systemClock: Clock = { now: () => new Date() };
+export const systemRandom: RandomSource = { bytes: (n) => randomBytes(n), uuid: () => randomUUID() };
+
+export async function startTrent(config: TrentConfig, io: Io = { stdout: process.stdout, stderr: process.stderr }): Promise<RunningTrent> {
+  const clock = systemClock;
+  const random = systemRandom;
+  const say = (line: string) => io.stderr.write(`${line}\n`);
+  const logger = { error: (message: string, fields?: Record<string, unknown>) => say(JSON.stringify({ level: 'error', message, ...fields })) };
+
+  await mkdir(config.dataDir, { recursive: true, mode: 0o700 });
+  const storage = new SqliteStorage(path.join(config.dataDir, 'trent.db'));
+  await storage.migrate();
+
+  let rootKey: RootKey;
+  if (config.rootKeyPassphrase) {
+    rootKey = await RootKey.fromPassphrase(config.rootKeyPassphrase, storage, random);
+  } else {
+    const { rootKey: fileKey, created } = await RootKey.fromFile(config.rootKeyFile, random);
+    if (created) say(`Created a new root key in ${config.rootKeyFile}. Back it up: without it nothing in ${config.dataDir} can be decrypted.`);
+    rootKey = fileKey;
+  }
+  await rootKey.verifyAgainst(storage);
+
+  const credentialsFile = path.join(config.dataDir, 'credentials');
+  const admin = await bootstrapAdminCredentials({
+    storage, rootKey, random, account: config.defaultAccount, region: config.region, file: credentialsFile, now: clock.now(),
+  });
+  if (admin) {
+    say(`Created administrator credentials for account ${config.defaultAccount} in ${credentialsFile} (profile "trent"). Use them with:`);
+    say(`  export AWS_SHARED_CREDENTIALS_FILE=${credentialsFile} AWS_PROFILE=trent`);
+  }
+
+  const keystore = new LocalKeyStore(rootKey, random, clock);
+  const keys = new KeyRepository(storage, clock);
+  const services: Services = { keys, storage, keystore, authorizer: new SameAccountAuthorizer(), clock, random };
+  const authenticator: Authenticator = config.dev
+    ? new DevAuthenticator(config.defaultAccount, config.region)
+    : failClosed();
+
+  const requestLog = await openRequestLog(config.requestLog, io);
+  const sweeper = new DeletionSweeper(keys, keystore);
+  const scheduler = new IntervalScheduler(config.schedulerIntervalSeconds * 1000, () => sweeper.sweep(), (err) =>
+    logger.error('scheduled deletion failed', { error: String(err) }),
+  );
+
+  const health: ExtraRoute = async (req, res) => {
+    if (req.method !== 'GET' || req.url !== '/health') return false;
+    send(res, 200, { status: 'ok' }, { 'Content-Type': 'application/json' });
+    return true;
+  };
+  const devReset: ExtraRoute = async (req, res) => {
+    if (req.method !== 'POST' || req.url !== '/_trent/dev/reset') return false;
+    if (!config.dev) {
+      send(res, 404, { __type: 'UnknownOperationException', message: 'Not found.' });
+      return true;
+    }
+    await storage.wipe();
+    keys.clear();
+    keystore.forgetAll();
+    send(res, 200, { status: 'reset' }, { 'Content-Type': 'application/json' });
+    return true;
+  };
+
+  const handler = createRequestHandler({
+    registry: new OperationRegistry(),
+    authenticator,
+    services,
+    requestLog,
+    logger,
+    maxBodyBytes: config.maxBodyBytes,
+    extraRoutes: [health, devReset],
+  });
+  const inFlight = new Set<Promise<void>>();
+  const onRequest = (req: IncomingMessage, res: ServerResponse) => {
+    const p = handler(req, res).finally(() => inFlight.delete(p));
+    inFlight.add(p);
+  };
+  const server: Server = config.tlsCert
+    ? createHttpsServer({ cert: await readFile(config.tlsCert), key: await readFile(config.tlsKey!) }, onRequest)
+    : createHttpServer(onRequest);
+  server.keepAliveTimeout = 65_000;
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(config.port, config.host, () => resolve());
+  });
+  const port = (server.address() as AddressInfo).port;
+  const url = `${config.tlsCert ? 'https' : 'http'}://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;
+  scheduler.start();
+  void scheduler.runNow();
+  say(`Trent listening on ${url} (region ${config.region}, default account ${config.defaultAccount}${config.dev ? ', dev mode: any access key accepted' : ''})`);
+
+  let stopping: Promise<void> | undefined;
+  const stop = () =>
+    (stopping ??= (async () => {
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      const grace = new Promise<void>((resolve) => setTimeout(resolve, config.shutdownGraceSeconds * 1000).unref());
+      await Promise.race([Promise.all([...inFlight]), grace]);
+      server.closeAllConnections();
+      await closed;
+      await scheduler.stop();
+      await requestLog.flush();
+      await storage.close();
+    })());
+  return { url, port, services, stop };
+}
+
+function failClosed(): Authenticator {
+  throw new Error('SigV4 verification is not wired yet');
+}
+
+async function openRequestLog(target: string, io: Io): Promise<RequestLog> {
+  switch (target) {
+    case 'off':
+      return new NullLog();
+    case 'stdout':
+      return new JsonLinesLog(io.stdout);
+    case 'stderr':
+      return new JsonLinesLog(io.stderr);
+    default: {
+      const stream = createWriteStream(target, { flags: 'a', mode: 0o600 });
+      await new Promise((resolve, reject) => stream.once('open', resolve).once('error', reject));
+      return new JsonLinesLog(stream);
+    }
+  }
+}

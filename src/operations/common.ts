@@ -1,0 +1,76 @@
+import { aliasArn, keyArn, parseKeyReference } from '../domain/arn.js';
+import { KmsError } from '../domain/errors.js';
+import { assertKeyState, type KeyStateOperation } from '../domain/key-state.js';
+import type { KeyRecord, Scope } from '../domain/ports.js';
+import type { RequestContext, Services } from './operation.js';
+
+export interface ResolveOptions {
+  /** AWS accepts alias names and alias ARNs for this operation. */
+  readonly aliases: boolean;
+  /** AWS accepts a key in another account (by key ARN or alias ARN) for this operation. */
+  readonly crossAccount: boolean;
+}
+
+/** Crypto operations: any of the four identifier forms, keys of other accounts by ARN. */
+export const CRYPTO_KEY: ResolveOptions = { aliases: true, crossAccount: true };
+/** Management operations: key id or key ARN of the caller's own account. */
+export const OWN_KEY: ResolveOptions = { aliases: false, crossAccount: false };
+
+/** Finds the key a KeyId parameter names, in the forms the operation accepts; NotFoundException otherwise. */
+export async function resolveKey(keyIdParam: string, ctx: RequestContext, svc: Services, opts: ResolveOptions): Promise<KeyRecord> {
+  const ref = parseKeyReference(keyIdParam);
+  if (!ref) throw new KmsError('NotFoundException', `Invalid keyId '${keyIdParam}'`);
+  let scope: Scope = ctx.scope;
+  let keyId: string;
+  switch (ref.kind) {
+    case 'keyId':
+      keyId = ref.keyId;
+      break;
+    case 'keyArn':
+      scope = checkArnScope(ref.scope, keyIdParam, ctx, opts);
+      keyId = ref.keyId;
+      break;
+    case 'aliasName':
+    case 'aliasArn': {
+      if (!opts.aliases) throw new KmsError('NotFoundException', `Invalid keyId '${keyIdParam}'`);
+      if (ref.kind === 'aliasArn') scope = checkArnScope(ref.scope, keyIdParam, ctx, opts);
+      const alias = await svc.keys.getAlias(scope, ref.aliasName);
+      if (!alias) throw new KmsError('NotFoundException', `Alias '${aliasArn(scope, ref.aliasName)}' is not found.`);
+      keyId = alias.targetKeyId;
+      break;
+    }
+    default: {
+      const never: never = ref;
+      throw new Error(`unknown key reference ${String(never)}`);
+    }
+  }
+  const key = await svc.keys.getKey(scope, keyId);
+  if (!key) throw new KmsError('NotFoundException', `Key '${keyArn(scope, keyId)}' does not exist`);
+  ctx.resourceArn = key.arn;
+  return key;
+}
+
+function checkArnScope(scope: Scope, value: string, ctx: RequestContext, opts: ResolveOptions): Scope {
+  if (scope.region !== ctx.region) throw new KmsError('NotFoundException', `Invalid arn ${scope.region}`);
+  if (scope.account !== ctx.scope.account && !opts.crossAccount) throw new KmsError('NotFoundException', `Invalid keyId '${value}'`);
+  return scope;
+}
+
+/** Resolve, authorize, check the key state: the steps every operation on an existing key takes, in AWS's order. */
+export async function keyForOperation(
+  keyIdParam: string,
+  operation: KeyStateOperation,
+  ctx: RequestContext,
+  svc: Services,
+  opts: ResolveOptions,
+): Promise<KeyRecord> {
+  const key = await resolveKey(keyIdParam, ctx, svc, opts);
+  svc.authorizer.authorize(ctx.caller, `kms:${operation}`, key);
+  assertKeyState(key, operation);
+  return key;
+}
+
+/** AWS answers DryRunOperationException once every check has passed and DryRun is true. */
+export function dryRunCheck(dryRun: boolean | undefined): void {
+  if (dryRun) throw new KmsError('DryRunOperationException', 'The request would have succeeded, but the DryRun option is set.');
+}

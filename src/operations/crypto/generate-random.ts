@@ -1,0 +1,17 @@
+import type { GenerateRandomRequest, GenerateRandomResponse } from '../../model/kms-model.generated.js';
+import { SecretBytes } from '../../crypto/secret-bytes.js';
+import { KmsError } from '../../domain/errors.js';
+import { defineOperation } from '../operation.js';
+
+export const generateRandom = defineOperation<GenerateRandomRequest, GenerateRandomResponse>('GenerateRandom', async (input, _ctx, svc) => {
+  if (input.Recipient) {
+    throw new KmsError('UnsupportedOperationException', 'Recipient (Nitro Enclaves attestation) is not available outside AWS.');
+  }
+  if (input.CustomKeyStoreId !== undefined) {
+    throw new KmsError('CustomKeyStoreNotFoundException', `Custom key store '${input.CustomKeyStoreId}' does not exist.`);
+  }
+  if (input.NumberOfBytes === undefined) {
+    throw new KmsError('ValidationException', "1 validation error detected: Value null at 'numberOfBytes' failed to satisfy constraint: Member must not be null");
+  }
+  return { Plaintext: new SecretBytes(svc.random.bytes(input.NumberOfBytes)) };
+});

@@ -1,0 +1,56 @@
+import type { EncryptionAlgorithmSpec } from '../../model/kms-model.generated.js';
+import type { SecretBytes } from '../../crypto/secret-bytes.js';
+import { parseKeyReference } from '../../domain/arn.js';
+import { KmsError } from '../../domain/errors.js';
+import { assertKeyState } from '../../domain/key-state.js';
+import type { EncryptionContext } from '../../domain/encryption-context.js';
+import type { KeyRecord } from '../../domain/ports.js';
+import { openSymmetric, parseBlob } from '../../domain/symmetric.js';
+import { CRYPTO_KEY, resolveKey } from '../common.js';
+import type { RequestContext, Services } from '../operation.js';
+import { requireSymmetricEncryption } from './symmetric-key.js';
+
+const invalidCiphertext = (): KmsError => new KmsError('InvalidCiphertextException', 'The ciphertext is invalid or was not made under this encryption context.');
+
+export interface Opened {
+  readonly key: KeyRecord;
+  readonly materialId: string;
+  readonly plaintext: SecretBytes;
+}
+
+/**
+ * Decrypt's core, shared with ReEncrypt: the blob names its key and material, so no trial decryption.
+ * A KeyId in the request must name the same key (IncorrectKeyException otherwise).
+ */
+export async function openCiphertext(
+  blobBytes: Buffer | undefined,
+  keyIdParam: string | undefined,
+  context: EncryptionContext | undefined,
+  algorithm: EncryptionAlgorithmSpec | undefined,
+  operation: 'Decrypt' | 'ReEncrypt',
+  ctx: RequestContext,
+  svc: Services,
+): Promise<Opened> {
+  if (!blobBytes) {
+    throw new KmsError('ValidationException', "1 validation error detected: Value null at 'ciphertextBlob' failed to satisfy constraint: Member must not be null");
+  }
+  const requested = keyIdParam === undefined ? undefined : await resolveKey(keyIdParam, ctx, svc, CRYPTO_KEY);
+  const blob = parseBlob(blobBytes);
+  if (!blob) throw invalidCiphertext();
+  const ref = parseKeyReference(blob.keyArn);
+  if (!ref || ref.kind !== 'keyArn' || ref.scope.region !== ctx.region) throw invalidCiphertext();
+  if (requested && requested.arn !== blob.keyArn) {
+    throw new KmsError('IncorrectKeyException', 'The key ID in the request does not identify a KMS key that can perform this operation.');
+  }
+  const key = requested ?? (await svc.keys.getKey(ref.scope, ref.keyId));
+  if (!key) throw new KmsError('NotFoundException', `Key '${blob.keyArn}' does not exist`);
+  ctx.resourceArn = key.arn;
+  svc.authorizer.authorize(ctx.caller, `kms:${operation}${operation === 'ReEncrypt' ? 'From' : ''}`, key);
+  assertKeyState(key, operation);
+  requireSymmetricEncryption(key, algorithm);
+  const material = await svc.keys.getMaterial(key, blob.materialId);
+  if (!material) throw invalidCiphertext();
+  const plaintext = await openSymmetric(svc.keystore, blob, material, context);
+  if (!plaintext) throw invalidCiphertext();
+  return { key, materialId: blob.materialId, plaintext };
+}

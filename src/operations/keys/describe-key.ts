@@ -1,0 +1,9 @@
+import type { DescribeKeyRequest, DescribeKeyResponse } from '../../model/kms-model.generated.js';
+import { keyMetadata } from '../../domain/key-metadata.js';
+import { CRYPTO_KEY, keyForOperation } from '../common.js';
+import { defineOperation } from '../operation.js';
+
+export const describeKey = defineOperation<DescribeKeyRequest, DescribeKeyResponse>('DescribeKey', async (input, ctx, svc) => {
+  const key = await keyForOperation(input.KeyId, 'DescribeKey', ctx, svc, CRYPTO_KEY);
+  return { KeyMetadata: keyMetadata(key) };
+});

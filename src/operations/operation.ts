@@ -1,0 +1,38 @@
+import type { OperationName } from '../model/kms-model.generated.js';
+import type { Authorizer } from '../domain/authorizer.js';
+import type { CallerIdentity } from '../domain/identity.js';
+import type { KeyRepository } from '../domain/key-repository.js';
+import type { Clock, KeyStore, RandomSource, Scope, Storage } from '../domain/ports.js';
+
+/** What an operation may use; made once in main.ts. */
+export interface Services {
+  readonly keys: KeyRepository;
+  readonly storage: Storage;
+  readonly keystore: KeyStore;
+  readonly authorizer: Authorizer;
+  readonly clock: Clock;
+  readonly random: RandomSource;
+}
+
+/** One request as the operation sees it. */
+export interface RequestContext {
+  readonly requestId: string;
+  readonly caller: CallerIdentity;
+  /** The region of the request: its SigV4 credential scope's region. */
+  readonly region: string;
+  /** The caller's own account in the request's region: where new keys and aliases go. */
+  readonly scope: Scope;
+  readonly sourceIp: string;
+  readonly userAgent: string;
+  /** Filled in by the operation for the request log: the key the request acted on. */
+  resourceArn?: string;
+}
+
+export interface Operation<I = unknown, O = unknown> {
+  readonly name: OperationName;
+  handle(input: I, ctx: RequestContext, services: Services): Promise<O>;
+}
+
+export function defineOperation<I, O>(name: OperationName, handle: (input: I, ctx: RequestContext, services: Services) => Promise<O>): Operation<I, O> {
+  return { name, handle };
+}

@@ -1,0 +1,132 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { randomUUID } from 'node:crypto';
+import { OPERATIONS, TARGET_PREFIX, type OperationName } from '../model/kms-model.generated.js';
+import type { Authenticator } from '../auth/authenticator.js';
+import type { RequestLog } from '../audit/request-log.js';
+import { KmsError } from '../domain/errors.js';
+import type { OperationRegistry } from '../operations/registry.js';
+import type { RequestContext, Services } from '../operations/operation.js';
+import { parseInput, serializeOutput } from './shapes.js';
+
+export interface ServerLogger {
+  error(message: string, fields?: Record<string, unknown>): void;
+}
+
+/** Extra routes outside the KMS API (health, dev endpoints): return true when handled. */
+export type ExtraRoute = (req: IncomingMessage, res: ServerResponse, body: Buffer) => Promise<boolean>;
+
+export interface HandlerDeps {
+  readonly registry: OperationRegistry;
+  readonly authenticator: Authenticator;
+  readonly services: Services;
+  readonly requestLog: RequestLog;
+  readonly logger: ServerLogger;
+  readonly maxBodyBytes: number;
+  readonly extraRoutes: readonly ExtraRoute[];
+}
+
+const JSON_11 = 'application/x-amz-json-1.1';
+
+class BodyTooLarge extends Error {}
+
+function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
+  const declared = Number(req.headers['content-length']);
+  if (Number.isFinite(declared) && declared > limit) return Promise.reject(new BodyTooLarge());
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > limit) {
+        req.removeAllListeners('data');
+        req.resume();
+        reject(new BodyTooLarge());
+        return;
+      }
+      chunks.push(chunk);
+    });
+    req.on('end', () => resolve(Buffer.concat(chunks)));
+    req.on('error', reject);
+  });
+}
+
+export function send(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, { 'Content-Type': JSON_11, 'Content-Length': Buffer.byteLength(text), ...headers });
+  res.end(text);
+}
+
+/** AWS JSON 1.1 over HTTP: POST / with X-Amz-Target: TrentService.<Operation>. */
+export function createRequestHandler(deps: HandlerDeps) {
+  return async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    const started = process.hrtime.bigint();
+    const requestId = randomUUID();
+    res.setHeader('x-amzn-RequestId', requestId);
+    const target = String(req.headers['x-amz-target'] ?? '');
+    const operation = target.startsWith(`${TARGET_PREFIX}.`) ? target.slice(TARGET_PREFIX.length + 1) : target;
+    const sourceIp = req.socket.remoteAddress ?? '';
+    let ctx: RequestContext | undefined;
+    let status = 200;
+    let errorCode: string | undefined;
+    try {
+      let body: Buffer;
+      try {
+        body = await readBody(req, deps.maxBodyBytes);
+      } catch (err) {
+        if (err instanceof BodyTooLarge) throw new KmsError('RequestEntityTooLargeException', `Request body exceeds the maximum size of ${deps.maxBodyBytes} bytes.`);
+        throw err;
+      }
+      for (const route of deps.extraRoutes) if (await route(req, res, body)) return;
+      if (req.method !== 'POST' || (req.url ?? '/').split('?')[0] !== '/') {
+        throw new KmsError('UnknownOperationException', `No operation at ${req.method} ${(req.url ?? '/').split('?')[0]}.`);
+      }
+      const authenticated = await deps.authenticator.authenticate({ method: req.method, url: req.url ?? '/', headers: req.headers, body });
+      const op = deps.registry.byTarget(target);
+      if (!op) {
+        if (target && operation in OPERATIONS) throw new KmsError('UnsupportedOperationException', `${operation} is not supported by this Trent version yet.`);
+        throw new KmsError('UnknownOperationException', target ? `Unknown operation ${target}` : 'Missing X-Amz-Target header.');
+      }
+      ctx = {
+        requestId,
+        caller: authenticated.identity,
+        region: authenticated.region,
+        scope: { account: authenticated.identity.account, region: authenticated.region },
+        sourceIp,
+        userAgent: String(req.headers['user-agent'] ?? ''),
+      };
+      let json: unknown;
+      try {
+        json = body.length === 0 ? {} : JSON.parse(body.toString('utf8'));
+      } catch {
+        throw new KmsError('SerializationException', 'The request body is not valid JSON.');
+      }
+      const def = OPERATIONS[op.name as OperationName];
+      const input = def.input ? parseInput(def.input, json) : {};
+      const output = await op.handle(input, ctx, deps.services);
+      send(res, 200, def.output ? serializeOutput(def.output, output) : {});
+    } catch (err) {
+      const kmsErr = err instanceof KmsError ? err : undefined;
+      if (!kmsErr) deps.logger.error('internal error', { requestId, operation, error: err instanceof Error ? (err.stack ?? err.message) : String(err) });
+      const e = kmsErr ?? new KmsError('KMSInternalException', 'An internal error occurred. Retry the request.');
+      status = e.status;
+      errorCode = e.type;
+      if (!res.headersSent) send(res, e.status, { __type: e.type, message: e.message }, { 'x-amzn-ErrorType': e.type });
+    } finally {
+      deps.requestLog.record({
+        time: new Date().toISOString(),
+        requestId,
+        operation: operation || `${req.method} ${req.url}`,
+        keyArn: ctx?.resourceArn,
+        principal: ctx?.caller.principalArn,
+        accessKeyId: ctx?.caller.accessKeyId,
+        region: ctx?.region,
+        sourceIp,
+        userAgent: ctx?.userAgent,
+        outcome: status < 400 ? 'success' : 'failure',
+        errorCode,
+        status,
+        durationMs: Number(process.hrtime.bigint() - started) / 1e6,
+      });
+    }
+  };
+}

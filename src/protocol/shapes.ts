@@ -1,0 +1,177 @@
+// Model-driven input parsing/validation and output serialization for AWS JSON 1.1.
+import { SHAPES, type ShapeDef } from '../model/kms-model.generated.js';
+import { KmsError } from '../domain/errors.js';
+import { SecretBytes } from '../crypto/secret-bytes.js';
+
+const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
+const patternCache = new Map<string, RegExp>();
+
+function shape(name: string): ShapeDef {
+  const s = SHAPES[name];
+  if (!s) throw new Error(`shape ${name} missing from the model`);
+  return s;
+}
+
+/** Java's String.matches: the whole value must match. */
+export function compilePattern(pattern: string): RegExp {
+  let re = patternCache.get(pattern);
+  if (!re) {
+    re = new RegExp(`^(?:${pattern})$`, 'u');
+    patternCache.set(pattern, re);
+  }
+  return re;
+}
+
+/** Coral names members in lowerCamelCase in validation messages. */
+const memberPath = (parent: string, member: string): string =>
+  (parent ? `${parent}.` : '') + member.charAt(0).toLowerCase() + member.slice(1);
+
+class Collector {
+  readonly problems: string[] = [];
+  add(value: string, path: string, constraint: string): void {
+    this.problems.push(`Value ${value}at '${path}' failed to satisfy constraint: ${constraint}`);
+  }
+}
+
+function serializationError(message: string): KmsError {
+  return new KmsError('SerializationException', message);
+}
+
+/**
+ * Parses a JSON request body against an input shape: type errors are SerializationException, constraint
+ * violations one ValidationException listing them all, worded as AWS words them.
+ */
+export function parseInput(shapeName: string, body: unknown): unknown {
+  const collector = new Collector();
+  if (body === null || typeof body !== 'object' || Array.isArray(body)) {
+    throw serializationError('Start of structure or map found where not expected.');
+  }
+  const value = convert(shapeName, body, '', collector, false);
+  if (collector.problems.length > 0) {
+    const n = collector.problems.length;
+    throw new KmsError('ValidationException', `${n} validation error${n === 1 ? '' : 's'} detected: ${collector.problems.join('; ')}`);
+  }
+  return value;
+}
+
+function shown(s: ShapeDef, raw: unknown, sensitive: boolean): string {
+  if (sensitive || s.sensitive || s.type === 'blob' || s.type === 'structure' || s.type === 'map') return '';
+  if (s.type === 'list') return Array.isArray(raw) && raw.every((v) => typeof v !== 'object') ? `'[${raw.join(', ')}]' ` : '';
+  return `'${String(raw)}' `;
+}
+
+function checkLength(s: ShapeDef, length: number, raw: unknown, path: string, c: Collector, sensitive: boolean): void {
+  if (s.min !== undefined && length < s.min)
+    c.add(shown(s, raw, sensitive), path, `Member must have length greater than or equal to ${s.min}`);
+  if (s.max !== undefined && length > s.max)
+    c.add(shown(s, raw, sensitive), path, `Member must have length less than or equal to ${s.max}`);
+}
+
+function convert(name: string, raw: unknown, path: string, c: Collector, sensitive: boolean): unknown {
+  const s = shape(name);
+  const where = path || 'request';
+  switch (s.type) {
+    case 'structure': {
+      if (typeof raw !== 'object' || raw === null || Array.isArray(raw))
+        throw serializationError(`Expected a structure at '${where}'.`);
+      const out: Record<string, unknown> = {};
+      const obj = raw as Record<string, unknown>;
+      for (const [member, memberShape] of Object.entries(s.members ?? {})) {
+        const mPath = memberPath(path, member);
+        const v = obj[member];
+        if (v === undefined || v === null) {
+          if (s.required?.includes(member)) c.add('null ', mPath, 'Member must not be null');
+          continue;
+        }
+        out[member] = convert(memberShape, v, mPath, c, sensitive || shape(memberShape).sensitive === true);
+      }
+      return out;
+    }
+    case 'list': {
+      if (!Array.isArray(raw)) throw serializationError(`Expected a list at '${where}'.`);
+      checkLength(s, raw.length, raw, path, c, sensitive);
+      return raw.map((item, i) => convert(s.member!, item, `${path}.${i + 1}.member`, c, sensitive));
+    }
+    case 'map': {
+      if (typeof raw !== 'object' || raw === null || Array.isArray(raw))
+        throw serializationError(`Expected a map at '${where}'.`);
+      const entries = Object.entries(raw as Record<string, unknown>);
+      checkLength(s, entries.length, raw, path, c, sensitive);
+      const out: Record<string, unknown> = {};
+      for (const [k, v] of entries) {
+        convert(s.key!, k, `${path}.key`, c, sensitive);
+        if (v === null || v === undefined) throw serializationError(`Map value at '${where}' must not be null.`);
+        out[k] = convert(s.value!, v, `${path}.value`, c, sensitive);
+      }
+      return out;
+    }
+    case 'string': {
+      if (typeof raw !== 'string') throw serializationError(`Expected a string at '${where}'.`);
+      checkLength(s, raw.length, raw, path, c, sensitive);
+      if (s.enum && !s.enum.includes(raw))
+        c.add(shown(s, raw, sensitive), path, `Member must satisfy enum value set: [${s.enum.join(', ')}]`);
+      if (s.pattern && !compilePattern(s.pattern).test(raw))
+        c.add(shown(s, raw, sensitive), path, `Member must satisfy regular expression pattern: ${s.pattern}`);
+      return raw;
+    }
+    case 'blob': {
+      if (typeof raw !== 'string' || !BASE64.test(raw)) throw serializationError(`Expected a base64-encoded blob at '${where}'.`);
+      const bytes = Buffer.from(raw, 'base64');
+      checkLength(s, bytes.length, raw, path, c, sensitive);
+      return s.sensitive ? new SecretBytes(bytes) : bytes;
+    }
+    case 'integer':
+    case 'long': {
+      if (typeof raw !== 'number' || !Number.isInteger(raw)) throw serializationError(`Expected an integer at '${where}'.`);
+      if (s.min !== undefined && raw < s.min) c.add(shown(s, raw, sensitive), path, `Member must have value greater than or equal to ${s.min}`);
+      if (s.max !== undefined && raw > s.max) c.add(shown(s, raw, sensitive), path, `Member must have value less than or equal to ${s.max}`);
+      return raw;
+    }
+    case 'boolean':
+      if (typeof raw !== 'boolean') throw serializationError(`Expected a boolean at '${where}'.`);
+      return raw;
+    case 'timestamp':
+      if (typeof raw !== 'number' || !Number.isFinite(raw)) throw serializationError(`Expected epoch seconds at '${where}'.`);
+      return new Date(raw * 1000);
+    default: {
+      const never: never = s.type;
+      throw new Error(`unhandled shape type ${String(never)}`);
+    }
+  }
+}
+
+/**
+ * Serializes an operation's output by its shape: only modelled members, blobs as base64 (SecretBytes are
+ * read here and nowhere else on the way out), timestamps as epoch seconds.
+ */
+export function serializeOutput(shapeName: string, value: unknown): unknown {
+  const s = shape(shapeName);
+  switch (s.type) {
+    case 'structure': {
+      const out: Record<string, unknown> = {};
+      const obj = value as Record<string, unknown>;
+      for (const [member, memberShape] of Object.entries(s.members ?? {})) {
+        const v = obj[member];
+        if (v !== undefined && v !== null) out[member] = serializeOutput(memberShape, v);
+      }
+      return out;
+    }
+    case 'list':
+      return (value as unknown[]).map((v) => serializeOutput(s.member!, v));
+    case 'map':
+      return Object.fromEntries(Object.entries(value as Record<string, unknown>).map(([k, v]) => [k, serializeOutput(s.value!, v)]));
+    case 'blob':
+      return (value instanceof SecretBytes ? value.unsafeBytes() : (value as Buffer)).toString('base64');
+    case 'timestamp':
+      return (value as Date).getTime() / 1000;
+    case 'string':
+    case 'integer':
+    case 'long':
+    case 'boolean':
+      return value;
+    default: {
+      const never: never = s.type;
+      throw new Error(`unhandled shape type ${String(never)}`);
+    }
+  }
+}

@@ -1,0 +1,35 @@
+/** Schema migrations, applied in order; each runs once, inside a transaction, recorded in schema_migrations. */
+export const SQLITE_MIGRATIONS: readonly { version: number; sql: string }[] = [
+  {
+    version: 1,
+    sql: `
+      CREATE TABLE keys (
+        account TEXT NOT NULL, region TEXT NOT NULL, key_id TEXT NOT NULL, arn TEXT NOT NULL UNIQUE,
+        creation_date INTEGER NOT NULL, description TEXT NOT NULL, key_usage TEXT NOT NULL, key_spec TEXT NOT NULL,
+        origin TEXT NOT NULL, key_manager TEXT NOT NULL, key_state TEXT NOT NULL, deletion_date INTEGER,
+        current_material_id TEXT, multi_region INTEGER NOT NULL, policy TEXT NOT NULL, version INTEGER NOT NULL,
+        PRIMARY KEY (account, region, key_id)
+      ) WITHOUT ROWID;
+      CREATE INDEX keys_due_for_deletion ON keys (key_state, deletion_date);
+      CREATE TABLE key_materials (
+        key_arn TEXT NOT NULL, material_id TEXT NOT NULL, wrapped BLOB NOT NULL, created_at INTEGER NOT NULL,
+        PRIMARY KEY (key_arn, material_id)
+      ) WITHOUT ROWID;
+      CREATE TABLE aliases (
+        account TEXT NOT NULL, region TEXT NOT NULL, alias_name TEXT NOT NULL, target_key_id TEXT NOT NULL,
+        creation_date INTEGER NOT NULL, last_updated_date INTEGER NOT NULL,
+        PRIMARY KEY (account, region, alias_name)
+      ) WITHOUT ROWID;
+      CREATE INDEX aliases_by_target ON aliases (account, region, target_key_id);
+      CREATE TABLE tags (
+        key_arn TEXT NOT NULL, tag_key TEXT NOT NULL, tag_value TEXT NOT NULL,
+        PRIMARY KEY (key_arn, tag_key)
+      ) WITHOUT ROWID;
+      CREATE TABLE access_keys (
+        access_key_id TEXT PRIMARY KEY, account TEXT NOT NULL, principal_arn TEXT NOT NULL,
+        secret_wrapped BLOB NOT NULL, created_at INTEGER NOT NULL
+      );
+      CREATE TABLE settings (name TEXT PRIMARY KEY, value TEXT NOT NULL);
+    `,
+  },
+];

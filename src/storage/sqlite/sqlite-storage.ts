@@ -1,0 +1,250 @@
+import Database from 'better-sqlite3';
+import type {
+  AccessKeyRecord, AliasRecord, KeyRecord, MaterialRecord, Page, Scope, Storage, TagRecord,
+} from '../../domain/ports.js';
+import { StorageConflictError, StorageDuplicateError } from '../../domain/ports.js';
+import { SQLITE_MIGRATIONS } from './migrations.js';
+
+interface KeyRow {
+  account: string; region: string; key_id: string; arn: string; creation_date: number; description: string;
+  key_usage: string; key_spec: string; origin: string; key_manager: string; key_state: string;
+  deletion_date: number | null; current_material_id: string | null; multi_region: number; policy: string; version: number;
+}
+interface AliasRow {
+  account: string; region: string; alias_name: string; target_key_id: string; creation_date: number; last_updated_date: number;
+}
+
+const toKey = (r: KeyRow): KeyRecord => ({
+  account: r.account,
+  region: r.region,
+  keyId: r.key_id,
+  arn: r.arn,
+  creationDate: new Date(r.creation_date),
+  description: r.description,
+  keyUsage: r.key_usage as KeyRecord['keyUsage'],
+  keySpec: r.key_spec as KeyRecord['keySpec'],
+  origin: r.origin as KeyRecord['origin'],
+  keyManager: r.key_manager as KeyRecord['keyManager'],
+  keyState: r.key_state as KeyRecord['keyState'],
+  deletionDate: r.deletion_date === null ? undefined : new Date(r.deletion_date),
+  currentMaterialId: r.current_material_id ?? undefined,
+  multiRegion: r.multi_region === 1,
+  policy: r.policy,
+  version: r.version,
+});
+const keyParams = (k: KeyRecord) => ({
+  account: k.account, region: k.region, key_id: k.keyId, arn: k.arn, creation_date: k.creationDate.getTime(),
+  description: k.description, key_usage: k.keyUsage, key_spec: k.keySpec, origin: k.origin, key_manager: k.keyManager,
+  key_state: k.keyState, deletion_date: k.deletionDate?.getTime() ?? null, current_material_id: k.currentMaterialId ?? null,
+  multi_region: k.multiRegion ? 1 : 0, policy: k.policy, version: k.version,
+});
+const toAlias = (r: AliasRow): AliasRecord => ({
+  account: r.account, region: r.region, aliasName: r.alias_name, targetKeyId: r.target_key_id,
+  creationDate: new Date(r.creation_date), lastUpdatedDate: new Date(r.last_updated_date),
+});
+
+const isUniqueViolation = (err: unknown): boolean =>
+  typeof err === 'object' && err !== null && String((err as { code?: string }).code).startsWith('SQLITE_CONSTRAINT');
+
+/** The embedded default store: one SQLite file in WAL mode with full-sync commits. */
+export class SqliteStorage implements Storage {
+  readonly #db: Database.Database;
+
+  constructor(file: string) {
+    this.#db = new Database(file);
+    this.#db.pragma('journal_mode = WAL');
+    this.#db.pragma('synchronous = FULL');
+    this.#db.pragma('foreign_keys = ON');
+    this.#db.pragma('busy_timeout = 5000');
+  }
+
+  async migrate(): Promise<void> {
+    const db = this.#db;
+    db.exec('CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)');
+    const applied = new Set(db.prepare('SELECT version FROM schema_migrations').pluck().all() as number[]);
+    for (const m of SQLITE_MIGRATIONS) {
+      if (applied.has(m.version)) continue;
+      db.transaction(() => {
+        db.exec(m.sql);
+        db.prepare('INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)').run(m.version, Date.now());
+      }).immediate();
+    }
+  }
+
+  async close(): Promise<void> {
+    this.#db.close();
+  }
+
+  async insertKey(key: KeyRecord, materials: readonly MaterialRecord[], tags: readonly TagRecord[]): Promise<void> {
+    const db = this.#db;
+    try {
+      db.transaction(() => {
+        db.prepare(
+          `INSERT INTO keys VALUES (@account, @region, @key_id, @arn, @creation_date, @description, @key_usage, @key_spec,
+             @origin, @key_manager, @key_state, @deletion_date, @current_material_id, @multi_region, @policy, @version)`,
+        ).run(keyParams(key));
+        const m = db.prepare('INSERT INTO key_materials VALUES (?, ?, ?, ?)');
+        for (const mat of materials) m.run(mat.keyArn, mat.materialId, mat.wrapped, mat.createdAt.getTime());
+        const t = db.prepare('INSERT INTO tags VALUES (?, ?, ?)');
+        for (const tag of tags) t.run(key.arn, tag.key, tag.value);
+      }).immediate();
+    } catch (err) {
+      if (isUniqueViolation(err)) throw new StorageDuplicateError(`key ${key.arn}`);
+      throw err;
+    }
+  }
+
+  async getKey(scope: Scope, keyId: string): Promise<KeyRecord | undefined> {
+    const row = this.#db.prepare('SELECT * FROM keys WHERE account = ? AND region = ? AND key_id = ?').get(scope.account, scope.region, keyId) as KeyRow | undefined;
+    return row && toKey(row);
+  }
+
+  async updateKey(key: KeyRecord): Promise<KeyRecord> {
+    const next = { ...key, version: key.version + 1 };
+    const result = this.#db
+      .prepare(
+        `UPDATE keys SET description = @description, key_usage = @key_usage, key_spec = @key_spec, origin = @origin,
+           key_manager = @key_manager, key_state = @key_state, deletion_date = @deletion_date,
+           current_material_id = @current_material_id, multi_region = @multi_region, policy = @policy, version = @version + 1
+         WHERE account = @account AND region = @region AND key_id = @key_id AND version = @version`,
+      )
+      .run(keyParams(key));
+    if (result.changes !== 1) throw new StorageConflictError(`key ${key.arn}`);
+    return next;
+  }
+
+  async listKeys(scope: Scope, limit: number, after?: string): Promise<Page<KeyRecord>> {
+    const rows = this.#db
+      .prepare('SELECT * FROM keys WHERE account = ? AND region = ? AND key_id > ? ORDER BY key_id LIMIT ?')
+      .all(scope.account, scope.region, after ?? '', limit + 1) as KeyRow[];
+    const items = rows.slice(0, limit).map(toKey);
+    return { items, next: rows.length > limit ? items[items.length - 1]!.keyId : undefined };
+  }
+
+  async listKeysDueForDeletion(now: Date, limit: number): Promise<KeyRecord[]> {
+    const rows = this.#db
+      .prepare("SELECT * FROM keys WHERE key_state = 'PendingDeletion' AND deletion_date <= ? ORDER BY deletion_date LIMIT ?")
+      .all(now.getTime(), limit) as KeyRow[];
+    return rows.map(toKey);
+  }
+
+  async deleteKey(scope: Scope, keyId: string): Promise<void> {
+    const db = this.#db;
+    db.transaction(() => {
+      const arn = db.prepare('SELECT arn FROM keys WHERE account = ? AND region = ? AND key_id = ?').pluck().get(scope.account, scope.region, keyId) as string | undefined;
+      if (!arn) return;
+      db.prepare('DELETE FROM key_materials WHERE key_arn = ?').run(arn);
+      db.prepare('DELETE FROM tags WHERE key_arn = ?').run(arn);
+      db.prepare('DELETE FROM aliases WHERE account = ? AND region = ? AND target_key_id = ?').run(scope.account, scope.region, keyId);
+      db.prepare('DELETE FROM keys WHERE arn = ?').run(arn);
+    }).immediate();
+  }
+
+  async getMaterials(keyArn: string): Promise<MaterialRecord[]> {
+    const rows = this.#db.prepare('SELECT * FROM key_materials WHERE key_arn = ? ORDER BY created_at').all(keyArn) as {
+      key_arn: string; material_id: string; wrapped: Buffer; created_at: number;
+    }[];
+    return rows.map((r) => ({ keyArn: r.key_arn, materialId: r.material_id, wrapped: r.wrapped, createdAt: new Date(r.created_at) }));
+  }
+
+  async insertAlias(alias: AliasRecord): Promise<void> {
+    try {
+      this.#db
+        .prepare('INSERT INTO aliases VALUES (?, ?, ?, ?, ?, ?)')
+        .run(alias.account, alias.region, alias.aliasName, alias.targetKeyId, alias.creationDate.getTime(), alias.lastUpdatedDate.getTime());
+    } catch (err) {
+      if (isUniqueViolation(err)) throw new StorageDuplicateError(`alias ${alias.aliasName}`);
+      throw err;
+    }
+  }
+
+  async getAlias(scope: Scope, aliasName: string): Promise<AliasRecord | undefined> {
+    const row = this.#db.prepare('SELECT * FROM aliases WHERE account = ? AND region = ? AND alias_name = ?').get(scope.account, scope.region, aliasName) as AliasRow | undefined;
+    return row && toAlias(row);
+  }
+
+  async updateAlias(scope: Scope, aliasName: string, targetKeyId: string, at: Date): Promise<boolean> {
+    const r = this.#db
+      .prepare('UPDATE aliases SET target_key_id = ?, last_updated_date = ? WHERE account = ? AND region = ? AND alias_name = ?')
+      .run(targetKeyId, at.getTime(), scope.account, scope.region, aliasName);
+    return r.changes === 1;
+  }
+
+  async deleteAlias(scope: Scope, aliasName: string): Promise<boolean> {
+    const r = this.#db.prepare('DELETE FROM aliases WHERE account = ? AND region = ? AND alias_name = ?').run(scope.account, scope.region, aliasName);
+    return r.changes === 1;
+  }
+
+  async listAliases(scope: Scope, limit: number, after?: string, targetKeyId?: string): Promise<Page<AliasRecord>> {
+    const rows = (
+      targetKeyId === undefined
+        ? this.#db.prepare('SELECT * FROM aliases WHERE account = ? AND region = ? AND alias_name > ? ORDER BY alias_name LIMIT ?').all(scope.account, scope.region, after ?? '', limit + 1)
+        : this.#db
+            .prepare('SELECT * FROM aliases WHERE account = ? AND region = ? AND target_key_id = ? AND alias_name > ? ORDER BY alias_name LIMIT ?')
+            .all(scope.account, scope.region, targetKeyId, after ?? '', limit + 1)
+    ) as AliasRow[];
+    const items = rows.slice(0, limit).map(toAlias);
+    return { items, next: rows.length > limit ? items[items.length - 1]!.aliasName : undefined };
+  }
+
+  async countAliases(scope: Scope, targetKeyId: string): Promise<number> {
+    return this.#db
+      .prepare('SELECT COUNT(*) FROM aliases WHERE account = ? AND region = ? AND target_key_id = ?')
+      .pluck()
+      .get(scope.account, scope.region, targetKeyId) as number;
+  }
+
+  async getTags(keyArn: string): Promise<TagRecord[]> {
+    const rows = this.#db.prepare('SELECT tag_key, tag_value FROM tags WHERE key_arn = ? ORDER BY tag_key').all(keyArn) as { tag_key: string; tag_value: string }[];
+    return rows.map((r) => ({ key: r.tag_key, value: r.tag_value }));
+  }
+
+  async putTags(keyArn: string, tags: readonly TagRecord[]): Promise<void> {
+    const db = this.#db;
+    db.transaction(() => {
+      const s = db.prepare('INSERT INTO tags VALUES (?, ?, ?) ON CONFLICT (key_arn, tag_key) DO UPDATE SET tag_value = excluded.tag_value');
+      for (const t of tags) s.run(keyArn, t.key, t.value);
+    }).immediate();
+  }
+
+  async removeTags(keyArn: string, tagKeys: readonly string[]): Promise<void> {
+    const db = this.#db;
+    db.transaction(() => {
+      const s = db.prepare('DELETE FROM tags WHERE key_arn = ? AND tag_key = ?');
+      for (const k of tagKeys) s.run(keyArn, k);
+    }).immediate();
+  }
+
+  async getAccessKey(accessKeyId: string): Promise<AccessKeyRecord | undefined> {
+    const r = this.#db.prepare('SELECT * FROM access_keys WHERE access_key_id = ?').get(accessKeyId) as
+      | { access_key_id: string; account: string; principal_arn: string; secret_wrapped: Buffer; created_at: number }
+      | undefined;
+    return r && { accessKeyId: r.access_key_id, account: r.account, principalArn: r.principal_arn, secretWrapped: r.secret_wrapped, createdAt: new Date(r.created_at) };
+  }
+
+  async insertAccessKey(record: AccessKeyRecord): Promise<void> {
+    try {
+      this.#db
+        .prepare('INSERT INTO access_keys VALUES (?, ?, ?, ?, ?)')
+        .run(record.accessKeyId, record.account, record.principalArn, record.secretWrapped, record.createdAt.getTime());
+    } catch (err) {
+      if (isUniqueViolation(err)) throw new StorageDuplicateError(`access key ${record.accessKeyId}`);
+      throw err;
+    }
+  }
+
+  async getSetting(name: string): Promise<string | undefined> {
+    return this.#db.prepare('SELECT value FROM settings WHERE name = ?').pluck().get(name) as string | undefined;
+  }
+
+  async putSetting(name: string, value: string): Promise<void> {
+    this.#db.prepare('INSERT INTO settings VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET value = excluded.value').run(name, value);
+  }
+
+  async wipe(): Promise<void> {
+    const db = this.#db;
+    db.transaction(() => {
+      for (const table of ['key_materials', 'tags', 'aliases', 'keys']) db.exec(`DELETE FROM ${table}`);
+    }).immediate();
+  }
+}
