@@ -42,8 +42,9 @@ export async function openCiphertext(
   if (requested && requested.arn !== blob.keyArn) {
     throw new KmsError('IncorrectKeyException', 'The key ID in the request does not identify a KMS key that can perform this operation.');
   }
+  // A blob naming no existing key is indistinguishable from a tampered one: InvalidCiphertextException.
   const key = requested ?? (await svc.keys.getKey(ref.scope, ref.keyId));
-  if (!key) throw new KmsError('NotFoundException', `Key '${blob.keyArn}' does not exist`);
+  if (!key) throw invalidCiphertext();
   ctx.resourceArn = key.arn;
   svc.authorizer.authorize(ctx.caller, `kms:${operation}${operation === 'ReEncrypt' ? 'From' : ''}`, key);
   assertKeyState(key, operation);

@@ -1,0 +1,52 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { envName, loadConfig } from '../../src/config/config.js';
+
+describe('configuration', () => {
+  it('has the documented defaults', () => {
+    const c = loadConfig({}, {});
+    assert.equal(c.host, '127.0.0.1');
+    assert.equal(c.port, 4599);
+    assert.equal(c.region, 'us-east-1');
+    assert.equal(c.defaultAccount, '111122223333');
+    assert.equal(c.dev, false);
+    assert.equal(c.dataDir, path.resolve('./data'));
+    assert.equal(c.rootKeyFile, path.resolve('./data/root-key'));
+  });
+
+  it('takes flags over environment over config file', () => {
+    const file = path.join(mkdtempSync(path.join(tmpdir(), 'trent-cfg-')), 'trent.json');
+    writeFileSync(file, JSON.stringify({ port: 5000, region: 'eu-west-1', dev: true }));
+    const c = loadConfig({ config: file, port: '6000' }, { TRENT_PORT: '5500', TRENT_DEFAULT_ACCOUNT: '000000000000' });
+    assert.equal(c.port, 6000);
+    assert.equal(c.region, 'eu-west-1');
+    assert.equal(c.dev, true);
+    assert.equal(c.defaultAccount, '000000000000');
+    assert.equal(loadConfig({ config: file }, { TRENT_PORT: '5500' }).port, 5500);
+  });
+
+  it('names environment variables after the settings', () => {
+    assert.equal(envName('dataDir'), 'TRENT_DATA_DIR');
+    assert.equal(envName('defaultAccount'), 'TRENT_DEFAULT_ACCOUNT');
+    assert.equal(envName('rootKeyPassphrase'), 'TRENT_ROOT_KEY_PASSPHRASE');
+  });
+
+  it('rejects bad values with a clear message', () => {
+    assert.throws(() => loadConfig({ port: '70000' }, {}), /--port must be an integer from 0 to 65535/);
+    assert.throws(() => loadConfig({ 'default-account': '123' }, {}), /--default-account must be a 12-digit account id/);
+    assert.throws(() => loadConfig({}, { TRENT_REGION: 'mars' }), /TRENT_REGION|--region/);
+    assert.throws(() => loadConfig({ 'tls-cert': 'a.pem' }, {}), /--tls-cert and --tls-key go together/);
+    const file = path.join(mkdtempSync(path.join(tmpdir(), 'trent-cfg-')), 'bad.json');
+    writeFileSync(file, JSON.stringify({ prot: 1 }));
+    assert.throws(() => loadConfig({ config: file }, {}), /unknown setting "prot"/);
+  });
+
+  it('refuses plain HTTP on a non-loopback address unless told otherwise', () => {
+    assert.throws(() => loadConfig({ host: '0.0.0.0' }, {}), /refusing plain HTTP/);
+    assert.equal(loadConfig({ host: '0.0.0.0', 'allow-insecure-http': true }, {}).host, '0.0.0.0');
+    assert.equal(loadConfig({ host: '0.0.0.0', 'tls-cert': 'c', 'tls-key': 'k' }, {}).tlsCert, 'c');
+  });
+});
