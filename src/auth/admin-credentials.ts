@@ -1,7 +1,6 @@
 import { chmod, writeFile } from 'node:fs/promises';
-import type { RandomSource, Storage } from '../domain/ports.js';
+import type { RandomSource, SecretWrapper, Storage } from '../domain/ports.js';
 import { accountRootArn } from '../domain/arn.js';
-import type { RootKey } from '../keystores/local/root-key.js';
 
 const BASE32 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
 
@@ -22,7 +21,7 @@ export function newSecretAccessKey(random: RandomSource): string {
  */
 export async function bootstrapAdminCredentials(opts: {
   storage: Storage;
-  rootKey: RootKey;
+  rootKey: SecretWrapper;
   random: RandomSource;
   account: string;
   region: string;

@@ -138,6 +138,13 @@ export interface Storage {
   wipe(): Promise<void>;
 }
 
+/** Wraps secrets for storage at rest, bound to a context (the root key implements it). */
+export interface SecretWrapper {
+  wrap(context: readonly string[], secret: Buffer): Buffer;
+  /** Undefined when `wrapped` was not made by this wrapper for this context. */
+  unwrap(context: readonly string[], wrapped: Buffer): Buffer | undefined;
+}
+
 /** Where symmetric key material lives and where symmetric crypto happens. */
 export interface KeyStore {
   /** Makes fresh material for a key and returns it wrapped, ready to store. */

@@ -4,7 +4,7 @@ import { promisify } from 'node:util';
 import { gcmDecrypt, gcmEncrypt, GCM_IV_BYTES, GCM_TAG_BYTES } from '../../crypto/aes-gcm.js';
 import { lengthPrefixed } from '../../crypto/length-prefixed.js';
 import { SecretBytes } from '../../crypto/secret-bytes.js';
-import type { RandomSource, Storage } from '../../domain/ports.js';
+import type { RandomSource, SecretWrapper, Storage } from '../../domain/ports.js';
 
 const scrypt = promisify(scryptCb) as (password: string, salt: Buffer, keylen: number, options: object) => Promise<Buffer>;
 const WRAP_VERSION = 1;
@@ -15,7 +15,7 @@ const CHECK_LABEL = 'trent root key check v1';
  * Wrapped form: u8 version || 12-byte IV || AES-256-GCM ciphertext || 16-byte tag, with the associated data
  * binding it to what it is (e.g. ["material", key ARN, material id]) so a wrapped blob cannot be moved.
  */
-export class RootKey {
+export class RootKey implements SecretWrapper {
   readonly #key: SecretBytes;
   private constructor(key: Buffer) {
     this.#key = new SecretBytes(key);
