@@ -1,0 +1,67 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { SameAccountAuthorizer } from '../../src/domain/authorizer.js';
+import { KeyRepository } from '../../src/domain/key-repository.js';
+import type { Storage } from '../../src/domain/ports.js';
+import { LocalKeyStore } from '../../src/keystores/local/local-keystore.js';
+import { RootKey } from '../../src/keystores/local/root-key.js';
+import { systemClock, systemRandom } from '../../src/main.js';
+import type { RequestContext, Services } from '../../src/operations/operation.js';
+import { OperationRegistry } from '../../src/operations/registry.js';
+import { parseInput } from '../../src/protocol/shapes.js';
+import { SqliteStorage } from '../../src/storage/sqlite/sqlite-storage.js';
+
+/** The real SQLite store, with a count of every call made to it. */
+function counting(storage: Storage): { storage: Storage; calls: string[] } {
+  const calls: string[] = [];
+  const proxy = new Proxy(storage, {
+    get(target, prop, receiver) {
+      const v = Reflect.get(target, prop, receiver);
+      return typeof v === 'function' ? (...args: unknown[]) => (calls.push(String(prop)), v.apply(target, args)) : v;
+    },
+  });
+  return { storage: proxy, calls };
+}
+
+describe('hot path', () => {
+  it('serves Encrypt, Decrypt and GenerateDataKey of a warm key without touching storage', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'trent-hot-'));
+    const sqlite = new SqliteStorage(path.join(dir, 'db'));
+    await sqlite.migrate();
+    const { storage, calls } = counting(sqlite);
+    const { rootKey } = await RootKey.fromFile(path.join(dir, 'root-key'), systemRandom);
+    const keys = new KeyRepository(storage, systemClock);
+    const svc: Services = {
+      keys, storage, keystore: new LocalKeyStore(rootKey, systemRandom, systemClock), authorizer: new SameAccountAuthorizer(),
+      clock: systemClock, random: systemRandom,
+    };
+    const registry = new OperationRegistry();
+    const ctx: RequestContext = {
+      requestId: 'r', caller: { account: '111122223333', principalArn: 'arn:aws:iam::111122223333:root', accessKeyId: 'AKIA' },
+      region: 'us-east-1', scope: { account: '111122223333', region: 'us-east-1' }, sourceIp: '127.0.0.1', userAgent: 't',
+    };
+    const run = (op: string, body: object) =>
+      registry.byTarget(`TrentService.${op}`)!.handle(parseInput(`${op}Request`, body), { ...ctx }, svc) as Promise<Record<string, unknown>>;
+
+    const created = (await run('CreateKey', {})) as { KeyMetadata: { KeyId: string } };
+    const keyId = created.KeyMetadata.KeyId;
+    const warm = (await run('Encrypt', { KeyId: keyId, Plaintext: 'aGVsbG8=' })) as { CiphertextBlob: Buffer };
+    await run('Decrypt', { CiphertextBlob: warm.CiphertextBlob.toString('base64') });
+
+    calls.length = 0;
+    for (let i = 0; i < 50; i++) {
+      const enc = (await run('Encrypt', { KeyId: keyId, Plaintext: 'aGVsbG8=' })) as { CiphertextBlob: Buffer };
+      await run('Decrypt', { CiphertextBlob: enc.CiphertextBlob.toString('base64') });
+      await run('GenerateDataKey', { KeyId: keyId, KeySpec: 'AES_256' });
+    }
+    assert.deepEqual(calls, []);
+
+    // A change made through the repository is seen at once: disable, and Encrypt refuses.
+    await keys.updateKey(ctx.scope, keyId, (k) => ({ ...k, keyState: 'Disabled' }));
+    await assert.rejects(run('Encrypt', { KeyId: keyId, Plaintext: 'aGVsbG8=' }), { name: 'DisabledException' });
+    await sqlite.close();
+  });
+});
