@@ -6,6 +6,8 @@ import { KmsError } from '../domain/errors.js';
 export const ALGORITHM = 'AWS4-HMAC-SHA256';
 export const TERMINATOR = 'aws4_request';
 export const EMPTY_SHA256 = 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855';
+/** What Trent accepts as the region of a credential scope (the shape of AWS region names). */
+export const REGION_PATTERN = /^[a-z]{2}(-[a-z]+)+-\d+$/;
 
 /** A header as received: name in any case, value as sent. Repeated headers appear repeatedly. */
 export type HeaderPair = readonly [name: string, value: string];
