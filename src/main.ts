@@ -11,6 +11,7 @@ import { JsonLinesLog, NullLog, type RequestLog } from './audit/request-log.js';
 import { bootstrapAdminCredentials } from './auth/admin-credentials.js';
 import type { Authenticator } from './auth/authenticator.js';
 import { DevAuthenticator } from './auth/dev-authenticator.js';
+import { SigV4Authenticator } from './auth/sigv4-authenticator.js';
 import type { TrentConfig } from './config/config.js';
 import { SameAccountAuthorizer } from './domain/authorizer.js';
 import { KeyRepository } from './domain/key-repository.js';
@@ -75,7 +76,7 @@ export async function startTrent(config: TrentConfig, io: Io = { stdout: process
   const services: Services = { keys, storage, keystore, authorizer: new SameAccountAuthorizer(), clock, random };
   const authenticator: Authenticator = config.dev
     ? new DevAuthenticator(config.defaultAccount, config.region)
-    : failClosed();
+    : new SigV4Authenticator({ storage, rootKey, clock, clockSkewSeconds: config.clockSkewSeconds });
 
   const requestLog = await openRequestLog(config.requestLog, io);
   const sweeper = new DeletionSweeper(keys, keystore);
@@ -142,10 +143,6 @@ export async function startTrent(config: TrentConfig, io: Io = { stdout: process
       await storage.close();
     })());
   return { url, port, services, stop };
-}
-
-function failClosed(): Authenticator {
-  throw new Error('SigV4 verification is not wired yet');
 }
 
 async function openRequestLog(target: string, io: Io): Promise<RequestLog> {

@@ -7,6 +7,11 @@ export interface SignedRequest {
   /** The request target as sent: path and query string. */
   readonly url: string;
   readonly headers: IncomingHttpHeaders;
+  /**
+   * Header lines as received (name, value, name, value, ...), as Node's `rawHeaders`. SigV4 needs them: a repeated
+   * header is canonicalized as its values joined with ',' while `headers` joins some with ', ' and drops others.
+   */
+  readonly rawHeaders?: readonly string[];
   readonly body: Buffer;
 }
 

@@ -80,7 +80,7 @@ export function createRequestHandler(deps: HandlerDeps) {
       if (req.method !== 'POST' || (req.url ?? '/').split('?')[0] !== '/') {
         throw new KmsError('UnknownOperationException', `No operation at ${req.method} ${(req.url ?? '/').split('?')[0]}.`);
       }
-      const authenticated = await deps.authenticator.authenticate({ method: req.method, url: req.url ?? '/', headers: req.headers, body });
+      const authenticated = await deps.authenticator.authenticate({ method: req.method, url: req.url ?? '/', headers: req.headers, rawHeaders: req.rawHeaders, body });
       const op = deps.registry.byTarget(target);
       if (!op) {
         if (target && operation in OPERATIONS) throw new KmsError('UnsupportedOperationException', `${operation} is not supported by this Trent version yet.`);
