@@ -2,8 +2,8 @@
 // https://docs.aws.amazon.com/general/latest/gr/signature-v4-test-suite.html). Facts, kept as data:
 //  - requests and Authorization values as shipped in aws/aws-sdk-js-v3 packages/signature-v4/src/suite.fixture.ts;
 //  - canonical requests (.creq) and strings to sign (.sts) of the same suite, as bundled by the aws4 npm package's
-//    test suite (and for post-x-www-form-urlencoded cross-checked against awslabs/aws-c-auth
-//    tests/aws-signing-test-suite).
+//    test suite. Every vector's signature is also checked against the Authorization value of the first source,
+//    so the two sources agree with each other.
 // Requests are the .req files: path as on the wire, header lines in the order sent (repeated lines repeated).
 // The normalize-path cases apply to every service but S3, so they hold for KMS.
 
