@@ -17,6 +17,8 @@ async function serve(argv: string[]): Promise<void> {
   for (const f of CONFIG_FLAGS) options[f.name] = { type: f.type };
   const { values } = parseArgs({ args: argv, options, strict: true, allowPositionals: false });
   const config = loadConfig(values as Record<string, string | boolean>, process.env);
+  // Everything Trent writes (database, WAL, logs, key and credential files) is for its owner only.
+  process.umask(0o077);
   const trent = await startTrent(config);
   let signals = 0;
   const shutdown = (signal: string) => {

@@ -24,6 +24,8 @@ describe('durability', () => {
       const dec = await kms.send(new DecryptCommand({ CiphertextBlob: enc.CiphertextBlob, EncryptionContext: { a: 'b' } }));
       assert.equal(Buffer.from(dec.Plaintext!).toString(), 'persisted');
       assert.doesNotMatch(second.stderr(), /Created a new root key|Created administrator credentials/);
+      const { readdirSync, statSync } = await import('node:fs');
+      for (const f of readdirSync(dataDir)) assert.equal(statSync(path.join(dataDir, f)).mode & 0o077, 0, `${f} is readable by others`);
       kms.destroy();
       await second.stop();
     } finally {
