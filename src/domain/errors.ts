@@ -11,7 +11,9 @@ export type ProtocolExceptionName =
   | 'InvalidSignatureException'
   | 'UnrecognizedClientException'
   | 'ThrottlingException'
-  | 'RequestEntityTooLargeException';
+  | 'RequestEntityTooLargeException'
+  // KMS answers this (not in the model) to CreateAlias/UpdateAlias/DeleteAlias on the reserved alias/aws/ prefix.
+  | 'NotAuthorizedException';
 
 export type ExceptionName = ModelExceptionName | ProtocolExceptionName;
 

@@ -63,10 +63,17 @@ export class KeyRepository {
     throw new KmsError('ConflictException', 'The key was changed concurrently; retry the request.');
   }
 
-  async deleteKey(key: KeyRecord): Promise<void> {
-    await this.storage.deleteKey(key, key.keyId);
+  /**
+   * Deletes the key with its materials, aliases and tags, if it is still at `key.version` (a concurrent
+   * CancelKeyDeletion wins). Returns whether it was deleted.
+   */
+  async deleteKey(key: KeyRecord): Promise<boolean> {
+    const deleted = await this.storage.deleteKey(key, key.keyId, key.version);
     this.forgetKey(key);
-    for (const [k, alias] of this.#aliases) if (alias && alias.targetKeyId === key.keyId && k.startsWith(scopeKey(key, ''))) this.#aliases.delete(k);
+    if (deleted) {
+      for (const [k, alias] of this.#aliases) if (alias && alias.targetKeyId === key.keyId && k.startsWith(scopeKey(key, ''))) this.#aliases.delete(k);
+    }
+    return deleted;
   }
 
   forgetKey(scope: Scope & { keyId: string; arn: string }): void {
@@ -81,6 +88,46 @@ export class KeyRepository {
     const alias = await this.storage.getAlias(scope, aliasName);
     this.#aliases.set(k, alias ?? null);
     return alias;
+  }
+
+  /** Creates an alias; StorageDuplicateError / StorageLimitError from the store. The cache sees it at once. */
+  async createAlias(alias: AliasRecord, maxPerTarget?: number): Promise<void> {
+    try {
+      await this.storage.insertAlias(alias, maxPerTarget);
+    } finally {
+      this.forgetAlias(alias, alias.aliasName);
+    }
+    this.#aliases.set(scopeKey(alias, alias.aliasName), alias);
+  }
+
+  /** Points an alias at another key; false if it does not exist. Encrypt through the alias sees the move at once. */
+  async updateAlias(scope: Scope, aliasName: string, targetKeyId: string, maxPerTarget?: number): Promise<boolean> {
+    try {
+      return await this.storage.updateAlias(scope, aliasName, targetKeyId, this.clock.now(), maxPerTarget);
+    } finally {
+      this.forgetAlias(scope, aliasName);
+    }
+  }
+
+  async deleteAlias(scope: Scope, aliasName: string): Promise<boolean> {
+    try {
+      return await this.storage.deleteAlias(scope, aliasName);
+    } finally {
+      this.forgetAlias(scope, aliasName);
+    }
+  }
+
+  /** Tags are not on the hot path and not cached; they still go through here so a cache can be added in one place. */
+  getTags(key: KeyRecord): Promise<TagRecord[]> {
+    return this.storage.getTags(key.arn);
+  }
+
+  putTags(key: KeyRecord, tags: readonly TagRecord[], maxTags?: number): Promise<void> {
+    return this.storage.putTags(key.arn, tags, maxTags);
+  }
+
+  removeTags(key: KeyRecord, tagKeys: readonly string[]): Promise<void> {
+    return this.storage.removeTags(key.arn, tagKeys);
   }
 
   /** Call after any alias change (create, update, delete). */

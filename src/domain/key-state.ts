@@ -4,69 +4,114 @@ import type { KeyRecord } from './ports.js';
 import { KmsError } from './errors.js';
 
 /**
- * Which operations each key state allows: one table, after AWS's "Key states of AWS KMS keys"
- * (developerguide/key-state.html). A rule is 'allow' or the exception AWS answers in that state.
+ * Which operations each key state allows: one table, transcribed row by row from AWS's "Key states of AWS KMS keys"
+ * (developerguide/key-state.html, "Key state table"). A rule is 'allow' or the exception AWS answers in that state.
+ * See docs/key-states.md for the table in prose and the choices made where AWS's table says "?" or "[2] or [3]".
  */
-export type StateRule = 'allow' | 'KMSInvalidStateException' | 'DisabledException';
+export type StateRule = 'allow' | 'KMSInvalidStateException' | 'DisabledException' | 'UnsupportedOperationException';
 
-/** Operations that act on an existing key, grouped by how key state affects them. */
-export const KEY_STATE_GROUPS = {
-  /** Cryptographic operations: only an Enabled key works. */
-  crypto: [
-    'Encrypt', 'Decrypt', 'ReEncrypt', 'GenerateDataKey', 'GenerateDataKeyWithoutPlaintext', 'GenerateDataKeyPair',
-    'GenerateDataKeyPairWithoutPlaintext', 'Sign', 'Verify', 'GenerateMac', 'VerifyMac', 'GetPublicKey', 'DeriveSharedSecret',
-  ],
-  /** Read-only management: every state. */
-  read: ['DescribeKey', 'GetKeyPolicy', 'ListKeyPolicies', 'ListResourceTags', 'ListGrants', 'ListKeyRotations', 'GetKeyRotationStatus', 'DeleteAlias'],
-  /** Enabling and disabling: not while pending deletion or import. */
-  enableDisable: ['EnableKey', 'DisableKey'],
-  /** Changes to a key that is not being deleted. */
-  modify: ['UpdateKeyDescription', 'TagResource', 'UntagResource', 'PutKeyPolicy', 'CreateAlias', 'UpdateAlias', 'CreateGrant', 'RetireGrant', 'RevokeGrant'],
-  scheduleDeletion: ['ScheduleKeyDeletion'],
-  cancelDeletion: ['CancelKeyDeletion'],
-} as const;
-
-export type KeyStateOperation = (typeof KEY_STATE_GROUPS)[keyof typeof KEY_STATE_GROUPS][number];
-type Group = keyof typeof KEY_STATE_GROUPS;
-
+const A = 'allow' as const;
+const D = 'DisabledException' as const;
 const I = 'KMSInvalidStateException' as const;
-const RULES: Record<Group, Record<KeyState, StateRule>> = {
-  crypto: { Enabled: 'allow', Disabled: 'DisabledException', PendingDeletion: I, PendingImport: I, PendingReplicaDeletion: I, Unavailable: I, Creating: I, Updating: I },
-  read: { Enabled: 'allow', Disabled: 'allow', PendingDeletion: 'allow', PendingImport: 'allow', PendingReplicaDeletion: 'allow', Unavailable: 'allow', Creating: 'allow', Updating: 'allow' },
-  enableDisable: { Enabled: 'allow', Disabled: 'allow', PendingDeletion: I, PendingImport: I, PendingReplicaDeletion: I, Unavailable: 'allow', Creating: I, Updating: I },
-  modify: { Enabled: 'allow', Disabled: 'allow', PendingDeletion: I, PendingImport: 'allow', PendingReplicaDeletion: I, Unavailable: 'allow', Creating: I, Updating: I },
-  scheduleDeletion: { Enabled: 'allow', Disabled: 'allow', PendingDeletion: I, PendingImport: 'allow', PendingReplicaDeletion: I, Unavailable: 'allow', Creating: I, Updating: I },
-  cancelDeletion: { Enabled: I, Disabled: I, PendingDeletion: 'allow', PendingImport: I, PendingReplicaDeletion: 'allow', Unavailable: I, Creating: I, Updating: I },
-};
+const U = 'UnsupportedOperationException' as const;
 
-const GROUP_OF = new Map<string, Group>(
-  (Object.entries(KEY_STATE_GROUPS) as [Group, readonly string[]][]).flatMap(([g, ops]) => ops.map((op) => [op, g] as const)),
-);
+/** Column order of every row below: the states in the order AWS's table prints them. */
+type Row = readonly [
+  enabled: StateRule,
+  disabled: StateRule,
+  pendingDeletion: StateRule,
+  pendingReplicaDeletion: StateRule,
+  pendingImport: StateRule,
+  unavailable: StateRule,
+  creating: StateRule,
+  updating: StateRule,
+];
+const COLUMNS: readonly KeyState[] = ['Enabled', 'Disabled', 'PendingDeletion', 'PendingReplicaDeletion', 'PendingImport', 'Unavailable', 'Creating', 'Updating'];
+
+// Crypto: [1] disabled → DisabledException; pending deletion → "[2] or [3]": Trent answers [3] KMSInvalidStateException,
+// what AWS answers today; [5] pending import, [11] unavailable, [14] creating; Updating succeeds.
+const CRYPTO: Row = [A, D, I, I, I, I, I, A];
+const ALWAYS: Row = [A, A, A, A, A, A, A, A];
+/** Changes to a key that is not being deleted ([3]); everything else succeeds. */
+const NOT_PENDING_DELETION: Row = [A, A, I, I, A, A, A, A];
+
+/** Operations on an existing key and the row AWS's key-state table gives each. */
+export const KEY_STATE_TABLE = {
+  CancelKeyDeletion: [I, I, A, A, I, I, I, I], // [4] "is not pending deletion."
+  CreateAlias: NOT_PENDING_DELETION,
+  CreateGrant: [A, D, I, I, I, A, I, A],
+  Decrypt: CRYPTO,
+  DeleteAlias: ALWAYS,
+  DeriveSharedSecret: CRYPTO,
+  DescribeKey: ALWAYS,
+  DisableKey: [A, A, I, I, I, A, I, I], // Unavailable: [12] succeeds; Updating: [15]
+  DisableKeyRotation: [A, D, I, I, U, U, I, A], // [6] origin EXTERNAL; [7] custom key store
+  EnableKey: [A, A, I, I, I, A, I, I],
+  EnableKeyRotation: [A, D, I, I, U, U, I, A],
+  Encrypt: CRYPTO,
+  GenerateDataKey: CRYPTO,
+  GenerateDataKeyPair: CRYPTO,
+  GenerateDataKeyPairWithoutPlaintext: CRYPTO,
+  GenerateDataKeyWithoutPlaintext: CRYPTO,
+  GenerateMac: CRYPTO,
+  GetKeyPolicy: ALWAYS,
+  GetKeyRotationStatus: [A, A, A, A, U, U, A, A],
+  GetPublicKey: CRYPTO,
+  ListGrants: ALWAYS,
+  ListKeyPolicies: ALWAYS,
+  ListKeyRotations: ALWAYS, // newer than the 2023 table; read-only like ListGrants
+  ListResourceTags: ALWAYS,
+  PutKeyPolicy: ALWAYS,
+  ReEncrypt: CRYPTO,
+  ReplicateKey: [A, D, I, I, I, I, I, I],
+  RetireGrant: ALWAYS,
+  RevokeGrant: ALWAYS,
+  ScheduleKeyDeletion: [A, A, I, I, A, A, A, I],
+  Sign: CRYPTO,
+  TagResource: NOT_PENDING_DELETION,
+  UntagResource: NOT_PENDING_DELETION,
+  UpdateAlias: NOT_PENDING_DELETION, // [10] the new target key's state; the old target's does not matter
+  UpdateKeyDescription: NOT_PENDING_DELETION,
+  UpdatePrimaryRegion: [A, D, I, I, I, I, I, A],
+  Verify: CRYPTO,
+  VerifyMac: CRYPTO,
+} as const satisfies Record<string, Row>;
+
+export type KeyStateOperation = keyof typeof KEY_STATE_TABLE;
+export const KEY_STATE_OPERATIONS = Object.keys(KEY_STATE_TABLE) as KeyStateOperation[];
 
 export function stateRule(operation: KeyStateOperation, state: KeyState): StateRule {
-  const group = GROUP_OF.get(operation);
-  if (!group) throw new Error(`operation ${operation} has no key-state rule`);
-  return RULES[group][state];
+  const row: Row | undefined = KEY_STATE_TABLE[operation];
+  if (!row) throw new Error(`operation ${operation} has no key-state rule`);
+  const column = COLUMNS.indexOf(state);
+  if (column < 0) throw new Error(`unknown key state ${state}`);
+  return row[column]!;
 }
 
-/** The words AWS uses for a key that cannot be used in its current state. */
+/** The words AWS uses (table footnotes [1]–[15]) for a key that cannot be used in its current state. */
 export function stateMessage(key: KeyRecord, operation: KeyStateOperation): string {
-  if (operation === 'CancelKeyDeletion' && key.keyState !== 'PendingDeletion') return `${key.arn} is not pending deletion.`;
+  if (operation === 'CancelKeyDeletion' && key.keyState !== 'PendingDeletion' && key.keyState !== 'PendingReplicaDeletion') {
+    return `${key.arn} is not pending deletion.`;
+  }
   switch (key.keyState) {
     case 'Disabled':
       return `${key.arn} is disabled.`;
     case 'PendingDeletion':
       return `${key.arn} is pending deletion.`;
-    case 'PendingImport':
-      return `${key.arn} is pending import.`;
     case 'PendingReplicaDeletion':
       return `${key.arn} is pending replica deletion.`;
+    case 'PendingImport':
+      return stateRule(operation, key.keyState) === U
+        ? `${key.arn} origin is EXTERNAL which is not valid for this operation.`
+        : `${key.arn} is pending import.`;
     case 'Unavailable':
-      return `${key.arn} is unavailable.`;
+      return stateRule(operation, key.keyState) === U
+        ? `${key.arn} is in a custom key store, which is not valid for this operation.`
+        : `${key.arn} is unavailable.`;
     case 'Creating':
-      return `${key.arn} is being created.`;
+      return `${key.arn} is creating.`;
     case 'Updating':
-      return `${key.arn} is being updated.`;
+      return `${key.arn} is updating.`;
     case 'Enabled':
       return `${key.arn} is enabled.`;
     default: {

@@ -93,6 +93,14 @@ export class StorageDuplicateError extends Error {
   }
 }
 
+/** Raised by a storage adapter when a write would exceed a per-key quota it was asked to enforce; nothing is written. */
+export class StorageLimitError extends Error {
+  constructor(what: string) {
+    super(`${what} limit exceeded`);
+    this.name = 'StorageLimitError';
+  }
+}
+
 /**
  * Durable state. Every method is atomic: a multi-row change commits whole or not at all.
  * Both backends (SQLite, PostgreSQL) pass the contract suite in test/contract.
@@ -109,23 +117,27 @@ export interface Storage {
   listKeys(scope: Scope, limit: number, after?: string): Promise<Page<KeyRecord>>;
   /** Keys in PendingDeletion whose deletion date is at or before `now`, in any scope. */
   listKeysDueForDeletion(now: Date, limit: number): Promise<KeyRecord[]>;
-  /** Deletes the key with its materials, aliases and tags. */
-  deleteKey(scope: Scope, keyId: string): Promise<void>;
+  /**
+   * Deletes the key with its materials, aliases and tags, in one transaction. With `version`, only if the stored key
+   * still has that version (compare-and-delete). Returns whether a key was deleted.
+   */
+  deleteKey(scope: Scope, keyId: string, version?: number): Promise<boolean>;
 
   getMaterials(keyArn: string): Promise<MaterialRecord[]>;
 
-  insertAlias(alias: AliasRecord): Promise<void>;
+  /** Throws StorageDuplicateError if the name is taken, StorageLimitError if the target would get more than `maxPerTarget` aliases. */
+  insertAlias(alias: AliasRecord, maxPerTarget?: number): Promise<void>;
   getAlias(scope: Scope, aliasName: string): Promise<AliasRecord | undefined>;
-  /** Points an existing alias at another key; false if the alias does not exist. */
-  updateAlias(scope: Scope, aliasName: string, targetKeyId: string, at: Date): Promise<boolean>;
+  /** Points an existing alias at another key; false if the alias does not exist. StorageLimitError as insertAlias. */
+  updateAlias(scope: Scope, aliasName: string, targetKeyId: string, at: Date, maxPerTarget?: number): Promise<boolean>;
   deleteAlias(scope: Scope, aliasName: string): Promise<boolean>;
   /** Aliases of a scope ordered by name (optionally of one key), starting after `after`. */
   listAliases(scope: Scope, limit: number, after?: string, targetKeyId?: string): Promise<Page<AliasRecord>>;
   countAliases(scope: Scope, targetKeyId: string): Promise<number>;
 
   getTags(keyArn: string): Promise<TagRecord[]>;
-  /** Adds or overwrites tags. */
-  putTags(keyArn: string, tags: readonly TagRecord[]): Promise<void>;
+  /** Adds or overwrites tags; StorageLimitError (nothing written) if the key would end up with more than `maxTags`. */
+  putTags(keyArn: string, tags: readonly TagRecord[], maxTags?: number): Promise<void>;
   removeTags(keyArn: string, tagKeys: readonly string[]): Promise<void>;
 
   getAccessKey(accessKeyId: string): Promise<AccessKeyRecord | undefined>;

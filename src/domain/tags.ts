@@ -2,6 +2,18 @@ import type { Tag } from '../model/kms-model.generated.js';
 import { KmsError } from './errors.js';
 import type { TagRecord } from './ports.js';
 
+/** AWS quota "Tags per KMS key" (developerguide/resource-limits.html). */
+export const MAX_TAGS_PER_KEY = 50;
+
+export function tagLimitExceeded(keyArn: string): KmsError {
+  return new KmsError('LimitExceededException', `The KMS key ${keyArn} cannot have more than ${MAX_TAGS_PER_KEY} tags.`);
+}
+
+/** Tag keys in UntagResource: the aws: prefix is reserved there too. */
+export function checkTagKeys(keys: readonly string[]): void {
+  for (const k of keys) if (k.toLowerCase().startsWith('aws:')) throw new KmsError('TagException', 'Tags beginning with aws: are reserved');
+}
+
 /** AWS's tag rules beyond the model's lengths: no aws: prefix, no duplicate keys in one request. */
 export function checkTags(tags: readonly Tag[]): TagRecord[] {
   const seen = new Set<string>();

@@ -35,7 +35,7 @@ export async function resolveKey(keyIdParam: string, ctx: RequestContext, svc: S
       if (!opts.aliases) throw new KmsError('NotFoundException', `Invalid keyId '${keyIdParam}'`);
       if (ref.kind === 'aliasArn') scope = checkArnScope(ref.scope, keyIdParam, ctx, opts);
       const alias = await svc.keys.getAlias(scope, ref.aliasName);
-      if (!alias) throw new KmsError('NotFoundException', `Alias '${aliasArn(scope, ref.aliasName)}' is not found.`);
+      if (!alias) throw new KmsError('NotFoundException', `Alias ${aliasArn(scope, ref.aliasName)} is not found.`);
       keyId = alias.targetKeyId;
       break;
     }

@@ -2,6 +2,22 @@ import { TARGET_PREFIX, type OperationName } from '../model/kms-model.generated.
 import type { Operation } from './operation.js';
 import { createKey } from './keys/create-key.js';
 import { describeKey } from './keys/describe-key.js';
+import { listKeys } from './keys/list-keys.js';
+import { enableKey } from './keys/enable-key.js';
+import { disableKey } from './keys/disable-key.js';
+import { scheduleKeyDeletion } from './keys/schedule-key-deletion.js';
+import { cancelKeyDeletion } from './keys/cancel-key-deletion.js';
+import { updateKeyDescription } from './keys/update-key-description.js';
+import { createAlias } from './aliases/create-alias.js';
+import { updateAlias } from './aliases/update-alias.js';
+import { deleteAlias } from './aliases/delete-alias.js';
+import { listAliases } from './aliases/list-aliases.js';
+import { tagResource } from './tags/tag-resource.js';
+import { untagResource } from './tags/untag-resource.js';
+import { listResourceTags } from './tags/list-resource-tags.js';
+import { getKeyPolicy } from './policies/get-key-policy.js';
+import { putKeyPolicy } from './policies/put-key-policy.js';
+import { listKeyPolicies } from './policies/list-key-policies.js';
 import { encrypt } from './crypto/encrypt.js';
 import { decrypt } from './crypto/decrypt.js';
 import { reEncrypt } from './crypto/re-encrypt.js';
@@ -13,6 +29,22 @@ import { generateRandom } from './crypto/generate-random.js';
 const OPERATIONS: readonly Operation<any, any>[] = [
   createKey,
   describeKey,
+  listKeys,
+  enableKey,
+  disableKey,
+  scheduleKeyDeletion,
+  cancelKeyDeletion,
+  updateKeyDescription,
+  createAlias,
+  updateAlias,
+  deleteAlias,
+  listAliases,
+  tagResource,
+  untagResource,
+  listResourceTags,
+  getKeyPolicy,
+  putKeyPolicy,
+  listKeyPolicies,
   encrypt,
   decrypt,
   reEncrypt,

@@ -13,12 +13,15 @@ export class DeletionSweeper {
     const deleted: string[] = [];
     for (;;) {
       const due = await this.keys.storage.listKeysDueForDeletion(this.keys.clock.now(), 100);
-      if (due.length === 0) return deleted;
+      let progress = false;
       for (const key of due) {
-        await this.keys.deleteKey(key);
+        // Compare-and-delete: a key cancelled or changed since it was listed is left alone (and re-listed if still due).
+        if (!(await this.keys.deleteKey(key))) continue;
         this.keystore.forget(key.arn);
         deleted.push(key.arn);
+        progress = true;
       }
+      if (!progress) return deleted;
     }
   }
 }

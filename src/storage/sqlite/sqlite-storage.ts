@@ -2,7 +2,7 @@ import Database from 'better-sqlite3';
 import type {
   AccessKeyRecord, AliasRecord, KeyRecord, MaterialRecord, Page, Scope, Storage, TagRecord,
 } from '../../domain/ports.js';
-import { StorageConflictError, StorageDuplicateError } from '../../domain/ports.js';
+import { StorageConflictError, StorageDuplicateError, StorageLimitError } from '../../domain/ports.js';
 import { SQLITE_MIGRATIONS } from './migrations.js';
 
 interface KeyRow {
@@ -128,15 +128,18 @@ export class SqliteStorage implements Storage {
     return rows.map(toKey);
   }
 
-  async deleteKey(scope: Scope, keyId: string): Promise<void> {
+  async deleteKey(scope: Scope, keyId: string, version?: number): Promise<boolean> {
     const db = this.#db;
-    db.transaction(() => {
-      const arn = db.prepare('SELECT arn FROM keys WHERE account = ? AND region = ? AND key_id = ?').pluck().get(scope.account, scope.region, keyId) as string | undefined;
-      if (!arn) return;
-      db.prepare('DELETE FROM key_materials WHERE key_arn = ?').run(arn);
-      db.prepare('DELETE FROM tags WHERE key_arn = ?').run(arn);
+    return db.transaction(() => {
+      const row = db.prepare('SELECT arn, version FROM keys WHERE account = ? AND region = ? AND key_id = ?').get(scope.account, scope.region, keyId) as
+        | { arn: string; version: number }
+        | undefined;
+      if (!row || (version !== undefined && row.version !== version)) return false;
+      db.prepare('DELETE FROM key_materials WHERE key_arn = ?').run(row.arn);
+      db.prepare('DELETE FROM tags WHERE key_arn = ?').run(row.arn);
       db.prepare('DELETE FROM aliases WHERE account = ? AND region = ? AND target_key_id = ?').run(scope.account, scope.region, keyId);
-      db.prepare('DELETE FROM keys WHERE arn = ?').run(arn);
+      db.prepare('DELETE FROM keys WHERE arn = ?').run(row.arn);
+      return true;
     }).immediate();
   }
 
@@ -147,11 +150,14 @@ export class SqliteStorage implements Storage {
     return rows.map((r) => ({ keyArn: r.key_arn, materialId: r.material_id, wrapped: r.wrapped, createdAt: new Date(r.created_at) }));
   }
 
-  async insertAlias(alias: AliasRecord): Promise<void> {
+  async insertAlias(alias: AliasRecord, maxPerTarget?: number): Promise<void> {
+    const db = this.#db;
     try {
-      this.#db
-        .prepare('INSERT INTO aliases VALUES (?, ?, ?, ?, ?, ?)')
-        .run(alias.account, alias.region, alias.aliasName, alias.targetKeyId, alias.creationDate.getTime(), alias.lastUpdatedDate.getTime());
+      db.transaction(() => {
+        if (maxPerTarget !== undefined && this.#aliasCount(alias, alias.targetKeyId) >= maxPerTarget) throw new StorageLimitError(`aliases of key ${alias.targetKeyId}`);
+        db.prepare('INSERT INTO aliases VALUES (?, ?, ?, ?, ?, ?)')
+          .run(alias.account, alias.region, alias.aliasName, alias.targetKeyId, alias.creationDate.getTime(), alias.lastUpdatedDate.getTime());
+      }).immediate();
     } catch (err) {
       if (isUniqueViolation(err)) throw new StorageDuplicateError(`alias ${alias.aliasName}`);
       throw err;
@@ -163,11 +169,27 @@ export class SqliteStorage implements Storage {
     return row && toAlias(row);
   }
 
-  async updateAlias(scope: Scope, aliasName: string, targetKeyId: string, at: Date): Promise<boolean> {
-    const r = this.#db
-      .prepare('UPDATE aliases SET target_key_id = ?, last_updated_date = ? WHERE account = ? AND region = ? AND alias_name = ?')
-      .run(targetKeyId, at.getTime(), scope.account, scope.region, aliasName);
-    return r.changes === 1;
+  async updateAlias(scope: Scope, aliasName: string, targetKeyId: string, at: Date, maxPerTarget?: number): Promise<boolean> {
+    const db = this.#db;
+    return db.transaction(() => {
+      const current = db.prepare('SELECT target_key_id FROM aliases WHERE account = ? AND region = ? AND alias_name = ?').pluck().get(scope.account, scope.region, aliasName) as
+        | string
+        | undefined;
+      if (current === undefined) return false;
+      if (maxPerTarget !== undefined && current !== targetKeyId && this.#aliasCount(scope, targetKeyId) >= maxPerTarget) {
+        throw new StorageLimitError(`aliases of key ${targetKeyId}`);
+      }
+      db.prepare('UPDATE aliases SET target_key_id = ?, last_updated_date = ? WHERE account = ? AND region = ? AND alias_name = ?')
+        .run(targetKeyId, at.getTime(), scope.account, scope.region, aliasName);
+      return true;
+    }).immediate();
+  }
+
+  #aliasCount(scope: Scope, targetKeyId: string): number {
+    return this.#db
+      .prepare('SELECT COUNT(*) FROM aliases WHERE account = ? AND region = ? AND target_key_id = ?')
+      .pluck()
+      .get(scope.account, scope.region, targetKeyId) as number;
   }
 
   async deleteAlias(scope: Scope, aliasName: string): Promise<boolean> {
@@ -188,10 +210,7 @@ export class SqliteStorage implements Storage {
   }
 
   async countAliases(scope: Scope, targetKeyId: string): Promise<number> {
-    return this.#db
-      .prepare('SELECT COUNT(*) FROM aliases WHERE account = ? AND region = ? AND target_key_id = ?')
-      .pluck()
-      .get(scope.account, scope.region, targetKeyId) as number;
+    return this.#aliasCount(scope, targetKeyId);
   }
 
   async getTags(keyArn: string): Promise<TagRecord[]> {
@@ -199,11 +218,15 @@ export class SqliteStorage implements Storage {
     return rows.map((r) => ({ key: r.tag_key, value: r.tag_value }));
   }
 
-  async putTags(keyArn: string, tags: readonly TagRecord[]): Promise<void> {
+  async putTags(keyArn: string, tags: readonly TagRecord[], maxTags?: number): Promise<void> {
     const db = this.#db;
     db.transaction(() => {
       const s = db.prepare('INSERT INTO tags VALUES (?, ?, ?) ON CONFLICT (key_arn, tag_key) DO UPDATE SET tag_value = excluded.tag_value');
       for (const t of tags) s.run(keyArn, t.key, t.value);
+      // Inside the transaction: a throw rolls every tag of this call back.
+      if (maxTags !== undefined && (db.prepare('SELECT COUNT(*) FROM tags WHERE key_arn = ?').pluck().get(keyArn) as number) > maxTags) {
+        throw new StorageLimitError(`tags of key ${keyArn}`);
+      }
     }).immediate();
   }
 

@@ -1,0 +1,165 @@
+// The Storage contract: every backend (SQLite now, PostgreSQL later) must pass this suite.
+// Call storageContract(name, factory) from a backend's test file; each test gets a fresh, migrated store.
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import {
+  StorageConflictError, StorageDuplicateError, StorageLimitError,
+  type AliasRecord, type KeyRecord, type MaterialRecord, type Scope, type Storage,
+} from '../../src/domain/ports.js';
+
+export interface StorageFactory {
+  /** A fresh, migrated, empty store. */
+  create(): Promise<Storage>;
+  /** Called once after the suite (remove temp dirs, drop schemas). */
+  cleanup?(): Promise<void>;
+}
+
+const A: Scope = { account: '111122223333', region: 'us-east-1' };
+const B: Scope = { account: '444455556666', region: 'us-east-1' };
+const id = (n: number) => `00000000-0000-4000-8000-${n.toString(16).padStart(12, '0')}`;
+
+export function keyRecord(scope: Scope, n: number, over: Partial<KeyRecord> = {}): KeyRecord {
+  const keyId = id(n);
+  return {
+    account: scope.account, region: scope.region, keyId, arn: `arn:aws:kms:${scope.region}:${scope.account}:key/${keyId}`,
+    creationDate: new Date(1_700_000_000_000), description: `key ${n}`, keyUsage: 'ENCRYPT_DECRYPT', keySpec: 'SYMMETRIC_DEFAULT',
+    origin: 'AWS_KMS', keyManager: 'CUSTOMER', keyState: 'Enabled', currentMaterialId: 'm1', multiRegion: false, policy: '{}', version: 1,
+    ...over,
+  };
+}
+const material = (key: KeyRecord): MaterialRecord => ({ keyArn: key.arn, materialId: 'm1', wrapped: Buffer.from([1, 2, 3]), createdAt: new Date(1_700_000_000_000) });
+const alias = (scope: Scope, name: string, target: string, at = 1_700_000_000_000): AliasRecord => ({
+  account: scope.account, region: scope.region, aliasName: name, targetKeyId: target, creationDate: new Date(at), lastUpdatedDate: new Date(at),
+});
+
+export function storageContract(name: string, factory: StorageFactory): void {
+  describe(`Storage contract: ${name}`, () => {
+    let s: Storage;
+    const fresh = async () => {
+      s = await factory.create();
+      return s;
+    };
+    before(fresh);
+    after(async () => {
+      await s?.close();
+      await factory.cleanup?.();
+    });
+    const reset = async () => {
+      await s.close();
+      await fresh();
+    };
+
+    it('inserts a key with materials and tags atomically and refuses a duplicate', async () => {
+      await reset();
+      const k = keyRecord(A, 1);
+      await s.insertKey(k, [material(k)], [{ key: 't', value: 'v' }]);
+      assert.deepEqual({ ...(await s.getKey(A, k.keyId)), deletionDate: undefined }, { ...k, deletionDate: undefined });
+      assert.equal(await s.getKey(B, k.keyId), undefined, 'keys belong to one account');
+      assert.equal((await s.getMaterials(k.arn)).length, 1);
+      await assert.rejects(s.insertKey(k, [], [{ key: 'other', value: '' }]), StorageDuplicateError);
+      assert.deepEqual(await s.getTags(k.arn), [{ key: 't', value: 'v' }], 'the failed insert wrote nothing');
+    });
+
+    it('updates a key with compare-and-set on its version', async () => {
+      await reset();
+      const k = keyRecord(A, 1);
+      await s.insertKey(k, [], []);
+      const updated = await s.updateKey({ ...k, keyState: 'Disabled' });
+      assert.equal(updated.version, 2);
+      assert.equal((await s.getKey(A, k.keyId))!.keyState, 'Disabled');
+      await assert.rejects(s.updateKey({ ...k, description: 'stale' }), StorageConflictError);
+      assert.equal((await s.getKey(A, k.keyId))!.description, 'key 1');
+    });
+
+    it('lists keys of one scope in pages ordered by key id', async () => {
+      await reset();
+      for (const n of [5, 3, 1, 4, 2]) await s.insertKey(keyRecord(A, n), [], []);
+      await s.insertKey(keyRecord(B, 9), [], []);
+      const p1 = await s.listKeys(A, 2);
+      assert.deepEqual(p1.items.map((k) => k.keyId), [id(1), id(2)]);
+      const p2 = await s.listKeys(A, 2, p1.next);
+      assert.deepEqual(p2.items.map((k) => k.keyId), [id(3), id(4)]);
+      const p3 = await s.listKeys(A, 2, p2.next);
+      assert.deepEqual(p3.items.map((k) => k.keyId), [id(5)]);
+      assert.equal(p3.next, undefined);
+    });
+
+    it('lists keys due for deletion across scopes, and deletes a key with its materials, aliases and tags', async () => {
+      await reset();
+      const due = keyRecord(A, 1, { keyState: 'PendingDeletion', deletionDate: new Date(2_000) });
+      const later = keyRecord(B, 2, { keyState: 'PendingDeletion', deletionDate: new Date(5_000) });
+      const enabled = keyRecord(A, 3);
+      for (const k of [due, later, enabled]) await s.insertKey(k, [material(k)], [{ key: 'k', value: 'v' }]);
+      await s.insertAlias(alias(A, 'alias/due', due.keyId));
+      await s.insertAlias(alias(A, 'alias/kept', enabled.keyId));
+      assert.deepEqual((await s.listKeysDueForDeletion(new Date(3_000), 10)).map((k) => k.arn), [due.arn]);
+      assert.deepEqual((await s.listKeysDueForDeletion(new Date(5_000), 10)).map((k) => k.arn), [due.arn, later.arn]);
+
+      assert.equal(await s.deleteKey(A, due.keyId, due.version + 1), false, 'compare-and-delete refuses a stale version');
+      assert.ok(await s.getKey(A, due.keyId));
+      assert.equal(await s.deleteKey(A, due.keyId, due.version), true);
+      assert.equal(await s.getKey(A, due.keyId), undefined);
+      assert.deepEqual(await s.getMaterials(due.arn), []);
+      assert.deepEqual(await s.getTags(due.arn), []);
+      assert.equal(await s.getAlias(A, 'alias/due'), undefined);
+      assert.ok(await s.getAlias(A, 'alias/kept'));
+      assert.equal(await s.deleteKey(A, due.keyId), false, 'deleting twice is a no-op');
+    });
+
+    it('creates, moves, lists and deletes aliases per account and region', async () => {
+      await reset();
+      await s.insertAlias(alias(A, 'alias/a', id(1)));
+      await s.insertAlias(alias(B, 'alias/a', id(2)), 1);
+      await assert.rejects(s.insertAlias(alias(A, 'alias/a', id(3))), StorageDuplicateError);
+      assert.equal((await s.getAlias(A, 'alias/a'))!.targetKeyId, id(1));
+      assert.equal((await s.getAlias(B, 'alias/a'))!.targetKeyId, id(2));
+
+      assert.equal(await s.updateAlias(A, 'alias/a', id(3), new Date(1_800_000_000_000)), true);
+      const moved = (await s.getAlias(A, 'alias/a'))!;
+      assert.equal(moved.targetKeyId, id(3));
+      assert.equal(moved.lastUpdatedDate.getTime(), 1_800_000_000_000);
+      assert.equal(moved.creationDate.getTime(), 1_700_000_000_000);
+      assert.equal(await s.updateAlias(A, 'alias/none', id(3), new Date()), false);
+
+      for (const n of ['alias/c', 'alias/b', 'alias/d']) await s.insertAlias(alias(A, n, id(3)));
+      const p1 = await s.listAliases(A, 2);
+      assert.deepEqual(p1.items.map((a) => a.aliasName), ['alias/a', 'alias/b']);
+      const p2 = await s.listAliases(A, 2, p1.next);
+      assert.deepEqual(p2.items.map((a) => a.aliasName), ['alias/c', 'alias/d']);
+      assert.equal(p2.next, undefined);
+      assert.deepEqual((await s.listAliases(A, 10, undefined, id(3))).items.map((a) => a.aliasName), ['alias/a', 'alias/b', 'alias/c', 'alias/d']);
+      assert.deepEqual((await s.listAliases(A, 10, undefined, id(1))).items, []);
+      assert.equal(await s.countAliases(A, id(3)), 4);
+
+      assert.equal(await s.deleteAlias(A, 'alias/b'), true);
+      assert.equal(await s.deleteAlias(A, 'alias/b'), false);
+      assert.equal(await s.getAlias(A, 'alias/b'), undefined);
+    });
+
+    it('enforces a per-key alias limit on insert and on move, writing nothing when it refuses', async () => {
+      await reset();
+      await s.insertAlias(alias(A, 'alias/1', id(1)), 2);
+      await s.insertAlias(alias(A, 'alias/2', id(1)), 2);
+      await assert.rejects(s.insertAlias(alias(A, 'alias/3', id(1)), 2), StorageLimitError);
+      assert.equal(await s.getAlias(A, 'alias/3'), undefined);
+      await s.insertAlias(alias(A, 'alias/x', id(2)), 2);
+      await assert.rejects(s.updateAlias(A, 'alias/x', id(1), new Date(), 2), StorageLimitError);
+      assert.equal((await s.getAlias(A, 'alias/x'))!.targetKeyId, id(2));
+      assert.equal(await s.updateAlias(A, 'alias/1', id(1), new Date(), 2), true, 'a move onto the same key is not a new alias');
+    });
+
+    it('adds, overwrites and removes tags; a call over the limit writes nothing', async () => {
+      await reset();
+      const k = keyRecord(A, 1);
+      await s.insertKey(k, [], []);
+      await s.putTags(k.arn, [{ key: 'b', value: '1' }, { key: 'a', value: '' }], 3);
+      await s.putTags(k.arn, [{ key: 'b', value: '2' }], 3);
+      assert.deepEqual(await s.getTags(k.arn), [{ key: 'a', value: '' }, { key: 'b', value: '2' }]);
+      await assert.rejects(s.putTags(k.arn, [{ key: 'a', value: 'changed' }, { key: 'c', value: '' }, { key: 'd', value: '' }], 3), StorageLimitError);
+      assert.deepEqual(await s.getTags(k.arn), [{ key: 'a', value: '' }, { key: 'b', value: '2' }]);
+      await s.putTags(k.arn, [{ key: 'c', value: '3' }], 3);
+      await s.removeTags(k.arn, ['a', 'missing']);
+      assert.deepEqual(await s.getTags(k.arn), [{ key: 'b', value: '2' }, { key: 'c', value: '3' }]);
+    });
+  });
+}
