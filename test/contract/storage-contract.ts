@@ -161,5 +161,98 @@ export function storageContract(name: string, factory: StorageFactory): void {
       await s.removeTags(k.arn, ['a', 'missing']);
       assert.deepEqual(await s.getTags(k.arn), [{ key: 'b', value: '2' }, { key: 'c', value: '3' }]);
     });
+
+    // Concurrency: calls issued together must behave as if they ran one after the other, in some order. On PostgreSQL
+    // they really overlap (several pooled connections); on SQLite they serialize, and the outcome must be the same.
+    const settle = async <T>(calls: Promise<T>[]) => {
+      const results = await Promise.allSettled(calls);
+      return {
+        won: results.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : [])),
+        lost: results.flatMap((r) => (r.status === 'rejected' ? [r.reason as unknown] : [])),
+      };
+    };
+
+    it('lets exactly one of two concurrent compare-and-set updates win, the other gets a conflict', async () => {
+      await reset();
+      const k = keyRecord(A, 1);
+      await s.insertKey(k, [], []);
+      for (let round = 0; round < 10; round++) {
+        const current = (await s.getKey(A, k.keyId))!;
+        const { won, lost } = await settle([
+          s.updateKey({ ...current, description: `left ${round}` }),
+          s.updateKey({ ...current, description: `right ${round}`, keyState: 'Disabled' }),
+        ]);
+        assert.equal(won.length, 1, `round ${round}: exactly one update wins`);
+        assert.equal(lost.length, 1);
+        assert.ok(lost[0] instanceof StorageConflictError, `the loser gets StorageConflictError, not ${String(lost[0])}`);
+        const stored = (await s.getKey(A, k.keyId))!;
+        assert.equal(stored.version, current.version + 1);
+        assert.equal(stored.description, won[0]!.description, 'the stored record is the winner\'s, whole');
+        assert.equal(stored.keyState, won[0]!.keyState);
+      }
+    });
+
+    it('lets exactly one of a concurrent delete and update of the same version win', async () => {
+      await reset();
+      for (let n = 1; n <= 6; n++) {
+        const k = keyRecord(A, n);
+        await s.insertKey(k, [material(k)], [{ key: 't', value: 'v' }]);
+        const [deleted, updated] = await Promise.allSettled([s.deleteKey(A, k.keyId, k.version), s.updateKey({ ...k, keyState: 'Disabled' })]);
+        assert.equal(deleted.status, 'fulfilled');
+        const deleteWon = (deleted as PromiseFulfilledResult<boolean>).value;
+        if (deleteWon) {
+          assert.equal(updated.status, 'rejected');
+          assert.ok((updated as PromiseRejectedResult).reason instanceof StorageConflictError);
+          assert.equal(await s.getKey(A, k.keyId), undefined);
+          assert.deepEqual(await s.getMaterials(k.arn), []);
+        } else {
+          assert.equal(updated.status, 'fulfilled', 'the update won, so the delete of the old version did nothing');
+          assert.equal((await s.getKey(A, k.keyId))!.keyState, 'Disabled');
+          assert.equal((await s.getMaterials(k.arn)).length, 1);
+        }
+      }
+    });
+
+    it('lets exactly one of concurrent inserts of the same key or alias name win', async () => {
+      await reset();
+      const k = keyRecord(A, 1);
+      const keys = await settle(Array.from({ length: 4 }, (_, i) => s.insertKey({ ...k, description: `try ${i}` }, [material(k)], [{ key: `t${i}`, value: '' }])));
+      assert.equal(keys.won.length, 1);
+      assert.ok(keys.lost.every((e) => e instanceof StorageDuplicateError), String(keys.lost.find((e) => !(e instanceof StorageDuplicateError))));
+      assert.equal((await s.getTags(k.arn)).length, 1, 'only the winner\'s tags were written');
+      const aliases = await settle(Array.from({ length: 4 }, (_, i) => s.insertAlias(alias(A, 'alias/same', id(i + 1)), 10)));
+      assert.equal(aliases.won.length, 1);
+      assert.ok(aliases.lost.every((e) => e instanceof StorageDuplicateError), String(aliases.lost.find((e) => !(e instanceof StorageDuplicateError))));
+    });
+
+    it('never lets concurrent alias inserts or moves pass the per-key limit', async () => {
+      await reset();
+      const inserts = await settle(Array.from({ length: 10 }, (_, i) => s.insertAlias(alias(A, `alias/n${i}`, id(1)), 3)));
+      assert.equal(inserts.won.length, 3, 'as if one after the other: the first three fit');
+      assert.ok(inserts.lost.every((e) => e instanceof StorageLimitError), String(inserts.lost.find((e) => !(e instanceof StorageLimitError))));
+      assert.equal(await s.countAliases(A, id(1)), 3);
+
+      for (let i = 0; i < 6; i++) await s.insertAlias(alias(A, `alias/m${i}`, id(2)));
+      const moves = await settle(Array.from({ length: 6 }, (_, i) => s.updateAlias(A, `alias/m${i}`, id(3), new Date(), 2)));
+      assert.equal(moves.won.length, 2);
+      assert.ok(moves.won.every((moved) => moved === true));
+      assert.ok(moves.lost.every((e) => e instanceof StorageLimitError), String(moves.lost.find((e) => !(e instanceof StorageLimitError))));
+      assert.equal(await s.countAliases(A, id(3)), 2);
+      assert.equal(await s.countAliases(A, id(2)), 4);
+    });
+
+    it('never lets concurrent tag writes pass the per-key limit, and a refused call writes nothing', async () => {
+      await reset();
+      const k = keyRecord(A, 1);
+      await s.insertKey(k, [], []);
+      const calls = await settle(
+        Array.from({ length: 6 }, (_, i) => s.putTags(k.arn, [{ key: `a${i}`, value: '' }, { key: `b${i}`, value: '' }], 5)),
+      );
+      assert.equal(calls.won.length, 2, 'as if one after the other: two calls of two tags fit under five');
+      assert.ok(calls.lost.every((e) => e instanceof StorageLimitError), String(calls.lost.find((e) => !(e instanceof StorageLimitError))));
+      const tags = await s.getTags(k.arn);
+      assert.equal(tags.length, 4);
+      for (const t of tags.filter((x) => x.key.startsWith('a'))) assert.ok(tags.some((x) => x.key === `b${t.key.slice(1)}`), 'each call whole or not at all');
+    });
   });
 }

@@ -1,0 +1,43 @@
+/**
+ * PostgreSQL schema migrations, applied in order under an advisory lock; each runs once, in its own transaction,
+ * recorded in schema_migrations. Never edit a released migration: add a new one.
+ *
+ * Portability (CockroachDB, YugabyteDB): plain types only (text, bigint, boolean, bytea), no extensions, no
+ * triggers, no sequences. Timestamps are bigint milliseconds since the epoch, as in the SQLite store. Columns that
+ * are paged over (`key_id`, `alias_name`) use the "C" collation, so the order is bytewise whatever the database's
+ * locale (the same order as SQLite).
+ */
+export const POSTGRES_MIGRATIONS: readonly { version: number; sql: string }[] = [
+  {
+    version: 1,
+    sql: `
+      CREATE TABLE keys (
+        account text NOT NULL, region text NOT NULL, key_id text COLLATE "C" NOT NULL, arn text NOT NULL UNIQUE,
+        creation_date bigint NOT NULL, description text NOT NULL, key_usage text NOT NULL, key_spec text NOT NULL,
+        origin text NOT NULL, key_manager text NOT NULL, key_state text NOT NULL, deletion_date bigint,
+        current_material_id text, multi_region boolean NOT NULL, policy text NOT NULL, version bigint NOT NULL,
+        PRIMARY KEY (account, region, key_id)
+      );
+      CREATE INDEX keys_due_for_deletion ON keys (key_state, deletion_date);
+      CREATE TABLE key_materials (
+        key_arn text NOT NULL, material_id text NOT NULL, wrapped bytea NOT NULL, created_at bigint NOT NULL,
+        PRIMARY KEY (key_arn, material_id)
+      );
+      CREATE TABLE aliases (
+        account text NOT NULL, region text NOT NULL, alias_name text COLLATE "C" NOT NULL, target_key_id text NOT NULL,
+        creation_date bigint NOT NULL, last_updated_date bigint NOT NULL,
+        PRIMARY KEY (account, region, alias_name)
+      );
+      CREATE INDEX aliases_by_target ON aliases (account, region, target_key_id);
+      CREATE TABLE tags (
+        key_arn text NOT NULL, tag_key text COLLATE "C" NOT NULL, tag_value text NOT NULL,
+        PRIMARY KEY (key_arn, tag_key)
+      );
+      CREATE TABLE access_keys (
+        access_key_id text PRIMARY KEY, account text NOT NULL, principal_arn text NOT NULL,
+        secret_wrapped bytea NOT NULL, created_at bigint NOT NULL
+      );
+      CREATE TABLE settings (name text PRIMARY KEY, value text NOT NULL);
+    `,
+  },
+];

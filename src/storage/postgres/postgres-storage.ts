@@ -1,0 +1,366 @@
+import pg from 'pg';
+import type {
+  AccessKeyRecord, AliasRecord, KeyRecord, MaterialRecord, Page, Scope, Storage, TagRecord,
+} from '../../domain/ports.js';
+import { StorageConflictError, StorageDuplicateError, StorageLimitError } from '../../domain/ports.js';
+import { POSTGRES_MIGRATIONS } from './migrations.js';
+
+// bigint columns arrive as strings (node-postgres does not guess at precision): millisecond timestamps and versions
+// stay far below 2^53, so Number() is exact.
+interface KeyRow {
+  account: string; region: string; key_id: string; arn: string; creation_date: string; description: string;
+  key_usage: string; key_spec: string; origin: string; key_manager: string; key_state: string;
+  deletion_date: string | null; current_material_id: string | null; multi_region: boolean; policy: string; version: string;
+}
+interface AliasRow {
+  account: string; region: string; alias_name: string; target_key_id: string; creation_date: string; last_updated_date: string;
+}
+
+const toKey = (r: KeyRow): KeyRecord => ({
+  account: r.account,
+  region: r.region,
+  keyId: r.key_id,
+  arn: r.arn,
+  creationDate: new Date(Number(r.creation_date)),
+  description: r.description,
+  keyUsage: r.key_usage as KeyRecord['keyUsage'],
+  keySpec: r.key_spec as KeyRecord['keySpec'],
+  origin: r.origin as KeyRecord['origin'],
+  keyManager: r.key_manager as KeyRecord['keyManager'],
+  keyState: r.key_state as KeyRecord['keyState'],
+  deletionDate: r.deletion_date === null ? undefined : new Date(Number(r.deletion_date)),
+  currentMaterialId: r.current_material_id ?? undefined,
+  multiRegion: r.multi_region,
+  policy: r.policy,
+  version: Number(r.version),
+});
+const toAlias = (r: AliasRow): AliasRecord => ({
+  account: r.account, region: r.region, aliasName: r.alias_name, targetKeyId: r.target_key_id,
+  creationDate: new Date(Number(r.creation_date)), lastUpdatedDate: new Date(Number(r.last_updated_date)),
+});
+
+const KEY_COLUMNS = `account, region, key_id, arn, creation_date, description, key_usage, key_spec, origin, key_manager,
+  key_state, deletion_date, current_material_id, multi_region, policy, version`;
+
+const sqlState = (err: unknown): string | undefined =>
+  typeof err === 'object' && err !== null && typeof (err as { code?: unknown }).code === 'string' ? (err as { code: string }).code : undefined;
+/** 23505 unique_violation. */
+const isUniqueViolation = (err: unknown): boolean => sqlState(err) === '23505';
+/** 40001 serialization_failure, 40P01 deadlock_detected: the transaction did nothing and may simply run again. */
+const isRetryable = (err: unknown): boolean => sqlState(err) === '40001' || sqlState(err) === '40P01';
+
+/** Session advisory lock taken while migrating, so that nodes starting together migrate one at a time ("trent" + 1). */
+const MIGRATION_LOCK = 0x7472_656e_7401;
+const MAX_TX_ATTEMPTS = 20;
+
+type Isolation = 'read committed' | 'serializable';
+
+export interface PostgresStorageOptions {
+  /** Pool size per process (default 10). */
+  readonly maxConnections?: number;
+  /** Errors of idle pooled connections (server restart, network); they must not crash the process. */
+  readonly onError?: (err: Error) => void;
+}
+
+/**
+ * The store for many nodes: PostgreSQL 15 through a connection pool. Every multi-row change is one transaction;
+ * keys are updated by compare-and-set on their version; per-key limits are checked in SERIALIZABLE transactions
+ * (retried on serialization failure), so concurrent writers on any number of nodes can never pass a limit.
+ */
+export class PostgresStorage implements Storage {
+  readonly #pool: pg.Pool;
+
+  constructor(url: string, options: PostgresStorageOptions = {}) {
+    this.#pool = new pg.Pool({
+      connectionString: url,
+      max: options.maxConnections ?? 10,
+      connectionTimeoutMillis: 10_000,
+      idleTimeoutMillis: 30_000,
+      keepAlive: true,
+      application_name: 'trent',
+    });
+    const onError = options.onError ?? (() => {});
+    this.#pool.on('error', onError);
+  }
+
+  async migrate(): Promise<void> {
+    const c = await this.#pool.connect();
+    let failed: Error | undefined;
+    try {
+      await c.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK]);
+      await c.query('CREATE TABLE IF NOT EXISTS schema_migrations (version integer PRIMARY KEY, applied_at bigint NOT NULL)');
+      const applied = new Set((await c.query<{ version: number }>('SELECT version FROM schema_migrations')).rows.map((r) => r.version));
+      const known = Math.max(0, ...POSTGRES_MIGRATIONS.map((m) => m.version));
+      const newest = Math.max(0, ...applied);
+      if (newest > known) {
+        throw new Error(`the database schema (version ${newest}) is newer than this Trent knows (version ${known}): upgrade Trent`);
+      }
+      for (const m of POSTGRES_MIGRATIONS) {
+        if (applied.has(m.version)) continue;
+        await c.query('BEGIN');
+        await c.query(m.sql);
+        await c.query('INSERT INTO schema_migrations (version, applied_at) VALUES ($1, $2)', [m.version, Date.now()]);
+        await c.query('COMMIT');
+      }
+      await c.query('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK]);
+    } catch (err) {
+      failed = err as Error;
+      throw err;
+    } finally {
+      // On failure the connection is destroyed, not reused: the server then rolls back an open migration and drops
+      // the advisory lock with the session.
+      c.release(failed);
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.#pool.end();
+  }
+
+  /** Runs `fn` in one transaction; a serialization failure or deadlock rolls back and runs it again. */
+  async #tx<T>(what: string, fn: (c: pg.PoolClient) => Promise<T>, isolation: Isolation = 'read committed'): Promise<T> {
+    for (let attempt = 1; ; attempt++) {
+      const c = await this.#pool.connect();
+      let broken: Error | undefined;
+      try {
+        await c.query(isolation === 'serializable' ? 'BEGIN ISOLATION LEVEL SERIALIZABLE' : 'BEGIN');
+        const result = await fn(c);
+        await c.query('COMMIT');
+        return result;
+      } catch (err) {
+        await c.query('ROLLBACK').catch((e: Error) => (broken = e));
+        if (!isRetryable(err)) throw err;
+        if (attempt >= MAX_TX_ATTEMPTS) throw new StorageConflictError(what);
+      } finally {
+        c.release(broken);
+      }
+      // Jittered backoff, so that writers that collided do not collide again in step.
+      await new Promise((resolve) => setTimeout(resolve, Math.random() * Math.min(100, 2 ** attempt)));
+    }
+  }
+
+  async insertKey(key: KeyRecord, materials: readonly MaterialRecord[], tags: readonly TagRecord[]): Promise<void> {
+    try {
+      await this.#tx(`key ${key.arn}`, async (c) => {
+        await c.query(`INSERT INTO keys (${KEY_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)`, [
+          key.account, key.region, key.keyId, key.arn, key.creationDate.getTime(), key.description, key.keyUsage, key.keySpec,
+          key.origin, key.keyManager, key.keyState, key.deletionDate?.getTime() ?? null, key.currentMaterialId ?? null,
+          key.multiRegion, key.policy, key.version,
+        ]);
+        for (const m of materials) {
+          await c.query('INSERT INTO key_materials (key_arn, material_id, wrapped, created_at) VALUES ($1, $2, $3, $4)', [
+            m.keyArn, m.materialId, m.wrapped, m.createdAt.getTime(),
+          ]);
+        }
+        for (const t of tags) await c.query('INSERT INTO tags (key_arn, tag_key, tag_value) VALUES ($1, $2, $3)', [key.arn, t.key, t.value]);
+      });
+    } catch (err) {
+      if (isUniqueViolation(err)) throw new StorageDuplicateError(`key ${key.arn}`);
+      throw err;
+    }
+  }
+
+  async getKey(scope: Scope, keyId: string): Promise<KeyRecord | undefined> {
+    const r = await this.#pool.query<KeyRow>(`SELECT ${KEY_COLUMNS} FROM keys WHERE account = $1 AND region = $2 AND key_id = $3`, [
+      scope.account, scope.region, keyId,
+    ]);
+    return r.rows[0] && toKey(r.rows[0]);
+  }
+
+  async updateKey(key: KeyRecord): Promise<KeyRecord> {
+    // One statement: under any isolation level a second writer with the same version finds version + 1 and matches
+    // no row (PostgreSQL re-checks the WHERE clause after waiting for the first writer's row lock).
+    const r = await this.#pool.query(
+      `UPDATE keys SET description = $4, key_usage = $5, key_spec = $6, origin = $7, key_manager = $8, key_state = $9,
+         deletion_date = $10, current_material_id = $11, multi_region = $12, policy = $13, version = version + 1
+       WHERE account = $1 AND region = $2 AND key_id = $3 AND version = $14`,
+      [
+        key.account, key.region, key.keyId, key.description, key.keyUsage, key.keySpec, key.origin, key.keyManager, key.keyState,
+        key.deletionDate?.getTime() ?? null, key.currentMaterialId ?? null, key.multiRegion, key.policy, key.version,
+      ],
+    );
+    if (r.rowCount !== 1) throw new StorageConflictError(`key ${key.arn}`);
+    return { ...key, version: key.version + 1 };
+  }
+
+  async listKeys(scope: Scope, limit: number, after?: string): Promise<Page<KeyRecord>> {
+    const r = await this.#pool.query<KeyRow>(
+      `SELECT ${KEY_COLUMNS} FROM keys WHERE account = $1 AND region = $2 AND key_id > $3 ORDER BY key_id LIMIT $4`,
+      [scope.account, scope.region, after ?? '', limit + 1],
+    );
+    const items = r.rows.slice(0, limit).map(toKey);
+    return { items, next: r.rows.length > limit ? items[items.length - 1]!.keyId : undefined };
+  }
+
+  async listKeysDueForDeletion(now: Date, limit: number): Promise<KeyRecord[]> {
+    const r = await this.#pool.query<KeyRow>(
+      `SELECT ${KEY_COLUMNS} FROM keys WHERE key_state = 'PendingDeletion' AND deletion_date <= $1 ORDER BY deletion_date, arn LIMIT $2`,
+      [now.getTime(), limit],
+    );
+    return r.rows.map(toKey);
+  }
+
+  async deleteKey(scope: Scope, keyId: string, version?: number): Promise<boolean> {
+    return this.#tx(`key ${keyId}`, async (c) => {
+      // The row lock makes a concurrent updateKey wait, then miss (conflict), or makes us see its new version.
+      const r = await c.query<{ arn: string; version: string }>(
+        'SELECT arn, version FROM keys WHERE account = $1 AND region = $2 AND key_id = $3 FOR UPDATE',
+        [scope.account, scope.region, keyId],
+      );
+      const row = r.rows[0];
+      if (!row || (version !== undefined && Number(row.version) !== version)) return false;
+      await c.query('DELETE FROM key_materials WHERE key_arn = $1', [row.arn]);
+      await c.query('DELETE FROM tags WHERE key_arn = $1', [row.arn]);
+      await c.query('DELETE FROM aliases WHERE account = $1 AND region = $2 AND target_key_id = $3', [scope.account, scope.region, keyId]);
+      await c.query('DELETE FROM keys WHERE account = $1 AND region = $2 AND key_id = $3', [scope.account, scope.region, keyId]);
+      return true;
+    });
+  }
+
+  async getMaterials(keyArn: string): Promise<MaterialRecord[]> {
+    const r = await this.#pool.query<{ key_arn: string; material_id: string; wrapped: Buffer; created_at: string }>(
+      'SELECT key_arn, material_id, wrapped, created_at FROM key_materials WHERE key_arn = $1 ORDER BY created_at, material_id',
+      [keyArn],
+    );
+    return r.rows.map((m) => ({ keyArn: m.key_arn, materialId: m.material_id, wrapped: m.wrapped, createdAt: new Date(Number(m.created_at)) }));
+  }
+
+  async insertAlias(alias: AliasRecord, maxPerTarget?: number): Promise<void> {
+    const insert = (c: pg.Pool | pg.PoolClient) =>
+      c.query(
+        'INSERT INTO aliases (account, region, alias_name, target_key_id, creation_date, last_updated_date) VALUES ($1, $2, $3, $4, $5, $6)',
+        [alias.account, alias.region, alias.aliasName, alias.targetKeyId, alias.creationDate.getTime(), alias.lastUpdatedDate.getTime()],
+      );
+    try {
+      if (maxPerTarget === undefined) {
+        await insert(this.#pool);
+        return;
+      }
+      // SERIALIZABLE: two nodes counting and inserting at once cannot both pass; the loser is retried and then counts
+      // the winner's alias. (The target key's row may not be in the store, so there is no row to lock.)
+      await this.#tx(`aliases of key ${alias.targetKeyId}`, async (c) => {
+        if ((await aliasCount(c, alias, alias.targetKeyId)) >= maxPerTarget) throw new StorageLimitError(`aliases of key ${alias.targetKeyId}`);
+        await insert(c);
+      }, 'serializable');
+    } catch (err) {
+      if (isUniqueViolation(err)) throw new StorageDuplicateError(`alias ${alias.aliasName}`);
+      throw err;
+    }
+  }
+
+  async getAlias(scope: Scope, aliasName: string): Promise<AliasRecord | undefined> {
+    const r = await this.#pool.query<AliasRow>('SELECT * FROM aliases WHERE account = $1 AND region = $2 AND alias_name = $3', [
+      scope.account, scope.region, aliasName,
+    ]);
+    return r.rows[0] && toAlias(r.rows[0]);
+  }
+
+  async updateAlias(scope: Scope, aliasName: string, targetKeyId: string, at: Date, maxPerTarget?: number): Promise<boolean> {
+    const move = async (c: pg.Pool | pg.PoolClient) =>
+      (await c.query('UPDATE aliases SET target_key_id = $4, last_updated_date = $5 WHERE account = $1 AND region = $2 AND alias_name = $3', [
+        scope.account, scope.region, aliasName, targetKeyId, at.getTime(),
+      ])).rowCount === 1;
+    if (maxPerTarget === undefined) return move(this.#pool);
+    return this.#tx(`aliases of key ${targetKeyId}`, async (c) => {
+      const r = await c.query<{ target_key_id: string }>('SELECT target_key_id FROM aliases WHERE account = $1 AND region = $2 AND alias_name = $3', [
+        scope.account, scope.region, aliasName,
+      ]);
+      const current = r.rows[0]?.target_key_id;
+      if (current === undefined) return false;
+      if (current !== targetKeyId && (await aliasCount(c, scope, targetKeyId)) >= maxPerTarget) throw new StorageLimitError(`aliases of key ${targetKeyId}`);
+      return move(c);
+    }, 'serializable');
+  }
+
+  async deleteAlias(scope: Scope, aliasName: string): Promise<boolean> {
+    const r = await this.#pool.query('DELETE FROM aliases WHERE account = $1 AND region = $2 AND alias_name = $3', [scope.account, scope.region, aliasName]);
+    return r.rowCount === 1;
+  }
+
+  async listAliases(scope: Scope, limit: number, after?: string, targetKeyId?: string): Promise<Page<AliasRecord>> {
+    const r =
+      targetKeyId === undefined
+        ? await this.#pool.query<AliasRow>(
+            'SELECT * FROM aliases WHERE account = $1 AND region = $2 AND alias_name > $3 ORDER BY alias_name LIMIT $4',
+            [scope.account, scope.region, after ?? '', limit + 1],
+          )
+        : await this.#pool.query<AliasRow>(
+            'SELECT * FROM aliases WHERE account = $1 AND region = $2 AND target_key_id = $3 AND alias_name > $4 ORDER BY alias_name LIMIT $5',
+            [scope.account, scope.region, targetKeyId, after ?? '', limit + 1],
+          );
+    const items = r.rows.slice(0, limit).map(toAlias);
+    return { items, next: r.rows.length > limit ? items[items.length - 1]!.aliasName : undefined };
+  }
+
+  async countAliases(scope: Scope, targetKeyId: string): Promise<number> {
+    return aliasCount(this.#pool, scope, targetKeyId);
+  }
+
+  async getTags(keyArn: string): Promise<TagRecord[]> {
+    const r = await this.#pool.query<{ tag_key: string; tag_value: string }>('SELECT tag_key, tag_value FROM tags WHERE key_arn = $1 ORDER BY tag_key', [keyArn]);
+    return r.rows.map((t) => ({ key: t.tag_key, value: t.tag_value }));
+  }
+
+  async putTags(keyArn: string, tags: readonly TagRecord[], maxTags?: number): Promise<void> {
+    await this.#tx(`tags of key ${keyArn}`, async (c) => {
+      for (const t of tags) {
+        await c.query(
+          'INSERT INTO tags (key_arn, tag_key, tag_value) VALUES ($1, $2, $3) ON CONFLICT (key_arn, tag_key) DO UPDATE SET tag_value = excluded.tag_value',
+          [keyArn, t.key, t.value],
+        );
+      }
+      // Inside the transaction: a throw rolls every tag of this call back. SERIALIZABLE keeps concurrent callers from
+      // each seeing room for their own tags only.
+      if (maxTags !== undefined) {
+        const n = Number((await c.query<{ n: string }>('SELECT COUNT(*) AS n FROM tags WHERE key_arn = $1', [keyArn])).rows[0]!.n);
+        if (n > maxTags) throw new StorageLimitError(`tags of key ${keyArn}`);
+      }
+    }, maxTags === undefined ? 'read committed' : 'serializable');
+  }
+
+  async removeTags(keyArn: string, tagKeys: readonly string[]): Promise<void> {
+    await this.#pool.query('DELETE FROM tags WHERE key_arn = $1 AND tag_key = ANY($2::text[])', [keyArn, [...tagKeys]]);
+  }
+
+  async getAccessKey(accessKeyId: string): Promise<AccessKeyRecord | undefined> {
+    const r = await this.#pool.query<{ access_key_id: string; account: string; principal_arn: string; secret_wrapped: Buffer; created_at: string }>(
+      'SELECT access_key_id, account, principal_arn, secret_wrapped, created_at FROM access_keys WHERE access_key_id = $1',
+      [accessKeyId],
+    );
+    const a = r.rows[0];
+    return a && { accessKeyId: a.access_key_id, account: a.account, principalArn: a.principal_arn, secretWrapped: a.secret_wrapped, createdAt: new Date(Number(a.created_at)) };
+  }
+
+  async insertAccessKey(record: AccessKeyRecord): Promise<void> {
+    try {
+      await this.#pool.query('INSERT INTO access_keys (access_key_id, account, principal_arn, secret_wrapped, created_at) VALUES ($1, $2, $3, $4, $5)', [
+        record.accessKeyId, record.account, record.principalArn, record.secretWrapped, record.createdAt.getTime(),
+      ]);
+    } catch (err) {
+      if (isUniqueViolation(err)) throw new StorageDuplicateError(`access key ${record.accessKeyId}`);
+      throw err;
+    }
+  }
+
+  async getSetting(name: string): Promise<string | undefined> {
+    const r = await this.#pool.query<{ value: string }>('SELECT value FROM settings WHERE name = $1', [name]);
+    return r.rows[0]?.value;
+  }
+
+  async putSetting(name: string, value: string): Promise<void> {
+    await this.#pool.query('INSERT INTO settings (name, value) VALUES ($1, $2) ON CONFLICT (name) DO UPDATE SET value = excluded.value', [name, value]);
+  }
+
+  async wipe(): Promise<void> {
+    await this.#tx('the store', async (c) => {
+      for (const table of ['key_materials', 'tags', 'aliases', 'keys']) await c.query(`DELETE FROM ${table}`);
+    });
+  }
+}
+
+async function aliasCount(c: pg.Pool | pg.PoolClient, scope: Scope, targetKeyId: string): Promise<number> {
+  const r = await c.query<{ n: string }>('SELECT COUNT(*) AS n FROM aliases WHERE account = $1 AND region = $2 AND target_key_id = $3', [
+    scope.account, scope.region, targetKeyId,
+  ]);
+  return Number(r.rows[0]!.n);
+}
