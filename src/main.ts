@@ -12,16 +12,17 @@ import { bootstrapAdminCredentials } from './auth/admin-credentials.js';
 import type { Authenticator } from './auth/authenticator.js';
 import { DevAuthenticator } from './auth/dev-authenticator.js';
 import { SigV4Authenticator } from './auth/sigv4-authenticator.js';
-import type { TrentConfig } from './config/config.js';
+import { describeStore, type StoreConfig, type TrentConfig } from './config/config.js';
 import { SameAccountAuthorizer } from './domain/authorizer.js';
 import { KeyRepository } from './domain/key-repository.js';
-import type { Clock, RandomSource } from './domain/ports.js';
+import type { Clock, RandomSource, Storage } from './domain/ports.js';
 import { LocalKeyStore } from './keystores/local/local-keystore.js';
 import { RootKey } from './keystores/local/root-key.js';
 import type { Services } from './operations/operation.js';
 import { OperationRegistry } from './operations/registry.js';
 import { createRequestHandler, send, type ExtraRoute } from './protocol/http-handler.js';
 import { DeletionSweeper, IntervalScheduler } from './scheduler/deletion-sweeper.js';
+import { PostgresStorage } from './storage/postgres/postgres-storage.js';
 import { SqliteStorage } from './storage/sqlite/sqlite-storage.js';
 
 export interface RunningTrent {
@@ -49,8 +50,14 @@ export async function startTrent(config: TrentConfig, io: Io = { stdout: process
   const logger = { error: (message: string, fields?: Record<string, unknown>) => say(JSON.stringify({ level: 'error', message, ...fields })) };
 
   await mkdir(config.dataDir, { recursive: true, mode: 0o700 });
-  const storage = new SqliteStorage(path.join(config.dataDir, 'trent.db'));
-  await storage.migrate();
+  const storage = openStorage(config.store, logger);
+  try {
+    await storage.migrate();
+  } catch (err) {
+    await storage.close().catch(() => {});
+    throw err;
+  }
+  say(`Store: ${describeStore(config.store)}`);
 
   let rootKey: RootKey;
   if (config.rootKeyPassphrase) {
@@ -143,6 +150,18 @@ export async function startTrent(config: TrentConfig, io: Io = { stdout: process
       await storage.close();
     })());
   return { url, port, services, stop };
+}
+
+function openStorage(store: StoreConfig, logger: { error(message: string, fields?: Record<string, unknown>): void }): Storage {
+  switch (store.kind) {
+    case 'sqlite':
+      return new SqliteStorage(store.file);
+    case 'postgres':
+      // An idle pooled connection that breaks (server restart) is logged and replaced; requests see the error.
+      return new PostgresStorage(store.url, { onError: (err) => logger.error('PostgreSQL connection error', { error: err.message }) });
+    default:
+      return store satisfies never;
+  }
 }
 
 async function openRequestLog(target: string, io: Io): Promise<RequestLog> {

@@ -6,8 +6,11 @@ const USAGE = `Usage:
   trent serve [--host 127.0.0.1] [--port 4599] [--data-dir ./data] [--region us-east-1] [--dev]
               [--default-account 111122223333] [--tls-cert FILE --tls-key FILE] [--allow-insecure-http]
               [--root-key-file FILE] [--request-log stdout|stderr|off|FILE] [--config FILE]
+              [--store sqlite|postgres://USER@HOST:PORT/DATABASE]
       Every flag is also an environment variable (TRENT_PORT, TRENT_DATA_DIR, ...) and a key of the JSON
       config file (port, dataDir, ...). TRENT_ROOT_KEY_PASSPHRASE derives the root key from a passphrase.
+      --store: SQLite in <data-dir>/trent.db (default), or PostgreSQL for many nodes (docs/postgresql.md);
+      the root key file and credentials stay in --data-dir either way.
   trent dev reset --endpoint URL
       Wipes all keys, aliases and tags of a server running with --dev.
 `;

@@ -1,11 +1,18 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 
+/** Where durable state lives: the embedded SQLite file, or a PostgreSQL database shared by many nodes. */
+export type StoreConfig =
+  | { readonly kind: 'sqlite'; readonly file: string }
+  | { readonly kind: 'postgres'; readonly url: string };
+
 /** The one typed configuration object. Sources, later ones winning: defaults, config file, TRENT_* env, flags. */
 export interface TrentConfig {
   readonly host: string;
   readonly port: number;
   readonly dataDir: string;
+  /** `sqlite` (default: <dataDir>/trent.db) or a postgres:// URL. The root key and credentials files stay in dataDir. */
+  readonly store: StoreConfig;
   readonly region: string;
   readonly dev: boolean;
   readonly defaultAccount: string;
@@ -39,6 +46,7 @@ const FIELDS = {
   host: { flag: 'host', parse: str },
   port: { flag: 'port', parse: int(0, 65535) },
   dataDir: { flag: 'data-dir', parse: str },
+  store: { flag: 'store', parse: store },
   region: { flag: 'region', parse: match(/^[a-z]{2}(-[a-z]+)+-\d+$/, 'an AWS region name such as us-east-1') },
   dev: { flag: 'dev', parse: bool },
   defaultAccount: { flag: 'default-account', parse: match(/^\d{12}$/, 'a 12-digit account id') },
@@ -62,10 +70,11 @@ export const CONFIG_FLAGS: readonly { name: string; type: 'string' | 'boolean' }
 
 export const envName = (field: Field): string => `TRENT_${field.replace(/[A-Z]/g, (c) => `_${c}`).toUpperCase()}`;
 
-const DEFAULTS: Omit<TrentConfig, 'rootKeyFile'> & { rootKeyFile?: string } = {
+const DEFAULTS: Omit<TrentConfig, 'rootKeyFile' | 'store'> & { rootKeyFile?: string; store: string } = {
   host: '127.0.0.1',
   port: 4599,
   dataDir: './data',
+  store: 'sqlite',
   region: 'us-east-1',
   dev: false,
   defaultAccount: '111122223333',
@@ -110,6 +119,7 @@ export function loadConfig(flags: Record<string, string | boolean | undefined>, 
     if (v !== undefined) out[field] = def.parse(v, def.flag ? `--${def.flag}` : envName(field));
   }
   out.dataDir = path.resolve(out.dataDir as string);
+  if ((out.store as StoreConfig).kind === 'sqlite') out.store = { kind: 'sqlite', file: path.join(out.dataDir as string, 'trent.db') };
   out.rootKeyFile = path.resolve((out.rootKeyFile as string | undefined) ?? path.join(out.dataDir as string, 'root-key'));
   const config = out as unknown as TrentConfig;
   if ((config.tlsCert === undefined) !== (config.tlsKey === undefined)) throw new ConfigError('--tls-cert and --tls-key go together');
@@ -121,6 +131,39 @@ export function loadConfig(flags: Record<string, string | boolean | undefined>, 
 
 export function isLoopback(host: string): boolean {
   return host === 'localhost' || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host);
+}
+
+function store(v: unknown, name: string): StoreConfig {
+  if (v === 'sqlite') return { kind: 'sqlite', file: '' }; // the file is placed in dataDir once that is known
+  const what = `${name} must be sqlite or a postgres://user@host:port/database URL`;
+  // Parts left out of the URL come from the PG* environment variables (PGHOST, PGPASSWORD, ...) as in libpq.
+  if (typeof v !== 'string') throw new ConfigError(what);
+  const url = parseUrl(v);
+  if (!url) throw new ConfigError(what); // never echo the value: it may hold a password
+  if (url.protocol !== 'postgres:' && url.protocol !== 'postgresql:') throw new ConfigError(what);
+  return { kind: 'postgres', url: v };
+}
+
+/** A URL such as postgres://user@/db?host=/run/postgresql (no host: a Unix socket) is valid for libpq too. */
+function parseUrl(v: string): URL | undefined {
+  for (const candidate of [v, v.replace('@/', '@localhost/')]) {
+    try {
+      return new URL(candidate);
+    } catch {
+      // try the next form
+    }
+  }
+  return undefined;
+}
+
+/** The store for messages and logs: a PostgreSQL URL without its password. */
+export function describeStore(s: StoreConfig): string {
+  if (s.kind === 'sqlite') return `SQLite ${s.file}`;
+  const url = parseUrl(s.url);
+  if (!url) return 'PostgreSQL';
+  if (url.password) url.password = '***';
+  url.searchParams.delete('password');
+  return `PostgreSQL ${url.toString()}`;
 }
 
 function str(v: unknown, name: string): string {

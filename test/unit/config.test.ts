@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { envName, loadConfig } from '../../src/config/config.js';
+import { describeStore, envName, loadConfig } from '../../src/config/config.js';
 
 describe('configuration', () => {
   it('has the documented defaults', () => {
@@ -15,6 +15,31 @@ describe('configuration', () => {
     assert.equal(c.dev, false);
     assert.equal(c.dataDir, path.resolve('./data'));
     assert.equal(c.rootKeyFile, path.resolve('./data/root-key'));
+    assert.deepEqual(c.store, { kind: 'sqlite', file: path.resolve('./data/trent.db') });
+  });
+
+  it('takes the store from --store, TRENT_STORE or the config file: sqlite or a postgres:// URL', () => {
+    assert.deepEqual(loadConfig({ store: 'sqlite', 'data-dir': '/srv/trent' }, {}).store, { kind: 'sqlite', file: '/srv/trent/trent.db' });
+    const url = 'postgres://trent:secret@db.internal:5432/trent?sslmode=require';
+    assert.deepEqual(loadConfig({ store: url }, {}).store, { kind: 'postgres', url });
+    assert.deepEqual(loadConfig({}, { TRENT_STORE: 'postgresql://trent@/trent?host=/run/postgresql' }).store, {
+      kind: 'postgres', url: 'postgresql://trent@/trent?host=/run/postgresql',
+    });
+    const file = path.join(mkdtempSync(path.join(tmpdir(), 'trent-cfg-')), 'trent.json');
+    writeFileSync(file, JSON.stringify({ store: 'postgres://a@b/c' }));
+    assert.deepEqual(loadConfig({ config: file }, {}).store, { kind: 'postgres', url: 'postgres://a@b/c' });
+    assert.equal(loadConfig({ config: file, store: 'sqlite' }, {}).store.kind, 'sqlite', 'the flag wins');
+    for (const bad of ['mysql://a@b/c', 'postgres', 'data/trent.db', 'http://x/y']) {
+      assert.throws(() => loadConfig({ store: bad }, {}), /--store must be sqlite or a postgres:\/\/user@host:port\/database URL/);
+    }
+    writeFileSync(file, JSON.stringify({ store: { kind: 'postgres', url: 'x' } }));
+    assert.throws(() => loadConfig({ config: file }, {}), /--store must be sqlite or a postgres/);
+    assert.doesNotMatch(
+      (() => { try { loadConfig({ store: 'mysql://u:hunter2@h/d' }, {}); return ''; } catch (e) { return String(e); } })(),
+      /hunter2/,
+      'a refused URL is not echoed: it may hold a password',
+    );
+    assert.equal(describeStore({ kind: 'postgres', url }), 'PostgreSQL postgres://trent:***@db.internal:5432/trent?sslmode=require');
   });
 
   it('takes flags over environment over config file', () => {
