@@ -41,6 +41,8 @@ export async function bootstrapAdminCredentials(opts: {
   const text = `[trent]\naws_access_key_id = ${accessKeyId}\naws_secret_access_key = ${secret}\nregion = ${opts.region}\n`;
   await writeFile(opts.file, text, { mode: 0o600 });
   await chmod(opts.file, 0o600);
-  await opts.storage.putSetting('admin.accessKeyId', accessKeyId);
+  // Nodes starting at once on a new shared store may each make one: every such key is valid and written to that
+  // node's own data dir; the setting records the first, so later starts make no more.
+  await opts.storage.putSettingIfAbsent('admin.accessKeyId', accessKeyId);
   return { accessKeyId, file: opts.file };
 }

@@ -145,6 +145,8 @@ export interface Storage {
 
   getSetting(name: string): Promise<string | undefined>;
   putSetting(name: string, value: string): Promise<void>;
+  /** Stores `value` unless the setting exists; returns the value that is stored now (first writer wins, atomically). */
+  putSettingIfAbsent(name: string, value: string): Promise<string>;
 
   /** Removes every key, material, alias and tag (dev reset). Access keys and settings (root key check) stay. */
   wipe(): Promise<void>;

@@ -241,6 +241,15 @@ export function storageContract(name: string, factory: StorageFactory): void {
       assert.equal(await s.countAliases(A, id(2)), 4);
     });
 
+    it('keeps the first of concurrent putSettingIfAbsent calls and returns it to every caller', async () => {
+      await reset();
+      const results = await Promise.all(Array.from({ length: 8 }, (_, i) => s.putSettingIfAbsent('contract.first', `v${i}`)));
+      const stored = await s.getSetting('contract.first');
+      assert.ok(stored !== undefined && /^v\d$/.test(stored));
+      assert.deepEqual(results, Array(8).fill(stored));
+      assert.equal(await s.putSettingIfAbsent('contract.first', 'later'), stored);
+    });
+
     it('never lets concurrent tag writes pass the per-key limit, and a refused call writes nothing', async () => {
       await reset();
       const k = keyRecord(A, 1);

@@ -45,11 +45,8 @@ export class RootKey implements SecretWrapper {
   /** Derives the root key from a passphrase with scrypt; the salt is kept in the store's settings. */
   static async fromPassphrase(passphrase: string, storage: Storage, random: RandomSource): Promise<RootKey> {
     if (passphrase.length < 12) throw new Error('the root key passphrase must be at least 12 characters');
-    let salt = await storage.getSetting('root.scrypt.salt');
-    if (!salt) {
-      salt = random.bytes(16).toString('base64');
-      await storage.putSetting('root.scrypt.salt', salt);
-    }
+    // Several nodes may start at once on a new store: the first salt written wins.
+    const salt = (await storage.getSetting('root.scrypt.salt')) ?? (await storage.putSettingIfAbsent('root.scrypt.salt', random.bytes(16).toString('base64')));
     const key = await scrypt(passphrase, Buffer.from(salt, 'base64'), 32, { N: 1 << 15, r: 8, p: 1, maxmem: 64 * 1024 * 1024 });
     return new RootKey(key);
   }
@@ -57,11 +54,7 @@ export class RootKey implements SecretWrapper {
   /** Makes sure this root key is the one the store was created with (a check value, not the key). */
   async verifyAgainst(storage: Storage): Promise<void> {
     const check = createHmac('sha256', this.#key.unsafeBytes()).update(CHECK_LABEL).digest('base64');
-    const stored = await storage.getSetting('root.check');
-    if (stored === undefined) {
-      await storage.putSetting('root.check', check);
-      return;
-    }
+    const stored = await storage.putSettingIfAbsent('root.check', check);
     if (!timingSafeEqual(Buffer.from(stored, 'base64'), Buffer.from(check, 'base64'))) {
       throw new Error('the root key does not match this data store (wrong key file or passphrase): refusing to start');
     }

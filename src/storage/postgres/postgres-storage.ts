@@ -351,6 +351,11 @@ export class PostgresStorage implements Storage {
     await this.#pool.query('INSERT INTO settings (name, value) VALUES ($1, $2) ON CONFLICT (name) DO UPDATE SET value = excluded.value', [name, value]);
   }
 
+  async putSettingIfAbsent(name: string, value: string): Promise<string> {
+    await this.#pool.query('INSERT INTO settings (name, value) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING', [name, value]);
+    return (await this.getSetting(name))!;
+  }
+
   async wipe(): Promise<void> {
     await this.#tx('the store', async (c) => {
       for (const table of ['key_materials', 'tags', 'aliases', 'keys']) await c.query(`DELETE FROM ${table}`);

@@ -264,6 +264,11 @@ export class SqliteStorage implements Storage {
     this.#db.prepare('INSERT INTO settings VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET value = excluded.value').run(name, value);
   }
 
+  async putSettingIfAbsent(name: string, value: string): Promise<string> {
+    this.#db.prepare('INSERT INTO settings VALUES (?, ?) ON CONFLICT (name) DO NOTHING').run(name, value);
+    return (await this.getSetting(name))!;
+  }
+
   async wipe(): Promise<void> {
     const db = this.#db;
     db.transaction(() => {
