@@ -35,6 +35,11 @@ declare module 'autocannon' {
     non2xx: number;
     statusCodeStats: Record<string, { count: number }>;
   }
-  function autocannon(opts: Options): Promise<Result>;
+  /** The running instance: a promise of the result that also emits events. */
+  export interface Instance extends PromiseLike<Result> {
+    /** Every response, with its latency in milliseconds (fractional, from process.hrtime). */
+    on(event: 'response', listener: (client: unknown, statusCode: number, bytes: number, responseTimeMs: number) => void): this;
+  }
+  function autocannon(opts: Options): Instance;
   export default autocannon;
 }
