@@ -66,13 +66,8 @@ describe('the aws CLI against Trent', () => {
     encryptKeyId = keyId;
   });
 
-  it('creates alias/app for it', async (t) => {
+  it('creates alias/app for it', async () => {
     const r = await aws('create-alias', '--alias-name', 'alias/app', '--target-key-id', keyId);
-    // TODO(lead): drop this branch once the ops branch (CreateAlias) is merged; the rest of the file then uses alias/app.
-    if (r.code !== 0 && r.stderr.includes('UnsupportedOperationException')) {
-      t.skip('CreateAlias lands with the ops branch');
-      return;
-    }
     assert.equal(r.code, 0, `aws kms create-alias failed (exit ${r.code}):\n${r.stderr}`);
     encryptKeyId = 'alias/app';
   });
