@@ -7,6 +7,7 @@ import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import type { Writable } from 'node:stream';
+import { RandomPool } from './crypto/random-pool.js';
 import { JsonLinesLog, NullLog, type RequestLog } from './audit/request-log.js';
 import { bootstrapAdminCredentials } from './auth/admin-credentials.js';
 import type { Authenticator } from './auth/authenticator.js';
@@ -43,9 +44,15 @@ export interface Io {
 export const systemClock: Clock = { now: () => new Date() };
 export const systemRandom: RandomSource = { bytes: (n) => randomBytes(n), uuid: () => randomUUID() };
 
+/** The server's random source: the same CSPRNG, drawn in blocks (see RandomPool). */
+function pooledRandom(): RandomSource {
+  const pool = new RandomPool();
+  return { bytes: (n) => pool.take(n), uuid: () => randomUUID() };
+}
+
 export async function startTrent(config: TrentConfig, io: Io = { stdout: process.stdout, stderr: process.stderr }): Promise<RunningTrent> {
   const clock = systemClock;
-  const random = systemRandom;
+  const random = pooledRandom();
   const say = (line: string) => io.stderr.write(`${line}\n`);
   const logger = { error: (message: string, fields?: Record<string, unknown>) => say(JSON.stringify({ level: 'error', message, ...fields })) };
 

@@ -9,9 +9,12 @@ export interface GcmSealed {
   readonly tag: Buffer;
 }
 
+/** Where IVs come from: any CSPRNG (a RandomPool, or crypto.randomBytes by default). */
+export type IvSource = (n: number) => Buffer;
+
 /** AES-GCM encryption with a fresh random 96-bit IV (never caller-chosen). Key: 16, 24 or 32 bytes. */
-export function gcmEncrypt(key: Buffer, plaintext: Buffer, aad: Buffer): GcmSealed {
-  return gcmEncryptWithIv(key, randomBytes(GCM_IV_BYTES), plaintext, aad);
+export function gcmEncrypt(key: Buffer, plaintext: Buffer, aad: Buffer, iv: IvSource = randomBytes): GcmSealed {
+  return gcmEncryptWithIv(key, iv(GCM_IV_BYTES), plaintext, aad);
 }
 
 /** Deterministic variant for known-answer tests only; production code calls gcmEncrypt. */

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import path from 'node:path';
-import Database from 'better-sqlite3';
+import { sqliteDriver } from '../../src/storage/sqlite/driver.js';
 import { CreateKeyCommand, DecryptCommand, EncryptCommand, GenerateDataKeyCommand, KMSClient, ReEncryptCommand } from '@aws-sdk/client-kms';
 import { RootKey } from '../../src/keystores/local/root-key.js';
 import { materialWrapContext } from '../../src/keystores/local/local-keystore.js';
@@ -104,6 +104,7 @@ describe('no plaintext, data keys or key material at rest or in logs', () => {
   it('stores key material only wrapped under the root key', () => {
     const rootKeyText = readFileSync(path.join(server.dataDir, 'root-key'), 'utf8');
     const rootKey = RootKey.fromBytes(Buffer.from(rootKeyText.trim(), 'base64'));
+    const { Database } = sqliteDriver();
     const db = new Database(path.join(server.dataDir, 'trent.db'), { readonly: true });
     let rows: { key_arn: string; material_id: string; wrapped: Buffer }[];
     try {

@@ -53,3 +53,17 @@ describe('AES-256-GCM', () => {
     assert.equal(gcmDecrypt(key, sealed, aad)?.toString(), 'secret message');
   });
 });
+
+describe('RandomPool', () => {
+  it('hands out distinct bytes across refills and never reuses a byte', async () => {
+    const { RandomPool } = await import('../../src/crypto/random-pool.js');
+    const pool = new RandomPool(64);
+    const seen = new Set<string>();
+    for (let i = 0; i < 1000; i++) seen.add(pool.take(12).toString('hex'));
+    assert.equal(seen.size, 1000);
+    assert.equal(pool.take(100).length, 100, 'larger than a block');
+    const a = pool.take(12);
+    a.fill(0);
+    assert.notDeepEqual(pool.take(12), Buffer.alloc(12), 'the caller owns its copy');
+  });
+});

@@ -1,4 +1,5 @@
 import { gcmDecrypt, gcmEncrypt } from '../../crypto/aes-gcm.js';
+import { RandomPool } from '../../crypto/random-pool.js';
 import { SecretBytes } from '../../crypto/secret-bytes.js';
 import type { Clock, KeyStore, MaterialRecord, RandomSource } from '../../domain/ports.js';
 import type { RootKey } from './root-key.js';
@@ -12,6 +13,7 @@ export const materialWrapContext = (keyArn: string, materialId: string): string[
  */
 export class LocalKeyStore implements KeyStore {
   readonly #unwrapped = new Map<string, Map<string, SecretBytes>>();
+  readonly #ivs = new RandomPool();
 
   constructor(
     private readonly root: RootKey,
@@ -28,7 +30,7 @@ export class LocalKeyStore implements KeyStore {
   }
 
   async encrypt(material: MaterialRecord, plaintext: Buffer, aad: Buffer) {
-    return gcmEncrypt(this.#material(material).unsafeBytes(), plaintext, aad);
+    return gcmEncrypt(this.#material(material).unsafeBytes(), plaintext, aad, (n) => this.#ivs.take(n));
   }
 
   async decrypt(material: MaterialRecord, iv: Buffer, ciphertext: Buffer, tag: Buffer, aad: Buffer) {

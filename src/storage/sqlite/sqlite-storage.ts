@@ -1,4 +1,4 @@
-import Database from 'better-sqlite3';
+import { sqliteDriver, type SqliteDatabase } from './driver.js';
 import type {
   AccessKeyRecord, AliasRecord, KeyRecord, MaterialRecord, Page, Scope, Storage, TagRecord,
 } from '../../domain/ports.js';
@@ -48,9 +48,10 @@ const isUniqueViolation = (err: unknown): boolean =>
 
 /** The embedded default store: one SQLite file in WAL mode with full-sync commits. */
 export class SqliteStorage implements Storage {
-  readonly #db: Database.Database;
+  readonly #db: SqliteDatabase;
 
   constructor(file: string) {
+    const { Database } = sqliteDriver();
     this.#db = new Database(file);
     this.#db.pragma('journal_mode = WAL');
     this.#db.pragma('synchronous = FULL');
