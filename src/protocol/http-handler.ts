@@ -76,9 +76,10 @@ export function createRequestHandler(deps: HandlerDeps) {
         if (err instanceof BodyTooLarge) throw new KmsError('RequestEntityTooLargeException', `Request body exceeds the maximum size of ${deps.maxBodyBytes} bytes.`);
         throw err;
       }
-      for (const route of deps.extraRoutes) if (await route(req, res, body)) return;
-      if (req.method !== 'POST' || (req.url ?? '/').split('?')[0] !== '/') {
-        throw new KmsError('UnknownOperationException', `No operation at ${req.method} ${(req.url ?? '/').split('?')[0]}.`);
+      const path = (req.url ?? '/').split('?')[0];
+      if (req.method !== 'POST' || path !== '/') {
+        for (const route of deps.extraRoutes) if (await route(req, res, body)) return;
+        throw new KmsError('UnknownOperationException', `No operation at ${req.method} ${path}.`);
       }
       const authenticated = await deps.authenticator.authenticate({ method: req.method, url: req.url ?? '/', headers: req.headers, rawHeaders: req.rawHeaders, body });
       const op = deps.registry.byTarget(target);
