@@ -1,4 +1,4 @@
-import { lengthPrefixed } from '../crypto/length-prefixed.js';
+import { writeLengthPrefixed } from '../crypto/length-prefixed.js';
 
 export type EncryptionContext = Readonly<Record<string, string>>;
 
@@ -9,9 +9,11 @@ export type EncryptionContext = Readonly<Record<string, string>>;
  * AWS: the context must match exactly (case-sensitive) on decrypt; order does not matter.
  */
 export function encodeEncryptionContext(context: EncryptionContext | undefined): Buffer {
-  const entries = Object.entries(context ?? {}).map(([k, v]) => [Buffer.from(k, 'utf8'), Buffer.from(v, 'utf8')] as const);
-  entries.sort(([a], [b]) => Buffer.compare(a, b));
-  const count = Buffer.alloc(4);
-  count.writeUInt32BE(entries.length);
-  return Buffer.concat([count, lengthPrefixed(entries.flat())]);
+  const keys = context ? Object.keys(context) : [];
+  const pairs = keys.map((k) => [Buffer.from(k, 'utf8'), Buffer.from(context![k]!, 'utf8')] as const);
+  if (pairs.length > 1) pairs.sort(([a], [b]) => Buffer.compare(a, b));
+  const out = Buffer.allocUnsafe(pairs.reduce((n, [k, v]) => n + 8 + k.length + v.length, 4));
+  let at = out.writeUInt32BE(pairs.length, 0);
+  for (const [k, v] of pairs) at = writeLengthPrefixed(out, writeLengthPrefixed(out, at, k), v);
+  return out;
 }

@@ -51,9 +51,9 @@ function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
 }
 
 export function send(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
-  const text = JSON.stringify(body);
-  res.writeHead(status, { 'Content-Type': JSON_11, 'Content-Length': Buffer.byteLength(text), ...headers });
-  res.end(text);
+  const bytes = Buffer.from(JSON.stringify(body));
+  res.writeHead(status, { 'Content-Type': JSON_11, 'Content-Length': bytes.length, ...headers });
+  res.end(bytes);
 }
 
 /** AWS JSON 1.1 over HTTP: POST / with X-Amz-Target: TrentService.<Operation>. */

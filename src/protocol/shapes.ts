@@ -4,23 +4,38 @@ import { KmsError } from '../domain/errors.js';
 import { SecretBytes } from '../crypto/secret-bytes.js';
 
 const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
-const patternCache = new Map<string, RegExp>();
-
 function shape(name: string): ShapeDef {
   const s = SHAPES[name];
   if (!s) throw new Error(`shape ${name} missing from the model`);
   return s;
 }
 
+interface Member {
+  readonly name: string;
+  readonly shapeName: string;
+  readonly shape: ShapeDef;
+  readonly required: boolean;
+}
+
 /** Java's String.matches: the whole value must match. */
 export function compilePattern(pattern: string): RegExp {
-  let re = patternCache.get(pattern);
-  if (!re) {
-    re = new RegExp(`^(?:${pattern})$`, 'u');
-    patternCache.set(pattern, re);
-  }
-  return re;
+  return new RegExp(`^(?:${pattern})$`, 'u');
 }
+
+/** Derived once from the immutable model: each structure's members and each shape's compiled pattern. */
+const MEMBERS: ReadonlyMap<string, readonly Member[]> = new Map(
+  Object.entries(SHAPES)
+    .filter(([, s]) => s.type === 'structure')
+    .map(([name, s]) => [
+      name,
+      Object.freeze(Object.entries(s.members ?? {}).map(([m, shapeName]) => ({ name: m, shapeName, shape: shape(shapeName), required: s.required?.includes(m) ?? false }))),
+    ]),
+);
+const PATTERNS: ReadonlyMap<string, RegExp> = new Map(
+  Object.entries(SHAPES).flatMap(([name, s]) => (s.pattern ? [[name, compilePattern(s.pattern)] as const] : [])),
+);
+
+const members = (name: string): readonly Member[] => MEMBERS.get(name) ?? [];
 
 /** Coral names members in lowerCamelCase in validation messages. */
 const memberPath = (parent: string, member: string): string =>
@@ -76,14 +91,13 @@ function convert(name: string, raw: unknown, path: string, c: Collector, sensiti
         throw serializationError(`Expected a structure at '${where}'.`);
       const out: Record<string, unknown> = {};
       const obj = raw as Record<string, unknown>;
-      for (const [member, memberShape] of Object.entries(s.members ?? {})) {
-        const mPath = memberPath(path, member);
-        const v = obj[member];
+      for (const m of members(name)) {
+        const v = obj[m.name];
         if (v === undefined || v === null) {
-          if (s.required?.includes(member)) c.add('null ', mPath, 'Member must not be null');
+          if (m.required) c.add('null ', memberPath(path, m.name), 'Member must not be null');
           continue;
         }
-        out[member] = convert(memberShape, v, mPath, c, sensitive || shape(memberShape).sensitive === true);
+        out[m.name] = convert(m.shapeName, v, memberPath(path, m.name), c, sensitive || m.shape.sensitive === true);
       }
       return out;
     }
@@ -110,7 +124,7 @@ function convert(name: string, raw: unknown, path: string, c: Collector, sensiti
       checkLength(s, raw.length, raw, path, c, sensitive);
       if (s.enum && !s.enum.includes(raw))
         c.add(shown(s, raw, sensitive), path, `Member must satisfy enum value set: [${s.enum.join(', ')}]`);
-      if (s.pattern && !compilePattern(s.pattern).test(raw))
+      if (s.pattern && !PATTERNS.get(name)!.test(raw))
         c.add(shown(s, raw, sensitive), path, `Member must satisfy regular expression pattern: ${s.pattern}`);
       return raw;
     }
@@ -150,9 +164,9 @@ export function serializeOutput(shapeName: string, value: unknown): unknown {
     case 'structure': {
       const out: Record<string, unknown> = {};
       const obj = value as Record<string, unknown>;
-      for (const [member, memberShape] of Object.entries(s.members ?? {})) {
-        const v = obj[member];
-        if (v !== undefined && v !== null) out[member] = serializeOutput(memberShape, v);
+      for (const m of members(shapeName)) {
+        const v = obj[m.name];
+        if (v !== undefined && v !== null) out[m.name] = serializeOutput(m.shapeName, v);
       }
       return out;
     }
