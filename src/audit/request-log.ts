@@ -18,6 +18,8 @@ export interface RequestLogEntry {
 }
 
 export interface RequestLog {
+  /** False when entries are dropped: callers skip building them. */
+  readonly enabled: boolean;
   record(entry: RequestLogEntry): void;
   flush(): Promise<void>;
 }
@@ -27,6 +29,7 @@ export interface RequestLog {
  * so the hot path never waits on a write.
  */
 export class JsonLinesLog implements RequestLog {
+  readonly enabled = true;
   #pending: string[] = [];
   #scheduled = false;
   constructor(private readonly out: Writable) {}
@@ -54,6 +57,7 @@ export class JsonLinesLog implements RequestLog {
 }
 
 export class NullLog implements RequestLog {
+  readonly enabled = false;
   record(): void {}
   async flush(): Promise<void> {}
 }

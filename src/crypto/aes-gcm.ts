@@ -21,8 +21,9 @@ export function gcmEncrypt(key: Buffer, plaintext: Buffer, aad: Buffer, iv: IvSo
 export function gcmEncryptWithIv(key: Buffer, iv: Buffer, plaintext: Buffer, aad: Buffer): GcmSealed {
   const cipher = createCipheriv(gcmAlgorithm(key), key, iv, { authTagLength: GCM_TAG_BYTES });
   cipher.setAAD(aad);
-  const ciphertext = Buffer.concat([cipher.update(plaintext), cipher.final()]);
-  return { iv, ciphertext, tag: cipher.getAuthTag() };
+  const ciphertext = cipher.update(plaintext);
+  const rest = cipher.final(); // always empty for GCM (a stream mode); kept for correctness
+  return { iv, ciphertext: rest.length ? Buffer.concat([ciphertext, rest]) : ciphertext, tag: cipher.getAuthTag() };
 }
 
 /** Returns undefined when the tag does not authenticate (tampering, wrong key, wrong AAD). */
@@ -32,7 +33,9 @@ export function gcmDecrypt(key: Buffer, sealed: GcmSealed, aad: Buffer): Buffer 
   decipher.setAAD(aad);
   decipher.setAuthTag(sealed.tag);
   try {
-    return Buffer.concat([decipher.update(sealed.ciphertext), decipher.final()]);
+    const plaintext = decipher.update(sealed.ciphertext);
+    const rest = decipher.final();
+    return rest.length ? Buffer.concat([plaintext, rest]) : plaintext;
   } catch {
     return undefined;
   }

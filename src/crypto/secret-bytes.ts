@@ -1,6 +1,8 @@
 import { inspect } from 'node:util';
 
 const REDACTED = '[SecretBytes redacted]';
+/** Marks a buffer handed over by SecretBytes.adopt. */
+const OWNED: unique symbol = Symbol('owned');
 
 /**
  * Bytes that must never reach a log, an error or a file in the clear: plaintext, key material, secret keys.
@@ -8,8 +10,14 @@ const REDACTED = '[SecretBytes redacted]';
  */
 export class SecretBytes {
   readonly #bytes: Buffer;
-  constructor(bytes: Uint8Array) {
-    this.#bytes = Buffer.from(bytes);
+  /** Copies `bytes`: the caller may wipe or reuse its own buffer. */
+  constructor(bytes: Uint8Array, owned?: typeof OWNED) {
+    this.#bytes = owned === OWNED && Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes);
+  }
+
+  /** Takes ownership of a fresh buffer nobody else holds (decoded input, decrypted or random bytes): no copy. */
+  static adopt(bytes: Buffer): SecretBytes {
+    return new SecretBytes(bytes, OWNED);
   }
   get length(): number {
     return this.#bytes.length;

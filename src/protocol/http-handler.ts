@@ -61,7 +61,6 @@ export function createRequestHandler(deps: HandlerDeps) {
   return async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const started = process.hrtime.bigint();
     const requestId = randomUUID();
-    res.setHeader('x-amzn-RequestId', requestId);
     const target = String(req.headers['x-amz-target'] ?? '');
     const operation = target.startsWith(`${TARGET_PREFIX}.`) ? target.slice(TARGET_PREFIX.length + 1) : target;
     const sourceIp = req.socket.remoteAddress ?? '';
@@ -104,16 +103,16 @@ export function createRequestHandler(deps: HandlerDeps) {
       const def = OPERATIONS[op.name as OperationName];
       const input = def.input ? parseInput(def.input, json) : {};
       const output = await op.handle(input, ctx, deps.services);
-      send(res, 200, def.output ? serializeOutput(def.output, output) : {});
+      send(res, 200, def.output ? serializeOutput(def.output, output) : {}, { 'x-amzn-RequestId': requestId });
     } catch (err) {
       const kmsErr = err instanceof KmsError ? err : undefined;
       if (!kmsErr) deps.logger.error('internal error', { requestId, operation, error: err instanceof Error ? (err.stack ?? err.message) : String(err) });
       const e = kmsErr ?? new KmsError('KMSInternalException', 'An internal error occurred. Retry the request.');
       status = e.status;
       errorCode = e.type;
-      if (!res.headersSent) send(res, e.status, { __type: e.type, message: e.message }, { 'x-amzn-ErrorType': e.type });
+      if (!res.headersSent) send(res, e.status, { __type: e.type, message: e.message }, { 'x-amzn-RequestId': requestId, 'x-amzn-ErrorType': e.type });
     } finally {
-      deps.requestLog.record({
+      if (deps.requestLog.enabled) deps.requestLog.record({
         time: new Date().toISOString(),
         requestId,
         operation: operation || `${req.method} ${req.url}`,

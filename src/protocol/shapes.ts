@@ -12,6 +12,8 @@ function shape(name: string): ShapeDef {
 
 interface Member {
   readonly name: string;
+  /** Coral names members in lowerCamelCase in validation messages. */
+  readonly pathName: string;
   readonly shapeName: string;
   readonly shape: ShapeDef;
   readonly required: boolean;
@@ -28,7 +30,7 @@ const MEMBERS: ReadonlyMap<string, readonly Member[]> = new Map(
     .filter(([, s]) => s.type === 'structure')
     .map(([name, s]) => [
       name,
-      Object.freeze(Object.entries(s.members ?? {}).map(([m, shapeName]) => ({ name: m, shapeName, shape: shape(shapeName), required: s.required?.includes(m) ?? false }))),
+      Object.freeze(Object.entries(s.members ?? {}).map(([m, shapeName]) => ({ name: m, pathName: m.charAt(0).toLowerCase() + m.slice(1), shapeName, shape: shape(shapeName), required: s.required?.includes(m) ?? false }))),
     ]),
 );
 const PATTERNS: ReadonlyMap<string, RegExp> = new Map(
@@ -37,14 +39,23 @@ const PATTERNS: ReadonlyMap<string, RegExp> = new Map(
 
 const members = (name: string): readonly Member[] => MEMBERS.get(name) ?? [];
 
-/** Coral names members in lowerCamelCase in validation messages. */
-const memberPath = (parent: string, member: string): string =>
-  (parent ? `${parent}.` : '') + member.charAt(0).toLowerCase() + member.slice(1);
+/** Where a value is, rendered ("tags.1.member.tagKey") only when a message needs it. */
+interface Path {
+  readonly parent: Path | undefined;
+  readonly segment: string;
+}
+const at = (parent: Path | undefined, segment: string): Path => ({ parent, segment });
+const whereOf = (path: Path | undefined): string => render(path) || 'request';
+function render(path: Path | undefined): string {
+  const segments: string[] = [];
+  for (let p = path; p; p = p.parent) segments.push(p.segment);
+  return segments.reverse().join('.');
+}
 
 class Collector {
   readonly problems: string[] = [];
-  add(value: string, path: string, constraint: string): void {
-    this.problems.push(`Value ${value}at '${path}' failed to satisfy constraint: ${constraint}`);
+  add(value: string, path: Path | undefined, constraint: string): void {
+    this.problems.push(`Value ${value}at '${render(path)}' failed to satisfy constraint: ${constraint}`);
   }
 }
 
@@ -61,7 +72,7 @@ export function parseInput(shapeName: string, body: unknown): unknown {
   if (body === null || typeof body !== 'object' || Array.isArray(body)) {
     throw serializationError('Start of structure or map found where not expected.');
   }
-  const value = convert(shapeName, body, '', collector, false);
+  const value = convert(shapeName, body, undefined, collector, false);
   if (collector.problems.length > 0) {
     const n = collector.problems.length;
     throw new KmsError('ValidationException', `${n} validation error${n === 1 ? '' : 's'} detected: ${collector.problems.join('; ')}`);
@@ -75,52 +86,51 @@ function shown(s: ShapeDef, raw: unknown, sensitive: boolean): string {
   return `'${String(raw)}' `;
 }
 
-function checkLength(s: ShapeDef, length: number, raw: unknown, path: string, c: Collector, sensitive: boolean): void {
+function checkLength(s: ShapeDef, length: number, raw: unknown, path: Path | undefined, c: Collector, sensitive: boolean): void {
   if (s.min !== undefined && length < s.min)
     c.add(shown(s, raw, sensitive), path, `Member must have length greater than or equal to ${s.min}`);
   if (s.max !== undefined && length > s.max)
     c.add(shown(s, raw, sensitive), path, `Member must have length less than or equal to ${s.max}`);
 }
 
-function convert(name: string, raw: unknown, path: string, c: Collector, sensitive: boolean): unknown {
+function convert(name: string, raw: unknown, path: Path | undefined, c: Collector, sensitive: boolean): unknown {
   const s = shape(name);
-  const where = path || 'request';
   switch (s.type) {
     case 'structure': {
       if (typeof raw !== 'object' || raw === null || Array.isArray(raw))
-        throw serializationError(`Expected a structure at '${where}'.`);
+        throw serializationError(`Expected a structure at '${whereOf(path)}'.`);
       const out: Record<string, unknown> = {};
       const obj = raw as Record<string, unknown>;
       for (const m of members(name)) {
         const v = obj[m.name];
         if (v === undefined || v === null) {
-          if (m.required) c.add('null ', memberPath(path, m.name), 'Member must not be null');
+          if (m.required) c.add('null ', at(path, m.pathName), 'Member must not be null');
           continue;
         }
-        out[m.name] = convert(m.shapeName, v, memberPath(path, m.name), c, sensitive || m.shape.sensitive === true);
+        out[m.name] = convert(m.shapeName, v, at(path, m.pathName), c, sensitive || m.shape.sensitive === true);
       }
       return out;
     }
     case 'list': {
-      if (!Array.isArray(raw)) throw serializationError(`Expected a list at '${where}'.`);
+      if (!Array.isArray(raw)) throw serializationError(`Expected a list at '${whereOf(path)}'.`);
       checkLength(s, raw.length, raw, path, c, sensitive);
-      return raw.map((item, i) => convert(s.member!, item, `${path}.${i + 1}.member`, c, sensitive));
+      return raw.map((item, i) => convert(s.member!, item, at(path, `${i + 1}.member`), c, sensitive));
     }
     case 'map': {
       if (typeof raw !== 'object' || raw === null || Array.isArray(raw))
-        throw serializationError(`Expected a map at '${where}'.`);
+        throw serializationError(`Expected a map at '${whereOf(path)}'.`);
       const entries = Object.entries(raw as Record<string, unknown>);
       checkLength(s, entries.length, raw, path, c, sensitive);
       const out: Record<string, unknown> = {};
       for (const [k, v] of entries) {
-        convert(s.key!, k, `${path}.key`, c, sensitive);
-        if (v === null || v === undefined) throw serializationError(`Map value at '${where}' must not be null.`);
-        out[k] = convert(s.value!, v, `${path}.value`, c, sensitive);
+        convert(s.key!, k, at(path, 'key'), c, sensitive);
+        if (v === null || v === undefined) throw serializationError(`Map value at '${whereOf(path)}' must not be null.`);
+        out[k] = convert(s.value!, v, at(path, 'value'), c, sensitive);
       }
       return out;
     }
     case 'string': {
-      if (typeof raw !== 'string') throw serializationError(`Expected a string at '${where}'.`);
+      if (typeof raw !== 'string') throw serializationError(`Expected a string at '${whereOf(path)}'.`);
       checkLength(s, raw.length, raw, path, c, sensitive);
       if (s.enum && !s.enum.includes(raw))
         c.add(shown(s, raw, sensitive), path, `Member must satisfy enum value set: [${s.enum.join(', ')}]`);
@@ -129,23 +139,23 @@ function convert(name: string, raw: unknown, path: string, c: Collector, sensiti
       return raw;
     }
     case 'blob': {
-      if (typeof raw !== 'string' || !BASE64.test(raw)) throw serializationError(`Expected a base64-encoded blob at '${where}'.`);
+      if (typeof raw !== 'string' || !BASE64.test(raw)) throw serializationError(`Expected a base64-encoded blob at '${whereOf(path)}'.`);
       const bytes = Buffer.from(raw, 'base64');
       checkLength(s, bytes.length, raw, path, c, sensitive);
-      return s.sensitive ? new SecretBytes(bytes) : bytes;
+      return s.sensitive ? SecretBytes.adopt(bytes) : bytes;
     }
     case 'integer':
     case 'long': {
-      if (typeof raw !== 'number' || !Number.isInteger(raw)) throw serializationError(`Expected an integer at '${where}'.`);
+      if (typeof raw !== 'number' || !Number.isInteger(raw)) throw serializationError(`Expected an integer at '${whereOf(path)}'.`);
       if (s.min !== undefined && raw < s.min) c.add(shown(s, raw, sensitive), path, `Member must have value greater than or equal to ${s.min}`);
       if (s.max !== undefined && raw > s.max) c.add(shown(s, raw, sensitive), path, `Member must have value less than or equal to ${s.max}`);
       return raw;
     }
     case 'boolean':
-      if (typeof raw !== 'boolean') throw serializationError(`Expected a boolean at '${where}'.`);
+      if (typeof raw !== 'boolean') throw serializationError(`Expected a boolean at '${whereOf(path)}'.`);
       return raw;
     case 'timestamp':
-      if (typeof raw !== 'number' || !Number.isFinite(raw)) throw serializationError(`Expected epoch seconds at '${where}'.`);
+      if (typeof raw !== 'number' || !Number.isFinite(raw)) throw serializationError(`Expected epoch seconds at '${whereOf(path)}'.`);
       return new Date(raw * 1000);
     default: {
       const never: never = s.type;

@@ -35,10 +35,7 @@ export class LocalKeyStore implements KeyStore {
 
   async decrypt(material: MaterialRecord, iv: Buffer, ciphertext: Buffer, tag: Buffer, aad: Buffer) {
     const out = gcmDecrypt(this.#material(material).unsafeBytes(), { iv, ciphertext, tag }, aad);
-    if (!out) return undefined;
-    const secret = new SecretBytes(out);
-    out.fill(0);
-    return secret;
+    return out && SecretBytes.adopt(out);
   }
 
   forget(keyArn: string): void {

@@ -45,7 +45,7 @@ export async function generateDataKey(
   requireSymmetricEncryption(key, undefined);
   const material = await currentMaterial(key, svc);
   dryRunCheck(input.DryRun);
-  const plaintext = new SecretBytes(svc.random.bytes(length));
+  const plaintext = SecretBytes.adopt(svc.random.bytes(length));
   const blob = await sealSymmetric(svc.keystore, key, material, plaintext.unsafeBytes(), input.EncryptionContext);
   return { plaintext, blob, keyArn: key.arn, materialId: material.materialId };
 }

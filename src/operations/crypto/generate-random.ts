@@ -13,5 +13,5 @@ export const generateRandom = defineOperation<GenerateRandomRequest, GenerateRan
   if (input.NumberOfBytes === undefined) {
     throw new KmsError('ValidationException', "1 validation error detected: Value null at 'numberOfBytes' failed to satisfy constraint: Member must not be null");
   }
-  return { Plaintext: new SecretBytes(svc.random.bytes(input.NumberOfBytes)) };
+  return { Plaintext: SecretBytes.adopt(svc.random.bytes(input.NumberOfBytes)) };
 });
