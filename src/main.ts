@@ -16,13 +16,16 @@ import { SigV4Authenticator } from './auth/sigv4-authenticator.js';
 import { describeStore, type StoreConfig, type TrentConfig } from './config/config.js';
 import { SameAccountAuthorizer } from './domain/authorizer.js';
 import { KeyRepository } from './domain/key-repository.js';
-import type { Clock, RandomSource, Storage } from './domain/ports.js';
+import { LocalChangeFeed } from './domain/local-change-feed.js';
+import type { ChangeFeed, Clock, JobLease, RandomSource, Storage } from './domain/ports.js';
 import { LocalKeyStore } from './keystores/local/local-keystore.js';
 import { RootKey } from './keystores/local/root-key.js';
 import type { Services } from './operations/operation.js';
 import { OperationRegistry } from './operations/registry.js';
 import { createRequestHandler, send, type ExtraRoute } from './protocol/http-handler.js';
 import { DeletionSweeper, IntervalScheduler } from './scheduler/deletion-sweeper.js';
+import { LeasedJob, SingleNodeLease } from './scheduler/leased-job.js';
+import { PostgresChangeFeed, PostgresJobLease } from './storage/postgres/postgres-coordination.js';
 import { PostgresStorage } from './storage/postgres/postgres-storage.js';
 import { SqliteStorage } from './storage/sqlite/sqlite-storage.js';
 
@@ -86,15 +89,31 @@ export async function startTrent(config: TrentConfig, io: Io = { stdout: process
   }
 
   const keystore = new LocalKeyStore(rootKey, random, clock);
-  const keys = new KeyRepository(storage, clock);
+  let coordination: Coordination;
+  try {
+    coordination = await openCoordination(config, logger, say);
+  } catch (err) {
+    await storage.close().catch(() => {});
+    throw err;
+  }
+  const { feed, lease } = coordination;
+  const keys = new KeyRepository(storage, clock, { feed, ttlMs: coordination.cacheTtlMs });
+  // Unwrapped material goes when its key is deleted (on any node), or everything when the feed may have missed changes.
+  feed.subscribe((change) => {
+    if (change.kind === 'all') keystore.forgetAll();
+    else if (change.kind === 'key' && change.deleted) keystore.forget(change.arn);
+  });
   const services: Services = { keys, storage, keystore, authorizer: new SameAccountAuthorizer(), clock, random };
   const authenticator: Authenticator = config.dev
     ? new DevAuthenticator(config.defaultAccount, config.region)
     : new SigV4Authenticator({ storage, rootKey, clock, clockSkewSeconds: config.clockSkewSeconds });
 
   const requestLog = await openRequestLog(config.requestLog, io);
-  const sweeper = new DeletionSweeper(keys, keystore);
-  const scheduler = new IntervalScheduler(config.schedulerIntervalSeconds * 1000, () => sweeper.sweep(), (err) =>
+  const sweeper = new DeletionSweeper(keys, keystore, (arn) => say(JSON.stringify({ level: 'info', message: 'scheduled deletion: key deleted', arn })));
+  const deletionJob = new LeasedJob('deletion-sweeper', lease, () => sweeper.sweep(), (held) =>
+    say(JSON.stringify({ level: 'info', message: held ? 'scheduler: this node now runs the deletion sweeper' : 'scheduler: this node no longer runs the deletion sweeper' })),
+  );
+  const scheduler = new IntervalScheduler(config.schedulerIntervalSeconds * 1000, () => deletionJob.run(), (err) =>
     logger.error('scheduled deletion failed', { error: String(err) }),
   );
 
@@ -109,8 +128,8 @@ export async function startTrent(config: TrentConfig, io: Io = { stdout: process
       send(res, 404, { __type: 'UnknownOperationException', message: 'Not found.' });
       return true;
     }
-    await storage.wipe();
-    keys.clear();
+    // Every node drops its caches (the feed delivers { kind: 'all' }, here too).
+    await keys.wipe();
     keystore.forgetAll();
     send(res, 200, { status: 'reset' }, { 'Content-Type': 'application/json' });
     return true;
@@ -153,10 +172,52 @@ export async function startTrent(config: TrentConfig, io: Io = { stdout: process
       server.closeAllConnections();
       await closed;
       await scheduler.stop();
+      await deletionJob.release().catch((err) => logger.error('could not release the scheduler lease', { error: String(err) }));
       await requestLog.flush();
+      await coordination.close();
       await storage.close();
     })());
   return { url, port, services, stop };
+}
+
+interface Coordination {
+  readonly feed: ChangeFeed;
+  readonly lease: JobLease;
+  /** Infinity: no expiry. */
+  readonly cacheTtlMs: number;
+  close(): Promise<void>;
+}
+
+/**
+ * SQLite: one node, so an in-process feed, no lease, and (by default) no cache expiry. PostgreSQL: LISTEN/NOTIFY
+ * invalidations, a lease row per job held for 3 scheduler intervals, and a 30 s cache expiry by default.
+ */
+async function openCoordination(config: TrentConfig, logger: { error(message: string, fields?: Record<string, unknown>): void }, say: (line: string) => void): Promise<Coordination> {
+  const store = config.store;
+  switch (store.kind) {
+    case 'sqlite': {
+      const feed = new LocalChangeFeed();
+      return { feed, lease: new SingleNodeLease(), cacheTtlMs: (config.cacheTtlSeconds ?? Infinity) * 1000, close: () => feed.close() };
+    }
+    case 'postgres': {
+      const feed = await PostgresChangeFeed.open(store.url, {
+        onError: (message, err) => logger.error(message, { error: err.message }),
+        onReconnect: () => say(JSON.stringify({ level: 'info', message: 'cache invalidation feed reconnected; caches cleared' })),
+      });
+      const lease = new PostgresJobLease(store.url, 3 * config.schedulerIntervalSeconds * 1000, (err) =>
+        logger.error('PostgreSQL lease connection error', { error: err.message }),
+      );
+      return {
+        feed, lease, cacheTtlMs: (config.cacheTtlSeconds ?? 30) * 1000,
+        close: async () => {
+          await feed.close();
+          await lease.close();
+        },
+      };
+    }
+    default:
+      return store satisfies never;
+  }
 }
 
 function openStorage(store: StoreConfig, logger: { error(message: string, fields?: Record<string, unknown>): void }): Storage {

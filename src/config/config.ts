@@ -31,6 +31,12 @@ export interface TrentConfig {
   readonly clockSkewSeconds: number;
   /** How often the scheduler looks for keys past their deletion date. */
   readonly schedulerIntervalSeconds: number;
+  /**
+   * How long a node uses a cached key, material or alias before reading it from the store again, even without a
+   * change notification: the bound on a missed notification. Default: 30 on PostgreSQL; on SQLite (one node, every
+   * write through this process) no expiry.
+   */
+  readonly cacheTtlSeconds?: number | undefined;
   /** How long a clean shutdown waits for in-flight requests. */
   readonly shutdownGraceSeconds: number;
 }
@@ -59,6 +65,7 @@ const FIELDS = {
   maxBodyBytes: { flag: 'max-body-bytes', parse: int(1024, 64 * 1024 * 1024) },
   clockSkewSeconds: { flag: 'clock-skew-seconds', parse: int(1, 24 * 3600) },
   schedulerIntervalSeconds: { flag: 'scheduler-interval-seconds', parse: int(1, 24 * 3600) },
+  cacheTtlSeconds: { flag: 'cache-ttl-seconds', parse: int(1, 24 * 3600) },
   shutdownGraceSeconds: { flag: 'shutdown-grace-seconds', parse: int(0, 3600) },
 } satisfies Record<keyof TrentConfig, { flag: string | null; parse: (v: unknown, name: string) => unknown }>;
 

@@ -1,44 +1,84 @@
-import type { AliasRecord, Clock, KeyRecord, MaterialRecord, Scope, Storage, TagRecord } from './ports.js';
+import type { AliasRecord, CacheChange, ChangeFeed, Clock, KeyRecord, MaterialRecord, Scope, Storage, TagRecord } from './ports.js';
 import { StorageConflictError } from './ports.js';
 import { KmsError } from './errors.js';
 
 const scopeKey = (scope: Scope, name: string): string => `${scope.account}/${scope.region}/${name}`;
 
+/** A cached value and the time (clock milliseconds) after which it is read from storage again. */
+interface Entry<T> {
+  readonly value: T;
+  readonly expires: number;
+}
+
+export interface KeyRepositoryOptions {
+  /** Invalidations from the other nodes of a shared store (and from this one); the repository publishes its writes to it. */
+  readonly feed?: ChangeFeed;
+  /**
+   * How long a cached entry is used before it is read from storage again, whatever the feed says: the bound on a
+   * missed notification. Infinity (the default): until invalidated.
+   */
+  readonly ttlMs?: number;
+}
+
 /**
  * Keys, materials and aliases as the operations see them: reads come from an in-memory cache (the hot path
- * never touches storage once a key is warm), every write goes through here and refreshes the cache.
+ * never touches storage once a key is warm), every write goes through here, refreshes the cache and is published
+ * on the change feed, so that every node drops the entries it changed.
+ *
+ * Entries expire after `ttlMs` (one timestamp compare per lookup, no timers). A read from storage that overlaps an
+ * invalidation is not cached (it may have read the state from before the change): `#epoch` counts invalidations.
  */
 export class KeyRepository {
-  readonly #keys = new Map<string, KeyRecord>();
-  readonly #materials = new Map<string, Map<string, MaterialRecord>>();
-  readonly #aliases = new Map<string, AliasRecord | null>();
+  readonly #keys = new Map<string, Entry<KeyRecord>>();
+  readonly #materials = new Map<string, Entry<Map<string, MaterialRecord>>>();
+  readonly #aliases = new Map<string, Entry<AliasRecord | null>>();
+  readonly #feed: ChangeFeed | undefined;
+  readonly #ttlMs: number;
+  #epoch = 0;
 
   constructor(
     readonly storage: Storage,
     readonly clock: Clock,
-  ) {}
+    options: KeyRepositoryOptions = {},
+  ) {
+    this.#feed = options.feed;
+    this.#ttlMs = options.ttlMs ?? Infinity;
+    if (!(this.#ttlMs > 0)) throw new RangeError('ttlMs must be positive (Infinity: no expiry)');
+    this.#feed?.subscribe((change) => this.apply(change));
+  }
+
+  #fresh<T>(entry: Entry<T> | undefined): entry is Entry<T> {
+    return entry !== undefined && (entry.expires === Infinity || entry.expires > this.clock.now().getTime());
+  }
+
+  #entry<T>(value: T): Entry<T> {
+    return { value, expires: this.#ttlMs === Infinity ? Infinity : this.clock.now().getTime() + this.#ttlMs };
+  }
 
   async getKey(scope: Scope, keyId: string): Promise<KeyRecord | undefined> {
     const k = scopeKey(scope, keyId);
     const cached = this.#keys.get(k);
-    if (cached) return cached;
+    if (this.#fresh(cached)) return cached.value;
+    const epoch = this.#epoch;
     const key = await this.storage.getKey(scope, keyId);
-    if (key) this.#keys.set(k, key);
+    if (!key) this.#keys.delete(k);
+    else if (epoch === this.#epoch) this.#keys.set(k, this.#entry(key));
     return key;
   }
 
   async getMaterial(key: KeyRecord, materialId: string): Promise<MaterialRecord | undefined> {
-    let byId = this.#materials.get(key.arn);
-    if (!byId?.has(materialId)) {
-      byId = new Map((await this.storage.getMaterials(key.arn)).map((m) => [m.materialId, m]));
-      this.#materials.set(key.arn, byId);
-    }
+    const cached = this.#materials.get(key.arn);
+    if (this.#fresh(cached) && cached.value.has(materialId)) return cached.value.get(materialId);
+    const epoch = this.#epoch;
+    const byId = new Map((await this.storage.getMaterials(key.arn)).map((m) => [m.materialId, m]));
+    if (epoch === this.#epoch) this.#materials.set(key.arn, this.#entry(byId));
     return byId.get(materialId);
   }
 
   async createKey(key: KeyRecord, materials: readonly MaterialRecord[], tags: readonly TagRecord[]): Promise<void> {
     await this.storage.insertKey(key, materials, tags);
-    this.#keys.set(scopeKey(key, key.keyId), key);
+    // Not published: a new key id was in no node's cache (absent keys are not cached).
+    this.#keys.set(scopeKey(key, key.keyId), this.#entry(key));
   }
 
   /**
@@ -53,10 +93,13 @@ export class KeyRepository {
       if (!next) return current;
       try {
         const stored = await this.storage.updateKey(next);
-        this.#keys.set(scopeKey(scope, keyId), stored);
+        this.#epoch++;
+        this.#keys.set(scopeKey(scope, keyId), this.#entry(stored));
+        await this.#publish({ kind: 'key', account: scope.account, region: scope.region, keyId, arn: stored.arn });
         return stored;
       } catch (err) {
         if (!(err instanceof StorageConflictError)) throw err;
+        this.#epoch++;
         this.#keys.delete(scopeKey(scope, keyId));
       }
     }
@@ -69,24 +112,24 @@ export class KeyRepository {
    */
   async deleteKey(key: KeyRecord): Promise<boolean> {
     const deleted = await this.storage.deleteKey(key, key.keyId, key.version);
-    this.forgetKey(key);
-    if (deleted) {
-      for (const [k, alias] of this.#aliases) if (alias && alias.targetKeyId === key.keyId && k.startsWith(scopeKey(key, ''))) this.#aliases.delete(k);
-    }
+    const change: CacheChange = { kind: 'key', account: key.account, region: key.region, keyId: key.keyId, arn: key.arn, deleted };
+    this.apply(change);
+    if (deleted) await this.#publish(change);
     return deleted;
   }
 
   forgetKey(scope: Scope & { keyId: string; arn: string }): void {
-    this.#keys.delete(scopeKey(scope, scope.keyId));
-    this.#materials.delete(scope.arn);
+    this.apply({ kind: 'key', account: scope.account, region: scope.region, keyId: scope.keyId, arn: scope.arn });
   }
 
   async getAlias(scope: Scope, aliasName: string): Promise<AliasRecord | undefined> {
     const k = scopeKey(scope, aliasName);
     const cached = this.#aliases.get(k);
-    if (cached !== undefined) return cached ?? undefined;
+    if (this.#fresh(cached)) return cached.value ?? undefined;
+    const epoch = this.#epoch;
     const alias = await this.storage.getAlias(scope, aliasName);
-    this.#aliases.set(k, alias ?? null);
+    if (epoch === this.#epoch) this.#aliases.set(k, this.#entry(alias ?? null));
+    else this.#aliases.delete(k);
     return alias;
   }
 
@@ -97,13 +140,17 @@ export class KeyRepository {
     } finally {
       this.forgetAlias(alias, alias.aliasName);
     }
-    this.#aliases.set(scopeKey(alias, alias.aliasName), alias);
+    this.#aliases.set(scopeKey(alias, alias.aliasName), this.#entry(alias));
+    // Other nodes may have cached "no such alias".
+    await this.#publishAlias(alias, alias.aliasName);
   }
 
   /** Points an alias at another key; false if it does not exist. Encrypt through the alias sees the move at once. */
   async updateAlias(scope: Scope, aliasName: string, targetKeyId: string, maxPerTarget?: number): Promise<boolean> {
     try {
-      return await this.storage.updateAlias(scope, aliasName, targetKeyId, this.clock.now(), maxPerTarget);
+      const moved = await this.storage.updateAlias(scope, aliasName, targetKeyId, this.clock.now(), maxPerTarget);
+      if (moved) await this.#publishAlias(scope, aliasName);
+      return moved;
     } finally {
       this.forgetAlias(scope, aliasName);
     }
@@ -111,7 +158,9 @@ export class KeyRepository {
 
   async deleteAlias(scope: Scope, aliasName: string): Promise<boolean> {
     try {
-      return await this.storage.deleteAlias(scope, aliasName);
+      const deleted = await this.storage.deleteAlias(scope, aliasName);
+      if (deleted) await this.#publishAlias(scope, aliasName);
+      return deleted;
     } finally {
       this.forgetAlias(scope, aliasName);
     }
@@ -132,13 +181,53 @@ export class KeyRepository {
 
   /** Call after any alias change (create, update, delete). */
   forgetAlias(scope: Scope, aliasName: string): void {
-    this.#aliases.delete(scopeKey(scope, aliasName));
+    this.apply({ kind: 'alias', account: scope.account, region: scope.region, aliasName });
   }
 
-  /** Drops every cached entry (dev reset). */
+  /** Removes every key, material, alias and tag from the store, on every node's cache too (dev reset). */
+  async wipe(): Promise<void> {
+    await this.storage.wipe();
+    this.clear();
+    await this.#publish({ kind: 'all' });
+  }
+
+  /** Drops every cached entry. */
   clear(): void {
-    this.#keys.clear();
-    this.#materials.clear();
-    this.#aliases.clear();
+    this.apply({ kind: 'all' });
+  }
+
+  /** Drops the entries a change names (from the feed: another node's write, or this node's own). */
+  apply(change: CacheChange): void {
+    this.#epoch++;
+    switch (change.kind) {
+      case 'key': {
+        this.#keys.delete(scopeKey(change, change.keyId));
+        this.#materials.delete(change.arn);
+        if (change.deleted) {
+          // The store deleted the key's aliases with it.
+          const prefix = scopeKey(change, '');
+          for (const [k, e] of this.#aliases) if (e.value?.targetKeyId === change.keyId && k.startsWith(prefix)) this.#aliases.delete(k);
+        }
+        return;
+      }
+      case 'alias':
+        this.#aliases.delete(scopeKey(change, change.aliasName));
+        return;
+      case 'all':
+        this.#keys.clear();
+        this.#materials.clear();
+        this.#aliases.clear();
+        return;
+      default:
+        return change satisfies never;
+    }
+  }
+
+  #publishAlias(scope: Scope, aliasName: string): Promise<void> {
+    return this.#publish({ kind: 'alias', account: scope.account, region: scope.region, aliasName });
+  }
+
+  async #publish(change: CacheChange): Promise<void> {
+    await this.#feed?.publish(change);
   }
 }

@@ -172,3 +172,35 @@ export interface KeyStore {
   /** Drops every cached unwrapped material (dev reset). */
   forgetAll(): void;
 }
+
+/**
+ * What a write changed, for the caches of every node: drop the named entries (they are re-read from storage on next
+ * use). `deleted`: the key is gone with its materials, so unwrapped copies are dropped too. `all`: everything (dev
+ * reset, or a feed that may have missed changes).
+ */
+export type CacheChange =
+  | { readonly kind: 'key'; readonly account: string; readonly region: string; readonly keyId: string; readonly arn: string; readonly deleted?: boolean }
+  | { readonly kind: 'alias'; readonly account: string; readonly region: string; readonly aliasName: string }
+  | { readonly kind: 'all' };
+
+/**
+ * Carries cache invalidations between the nodes sharing a store (PostgreSQL LISTEN/NOTIFY), or within one process
+ * (SQLite). Every subscriber of every node, the publishing node included, receives each published change; a feed
+ * that may have lost changes (a dropped connection) delivers `{ kind: 'all' }` once it is back.
+ */
+export interface ChangeFeed {
+  /** Sends a change after the write committed. Never throws: a change it cannot send is logged (caches expire). */
+  publish(change: CacheChange): Promise<void>;
+  subscribe(listener: (change: CacheChange) => void): void;
+  close(): Promise<void>;
+}
+
+/**
+ * A named job (the deletion sweeper) that exactly one node of a shared store may run at a time. `tryAcquire` takes
+ * or renews the lease; it is true while this node holds it.
+ */
+export interface JobLease {
+  tryAcquire(job: string): Promise<boolean>;
+  /** Gives the job up at once (clean shutdown), so another node takes it over without waiting for expiry. */
+  release(job: string): Promise<void>;
+}

@@ -6,6 +6,7 @@ export class DeletionSweeper {
   constructor(
     private readonly keys: KeyRepository,
     private readonly keystore: KeyStore,
+    private readonly onDeleted: (arn: string) => void = () => {},
   ) {}
 
   /** One pass; returns the ARNs deleted. */
@@ -19,6 +20,7 @@ export class DeletionSweeper {
         if (!(await this.keys.deleteKey(key))) continue;
         this.keystore.forget(key.arn);
         deleted.push(key.arn);
+        this.onDeleted(key.arn);
         progress = true;
       }
       if (!progress) return deleted;

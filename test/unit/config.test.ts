@@ -16,6 +16,13 @@ describe('configuration', () => {
     assert.equal(c.dataDir, path.resolve('./data'));
     assert.equal(c.rootKeyFile, path.resolve('./data/root-key'));
     assert.deepEqual(c.store, { kind: 'sqlite', file: path.resolve('./data/trent.db') });
+    assert.equal(c.cacheTtlSeconds, undefined, 'the store decides: 30 s on PostgreSQL, no expiry on SQLite');
+  });
+
+  it('takes the cache expiry from --cache-ttl-seconds or TRENT_CACHE_TTL_SECONDS', () => {
+    assert.equal(loadConfig({ 'cache-ttl-seconds': '5' }, {}).cacheTtlSeconds, 5);
+    assert.equal(loadConfig({}, { TRENT_CACHE_TTL_SECONDS: '120' }).cacheTtlSeconds, 120);
+    assert.throws(() => loadConfig({ 'cache-ttl-seconds': '0' }, {}), /--cache-ttl-seconds must be an integer from 1 to 86400/);
   });
 
   it('takes the store from --store, TRENT_STORE or the config file: sqlite or a postgres:// URL', () => {

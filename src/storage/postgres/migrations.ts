@@ -40,4 +40,9 @@ export const POSTGRES_MIGRATIONS: readonly { version: number; sql: string }[] = 
       CREATE TABLE settings (name text PRIMARY KEY, value text NOT NULL);
     `,
   },
+  {
+    // One row per scheduled job: the node that runs it until expires_at (database clock, ms); see postgres-coordination.ts.
+    version: 2,
+    sql: `CREATE TABLE scheduler_leases (job text PRIMARY KEY, holder text NOT NULL, expires_at bigint NOT NULL);`,
+  },
 ];
