@@ -5,7 +5,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -251,6 +251,24 @@ describe('trent backup / trent restore', { skip }, () => {
       const noPassphrase = trent(['restore', '--data-dir', targetDir, '--in', file]);
       assert.equal(noPassphrase.status, 1, 'without the passphrase, the root key file is looked for, and there is none');
       assert.match(noPassphrase.stderr, /there is no root key file/);
+
+      // A material that is not the root key's (a forged or moved wrapped blob, with the SHA-256 made to fit): found while
+      // the records go in, so the transaction rolls back and the SQLite file the restore created is removed.
+      const forged = path.join(work, 'forged.backup');
+      const lines = readFileSync(file, 'utf8').trimEnd().split('\n');
+      const trailer = JSON.parse(lines.pop()!) as { sha256: string };
+      const m = lines.findIndex((l) => l.includes('"type":"material"'));
+      const material = JSON.parse(lines[m]!) as { wrapped: string };
+      const wrapped = Buffer.from(material.wrapped, 'base64');
+      wrapped[wrapped.length - 1]! ^= 1;
+      lines[m] = JSON.stringify({ ...material, wrapped: wrapped.toString('base64') });
+      const body = lines.map((l) => `${l}\n`).join('');
+      trailer.sha256 = createHash('sha256').update(body).digest('hex');
+      writeFileSync(forged, `${body}${JSON.stringify(trailer)}\n`);
+      const refused = trent(['restore', '--data-dir', targetDir, '--in', forged], passphrase);
+      assert.equal(refused.status, 1, refused.stdout);
+      assert.match(refused.stderr, /key material .* does not unwrap under the configured root key: nothing restored/);
+      assert.equal(existsSync(path.join(targetDir, 'trent.db')), false, 'the failed restore left no store behind');
 
       const r = trent(['restore', '--data-dir', targetDir, '--in', file], passphrase);
       assert.equal(r.status, 0, r.stderr);
