@@ -1,6 +1,7 @@
 import { parseArgs } from 'node:util';
 import { CONFIG_FLAGS, ConfigError, loadConfig } from '../config/config.js';
 import { startTrent } from '../main.js';
+import { BACKUP_USAGE, backupCommand, restoreCommand } from './backup.js';
 
 const USAGE = `Usage:
   trent serve [--host 127.0.0.1] [--port 4599] [--data-dir ./data] [--region us-east-1] [--dev]
@@ -13,7 +14,7 @@ const USAGE = `Usage:
       the root key file and credentials stay in --data-dir either way.
   trent dev reset --endpoint URL
       Wipes all keys, aliases and tags of a server running with --dev.
-`;
+${BACKUP_USAGE}`;
 
 async function serve(argv: string[]): Promise<void> {
   const options: Record<string, { type: 'string' | 'boolean' }> = { config: { type: 'string' } };
@@ -57,6 +58,10 @@ async function run(argv: string[]): Promise<void> {
       return serve(rest);
     case 'dev':
       return devCommand(rest);
+    case 'backup':
+      return backupCommand(rest);
+    case 'restore':
+      return restoreCommand(rest);
     case undefined:
     case 'help':
     case '--help':

@@ -204,3 +204,41 @@ export interface JobLease {
   /** Gives the job up at once (clean shutdown), so another node takes it over without waiting for expiry. */
   release(job: string): Promise<void>;
 }
+
+/** One row of a store snapshot (backup and restore): every table but the schema's own bookkeeping. */
+export type SnapshotRecord =
+  | { readonly type: 'setting'; readonly name: string; readonly value: string }
+  | { readonly type: 'accessKey'; readonly accessKey: AccessKeyRecord }
+  | { readonly type: 'key'; readonly key: KeyRecord }
+  | { readonly type: 'material'; readonly material: MaterialRecord }
+  | { readonly type: 'alias'; readonly alias: AliasRecord }
+  | { readonly type: 'tag'; readonly keyArn: string; readonly tag: TagRecord };
+
+export type SnapshotCounts = Record<SnapshotRecord['type'], number>;
+
+/** Raised by importSnapshot when the target store already holds something; nothing is written. */
+export class StorageNotEmptyError extends Error {
+  constructor(what: string) {
+    super(`the target store is not empty (${what}): restore only into a new, empty store`);
+    this.name = 'StorageNotEmptyError';
+  }
+}
+
+/**
+ * Whole-store copy, backend-neutral (a SQLite snapshot imports into PostgreSQL and back). Wrapped material and
+ * secrets stay wrapped: nothing here needs or sees the root key.
+ */
+export interface SnapshotStorage {
+  /**
+   * Every record of the store as of one instant, read inside one read-only transaction (concurrent writers neither
+   * block it nor show through it). Settings, access keys, keys, materials, aliases, tags, each in primary-key order.
+   */
+  exportSnapshot(): AsyncIterable<SnapshotRecord>;
+  /**
+   * Writes `records` into an empty store in one transaction. StorageNotEmptyError if any table holds a row; if the
+   * records fail (a duplicate, an error thrown by the iterable), nothing is written.
+   */
+  importSnapshot(records: AsyncIterable<SnapshotRecord> | Iterable<SnapshotRecord>): Promise<SnapshotCounts>;
+}
+
+export const emptySnapshotCounts = (): SnapshotCounts => ({ setting: 0, accessKey: 0, key: 0, material: 0, alias: 0, tag: 0 });

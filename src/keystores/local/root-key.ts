@@ -9,6 +9,7 @@ import type { RandomSource, SecretWrapper, Storage } from '../../domain/ports.js
 const scrypt = promisify(scryptCb) as (password: string, salt: Buffer, keylen: number, options: object) => Promise<Buffer>;
 const WRAP_VERSION = 1;
 const CHECK_LABEL = 'trent root key check v1';
+const SCRYPT_PARAMS = { N: 1 << 15, r: 8, p: 1, maxmem: 64 * 1024 * 1024 };
 
 /**
  * The root of trust: an AES-256 key that wraps every piece of key material and every secret at rest.
@@ -42,18 +43,50 @@ export class RootKey implements SecretWrapper {
     return { rootKey: new RootKey(bytes), created: true };
   }
 
+  /** Reads an existing root key file; never creates one (restore: the key must be the backed-up store's). */
+  static async fromExistingFile(path: string): Promise<RootKey> {
+    let text: string;
+    try {
+      text = await readFile(path, 'utf8');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new Error(`there is no root key file at ${path}`);
+      throw err;
+    }
+    const bytes = Buffer.from(text.trim(), 'base64');
+    if (bytes.length !== 32) throw new Error(`root key file ${path} does not hold a base64 32-byte key`);
+    return new RootKey(bytes);
+  }
+
+  /** Derives the root key from a passphrase and a known salt (base64), touching no store. */
+  static async fromPassphraseAndSalt(passphrase: string, salt: string): Promise<RootKey> {
+    if (passphrase.length < 12) throw new Error('the root key passphrase must be at least 12 characters');
+    return new RootKey(await scrypt(passphrase, Buffer.from(salt, 'base64'), 32, SCRYPT_PARAMS));
+  }
+
+  /** The check value a store keeps in its `root.check` setting (an HMAC of a fixed label, not the key). */
+  checkValue(): string {
+    return createHmac('sha256', this.#key.unsafeBytes()).update(CHECK_LABEL).digest('base64');
+  }
+
+  /** Whether `stored` (a `root.check` setting) was made by this root key; constant time. */
+  matchesCheckValue(stored: string): boolean {
+    const a = Buffer.from(stored, 'base64');
+    const b = Buffer.from(this.checkValue(), 'base64');
+    return a.length === b.length && timingSafeEqual(a, b);
+  }
+
   /** Derives the root key from a passphrase with scrypt; the salt is kept in the store's settings. */
   static async fromPassphrase(passphrase: string, storage: Storage, random: RandomSource): Promise<RootKey> {
     if (passphrase.length < 12) throw new Error('the root key passphrase must be at least 12 characters');
     // Several nodes may start at once on a new store: the first salt written wins.
     const salt = (await storage.getSetting('root.scrypt.salt')) ?? (await storage.putSettingIfAbsent('root.scrypt.salt', random.bytes(16).toString('base64')));
-    const key = await scrypt(passphrase, Buffer.from(salt, 'base64'), 32, { N: 1 << 15, r: 8, p: 1, maxmem: 64 * 1024 * 1024 });
+    const key = await scrypt(passphrase, Buffer.from(salt, 'base64'), 32, SCRYPT_PARAMS);
     return new RootKey(key);
   }
 
   /** Makes sure this root key is the one the store was created with (a check value, not the key). */
   async verifyAgainst(storage: Storage): Promise<void> {
-    const check = createHmac('sha256', this.#key.unsafeBytes()).update(CHECK_LABEL).digest('base64');
+    const check = this.checkValue();
     const stored = await storage.putSettingIfAbsent('root.check', check);
     if (!timingSafeEqual(Buffer.from(stored, 'base64'), Buffer.from(check, 'base64'))) {
       throw new Error('the root key does not match this data store (wrong key file or passphrase): refusing to start');

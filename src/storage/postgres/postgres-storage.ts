@@ -1,8 +1,10 @@
 import pg from 'pg';
 import type {
-  AccessKeyRecord, AliasRecord, KeyRecord, MaterialRecord, Page, Scope, Storage, TagRecord,
+  AccessKeyRecord, AliasRecord, KeyRecord, MaterialRecord, Page, Scope, SnapshotCounts, SnapshotRecord, SnapshotStorage, Storage, TagRecord,
 } from '../../domain/ports.js';
-import { StorageConflictError, StorageDuplicateError, StorageLimitError } from '../../domain/ports.js';
+import {
+  emptySnapshotCounts, StorageConflictError, StorageDuplicateError, StorageLimitError, StorageNotEmptyError,
+} from '../../domain/ports.js';
 import { POSTGRES_MIGRATIONS } from './migrations.js';
 
 // bigint columns arrive as strings (node-postgres does not guess at precision): millisecond timestamps and versions
@@ -39,8 +41,37 @@ const toAlias = (r: AliasRow): AliasRecord => ({
   creationDate: new Date(Number(r.creation_date)), lastUpdatedDate: new Date(Number(r.last_updated_date)),
 });
 
+interface MaterialRow {
+  key_arn: string; material_id: string; wrapped: Buffer; created_at: string;
+}
+interface AccessKeyRow {
+  access_key_id: string; account: string; principal_arn: string; secret_wrapped: Buffer; created_at: string;
+}
+const toMaterial = (m: MaterialRow): MaterialRecord => ({ keyArn: m.key_arn, materialId: m.material_id, wrapped: m.wrapped, createdAt: new Date(Number(m.created_at)) });
+const toAccessKey = (a: AccessKeyRow): AccessKeyRecord => ({
+  accessKeyId: a.access_key_id, account: a.account, principalArn: a.principal_arn, secretWrapped: a.secret_wrapped, createdAt: new Date(Number(a.created_at)),
+});
+const keyValues = (key: KeyRecord): unknown[] => [
+  key.account, key.region, key.keyId, key.arn, key.creationDate.getTime(), key.description, key.keyUsage, key.keySpec,
+  key.origin, key.keyManager, key.keyState, key.deletionDate?.getTime() ?? null, key.currentMaterialId ?? null,
+  key.multiRegion, key.policy, key.version,
+];
+
+/** The tables a snapshot covers, in export order, with the order of their rows (the primary key). */
+const SNAPSHOT_TABLES = [
+  { table: 'settings', order: 'name' },
+  { table: 'access_keys', order: 'access_key_id' },
+  { table: 'keys', order: 'account, region, key_id' },
+  { table: 'key_materials', order: 'key_arn, material_id' },
+  { table: 'aliases', order: 'account, region, alias_name' },
+  { table: 'tags', order: 'key_arn, tag_key' },
+] as const;
+const SNAPSHOT_FETCH = 500;
+
 const KEY_COLUMNS = `account, region, key_id, arn, creation_date, description, key_usage, key_spec, origin, key_manager,
   key_state, deletion_date, current_material_id, multi_region, policy, version`;
+
+const INSERT_KEY = `INSERT INTO keys (${KEY_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)`;
 
 const sqlState = (err: unknown): string | undefined =>
   typeof err === 'object' && err !== null && typeof (err as { code?: unknown }).code === 'string' ? (err as { code: string }).code : undefined;
@@ -67,7 +98,7 @@ export interface PostgresStorageOptions {
  * keys are updated by compare-and-set on their version; per-key limits are checked in SERIALIZABLE transactions
  * (retried on serialization failure), so concurrent writers on any number of nodes can never pass a limit.
  */
-export class PostgresStorage implements Storage {
+export class PostgresStorage implements Storage, SnapshotStorage {
   readonly #pool: pg.Pool;
 
   constructor(url: string, options: PostgresStorageOptions = {}) {
@@ -142,11 +173,7 @@ export class PostgresStorage implements Storage {
   async insertKey(key: KeyRecord, materials: readonly MaterialRecord[], tags: readonly TagRecord[]): Promise<void> {
     try {
       await this.#tx(`key ${key.arn}`, async (c) => {
-        await c.query(`INSERT INTO keys (${KEY_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)`, [
-          key.account, key.region, key.keyId, key.arn, key.creationDate.getTime(), key.description, key.keyUsage, key.keySpec,
-          key.origin, key.keyManager, key.keyState, key.deletionDate?.getTime() ?? null, key.currentMaterialId ?? null,
-          key.multiRegion, key.policy, key.version,
-        ]);
+        await c.query(INSERT_KEY, keyValues(key));
         for (const m of materials) {
           await c.query('INSERT INTO key_materials (key_arn, material_id, wrapped, created_at) VALUES ($1, $2, $3, $4)', [
             m.keyArn, m.materialId, m.wrapped, m.createdAt.getTime(),
@@ -218,11 +245,11 @@ export class PostgresStorage implements Storage {
   }
 
   async getMaterials(keyArn: string): Promise<MaterialRecord[]> {
-    const r = await this.#pool.query<{ key_arn: string; material_id: string; wrapped: Buffer; created_at: string }>(
+    const r = await this.#pool.query<MaterialRow>(
       'SELECT key_arn, material_id, wrapped, created_at FROM key_materials WHERE key_arn = $1 ORDER BY created_at, material_id',
       [keyArn],
     );
-    return r.rows.map((m) => ({ keyArn: m.key_arn, materialId: m.material_id, wrapped: m.wrapped, createdAt: new Date(Number(m.created_at)) }));
+    return r.rows.map(toMaterial);
   }
 
   async insertAlias(alias: AliasRecord, maxPerTarget?: number): Promise<void> {
@@ -323,12 +350,11 @@ export class PostgresStorage implements Storage {
   }
 
   async getAccessKey(accessKeyId: string): Promise<AccessKeyRecord | undefined> {
-    const r = await this.#pool.query<{ access_key_id: string; account: string; principal_arn: string; secret_wrapped: Buffer; created_at: string }>(
+    const r = await this.#pool.query<AccessKeyRow>(
       'SELECT access_key_id, account, principal_arn, secret_wrapped, created_at FROM access_keys WHERE access_key_id = $1',
       [accessKeyId],
     );
-    const a = r.rows[0];
-    return a && { accessKeyId: a.access_key_id, account: a.account, principalArn: a.principal_arn, secretWrapped: a.secret_wrapped, createdAt: new Date(Number(a.created_at)) };
+    return r.rows[0] && toAccessKey(r.rows[0]);
   }
 
   async insertAccessKey(record: AccessKeyRecord): Promise<void> {
@@ -360,6 +386,123 @@ export class PostgresStorage implements Storage {
     await this.#tx('the store', async (c) => {
       for (const table of ['key_materials', 'tags', 'aliases', 'keys']) await c.query(`DELETE FROM ${table}`);
     });
+  }
+
+  /**
+   * On one pooled connection, in one SERIALIZABLE READ ONLY DEFERRABLE transaction: PostgreSQL waits for a snapshot
+   * that no concurrent serializable writer can still invalidate, then the read never blocks writers, is never
+   * aborted, and sees the store as of one instant. Rows are fetched through cursors, a batch at a time.
+   */
+  async *exportSnapshot(): AsyncIterable<SnapshotRecord> {
+    const c = await this.#pool.connect();
+    let finished = false;
+    try {
+      await c.query('BEGIN ISOLATION LEVEL SERIALIZABLE READ ONLY DEFERRABLE');
+      for (const { table, order } of SNAPSHOT_TABLES) {
+        await c.query(`DECLARE snapshot_rows NO SCROLL CURSOR FOR SELECT * FROM ${table} ORDER BY ${order}`);
+        for (;;) {
+          const batch = await c.query(`FETCH ${SNAPSHOT_FETCH} FROM snapshot_rows`);
+          for (const row of batch.rows) yield snapshotRecord(table, row);
+          if (batch.rows.length < SNAPSHOT_FETCH) break;
+        }
+        await c.query('CLOSE snapshot_rows');
+      }
+      await c.query('COMMIT');
+      finished = true;
+    } finally {
+      // After an error, or a consumer that stopped early, the transaction is still open: the connection is destroyed
+      // (the server then ends the transaction), not returned to the pool.
+      c.release(finished ? undefined : new Error('snapshot not finished'));
+    }
+  }
+
+  /**
+   * In one transaction that first locks every table against writers (EXCLUSIVE: reads go on), checks that all are
+   * empty, then inserts; an error anywhere rolls everything back.
+   */
+  async importSnapshot(records: AsyncIterable<SnapshotRecord> | Iterable<SnapshotRecord>): Promise<SnapshotCounts> {
+    const c = await this.#pool.connect();
+    let broken: Error | undefined;
+    const counts = emptySnapshotCounts();
+    try {
+      await c.query('BEGIN');
+      await c.query(`LOCK TABLE ${SNAPSHOT_TABLES.map((t) => t.table).join(', ')} IN EXCLUSIVE MODE`);
+      for (const { table } of SNAPSHOT_TABLES) {
+        if ((await c.query(`SELECT 1 FROM ${table} LIMIT 1`)).rows.length > 0) throw new StorageNotEmptyError(`table ${table} has rows`);
+      }
+      for await (const r of records) {
+        switch (r.type) {
+          case 'setting':
+            await c.query({ name: 'snapshot_setting', text: 'INSERT INTO settings (name, value) VALUES ($1, $2)', values: [r.name, r.value] });
+            break;
+          case 'accessKey': {
+            const a = r.accessKey;
+            await c.query({
+              name: 'snapshot_access_key',
+              text: 'INSERT INTO access_keys (access_key_id, account, principal_arn, secret_wrapped, created_at) VALUES ($1, $2, $3, $4, $5)',
+              values: [a.accessKeyId, a.account, a.principalArn, a.secretWrapped, a.createdAt.getTime()],
+            });
+            break;
+          }
+          case 'key':
+            await c.query({ name: 'snapshot_key', text: INSERT_KEY, values: keyValues(r.key) });
+            break;
+          case 'material': {
+            const m = r.material;
+            await c.query({
+              name: 'snapshot_material',
+              text: 'INSERT INTO key_materials (key_arn, material_id, wrapped, created_at) VALUES ($1, $2, $3, $4)',
+              values: [m.keyArn, m.materialId, m.wrapped, m.createdAt.getTime()],
+            });
+            break;
+          }
+          case 'alias': {
+            const a = r.alias;
+            await c.query({
+              name: 'snapshot_alias',
+              text: 'INSERT INTO aliases (account, region, alias_name, target_key_id, creation_date, last_updated_date) VALUES ($1, $2, $3, $4, $5, $6)',
+              values: [a.account, a.region, a.aliasName, a.targetKeyId, a.creationDate.getTime(), a.lastUpdatedDate.getTime()],
+            });
+            break;
+          }
+          case 'tag':
+            await c.query({ name: 'snapshot_tag', text: 'INSERT INTO tags (key_arn, tag_key, tag_value) VALUES ($1, $2, $3)', values: [r.keyArn, r.tag.key, r.tag.value] });
+            break;
+          default: {
+            const unknown: never = r;
+            throw new Error(`unknown snapshot record type ${String((unknown as { type: unknown }).type)}`);
+          }
+        }
+        counts[r.type]++;
+      }
+      await c.query('COMMIT');
+      return counts;
+    } catch (err) {
+      await c.query('ROLLBACK').catch((e: Error) => (broken = e));
+      if (isUniqueViolation(err)) throw new StorageDuplicateError(`a record of the snapshot (${(err as Error).message})`);
+      throw err;
+    } finally {
+      c.release(broken);
+    }
+  }
+}
+
+function snapshotRecord(table: (typeof SNAPSHOT_TABLES)[number]['table'], row: Record<string, unknown>): SnapshotRecord {
+  switch (table) {
+    case 'settings':
+      return { type: 'setting', name: row.name as string, value: row.value as string };
+    case 'access_keys':
+      return { type: 'accessKey', accessKey: toAccessKey(row as unknown as AccessKeyRow) };
+    case 'keys':
+      return { type: 'key', key: toKey(row as unknown as KeyRow) };
+    case 'key_materials':
+      return { type: 'material', material: toMaterial(row as unknown as MaterialRow) };
+    case 'aliases':
+      return { type: 'alias', alias: toAlias(row as unknown as AliasRow) };
+    case 'tags':
+      return { type: 'tag', keyArn: row.key_arn as string, tag: { key: row.tag_key as string, value: row.tag_value as string } };
+    default:
+      return table satisfies never;
   }
 }
 

@@ -1,8 +1,10 @@
 import { sqliteDriver, type SqliteDatabase } from './driver.js';
 import type {
-  AccessKeyRecord, AliasRecord, KeyRecord, MaterialRecord, Page, Scope, Storage, TagRecord,
+  AccessKeyRecord, AliasRecord, KeyRecord, MaterialRecord, Page, Scope, SnapshotCounts, SnapshotRecord, SnapshotStorage, Storage, TagRecord,
 } from '../../domain/ports.js';
-import { StorageConflictError, StorageDuplicateError, StorageLimitError } from '../../domain/ports.js';
+import {
+  emptySnapshotCounts, StorageConflictError, StorageDuplicateError, StorageLimitError, StorageNotEmptyError,
+} from '../../domain/ports.js';
 import { SQLITE_MIGRATIONS } from './migrations.js';
 
 interface KeyRow {
@@ -12,6 +14,12 @@ interface KeyRow {
 }
 interface AliasRow {
   account: string; region: string; alias_name: string; target_key_id: string; creation_date: number; last_updated_date: number;
+}
+interface MaterialRow {
+  key_arn: string; material_id: string; wrapped: Buffer; created_at: number;
+}
+interface AccessKeyRow {
+  access_key_id: string; account: string; principal_arn: string; secret_wrapped: Buffer; created_at: number;
 }
 
 const toKey = (r: KeyRow): KeyRecord => ({
@@ -43,20 +51,37 @@ const toAlias = (r: AliasRow): AliasRecord => ({
   creationDate: new Date(r.creation_date), lastUpdatedDate: new Date(r.last_updated_date),
 });
 
+const toMaterial = (r: MaterialRow): MaterialRecord => ({ keyArn: r.key_arn, materialId: r.material_id, wrapped: r.wrapped, createdAt: new Date(r.created_at) });
+const toAccessKey = (r: AccessKeyRow): AccessKeyRecord => ({
+  accessKeyId: r.access_key_id, account: r.account, principalArn: r.principal_arn, secretWrapped: r.secret_wrapped, createdAt: new Date(r.created_at),
+});
+
+const INSERT_KEY = `INSERT INTO keys VALUES (@account, @region, @key_id, @arn, @creation_date, @description, @key_usage, @key_spec,
+  @origin, @key_manager, @key_state, @deletion_date, @current_material_id, @multi_region, @policy, @version)`;
+/** The tables a snapshot covers, in export order. */
+const SNAPSHOT_TABLES = ['settings', 'access_keys', 'keys', 'key_materials', 'aliases', 'tags'] as const;
+
 const isUniqueViolation = (err: unknown): boolean =>
   typeof err === 'object' && err !== null && String((err as { code?: string }).code).startsWith('SQLITE_CONSTRAINT');
 
 /** The embedded default store: one SQLite file in WAL mode with full-sync commits. */
-export class SqliteStorage implements Storage {
+export class SqliteStorage implements Storage, SnapshotStorage {
   readonly #db: SqliteDatabase;
+  readonly #file: string;
 
   constructor(file: string) {
-    const { Database } = sqliteDriver();
-    this.#db = new Database(file);
+    this.#file = file;
+    this.#db = SqliteStorage.#open(file);
     this.#db.pragma('journal_mode = WAL');
-    this.#db.pragma('synchronous = FULL');
-    this.#db.pragma('foreign_keys = ON');
-    this.#db.pragma('busy_timeout = 5000');
+  }
+
+  static #open(file: string): SqliteDatabase {
+    const { Database } = sqliteDriver();
+    const db = new Database(file);
+    db.pragma('synchronous = FULL');
+    db.pragma('foreign_keys = ON');
+    db.pragma('busy_timeout = 5000');
+    return db;
   }
 
   async migrate(): Promise<void> {
@@ -80,10 +105,7 @@ export class SqliteStorage implements Storage {
     const db = this.#db;
     try {
       db.transaction(() => {
-        db.prepare(
-          `INSERT INTO keys VALUES (@account, @region, @key_id, @arn, @creation_date, @description, @key_usage, @key_spec,
-             @origin, @key_manager, @key_state, @deletion_date, @current_material_id, @multi_region, @policy, @version)`,
-        ).run(keyParams(key));
+        db.prepare(INSERT_KEY).run(keyParams(key));
         const m = db.prepare('INSERT INTO key_materials VALUES (?, ?, ?, ?)');
         for (const mat of materials) m.run(mat.keyArn, mat.materialId, mat.wrapped, mat.createdAt.getTime());
         const t = db.prepare('INSERT INTO tags VALUES (?, ?, ?)');
@@ -145,10 +167,8 @@ export class SqliteStorage implements Storage {
   }
 
   async getMaterials(keyArn: string): Promise<MaterialRecord[]> {
-    const rows = this.#db.prepare('SELECT * FROM key_materials WHERE key_arn = ? ORDER BY created_at').all(keyArn) as {
-      key_arn: string; material_id: string; wrapped: Buffer; created_at: number;
-    }[];
-    return rows.map((r) => ({ keyArn: r.key_arn, materialId: r.material_id, wrapped: r.wrapped, createdAt: new Date(r.created_at) }));
+    const rows = this.#db.prepare('SELECT * FROM key_materials WHERE key_arn = ? ORDER BY created_at').all(keyArn) as MaterialRow[];
+    return rows.map(toMaterial);
   }
 
   async insertAlias(alias: AliasRecord, maxPerTarget?: number): Promise<void> {
@@ -240,10 +260,8 @@ export class SqliteStorage implements Storage {
   }
 
   async getAccessKey(accessKeyId: string): Promise<AccessKeyRecord | undefined> {
-    const r = this.#db.prepare('SELECT * FROM access_keys WHERE access_key_id = ?').get(accessKeyId) as
-      | { access_key_id: string; account: string; principal_arn: string; secret_wrapped: Buffer; created_at: number }
-      | undefined;
-    return r && { accessKeyId: r.access_key_id, account: r.account, principalArn: r.principal_arn, secretWrapped: r.secret_wrapped, createdAt: new Date(r.created_at) };
+    const r = this.#db.prepare('SELECT * FROM access_keys WHERE access_key_id = ?').get(accessKeyId) as AccessKeyRow | undefined;
+    return r && toAccessKey(r);
   }
 
   async insertAccessKey(record: AccessKeyRecord): Promise<void> {
@@ -275,5 +293,101 @@ export class SqliteStorage implements Storage {
     db.transaction(() => {
       for (const table of ['key_materials', 'tags', 'aliases', 'keys']) db.exec(`DELETE FROM ${table}`);
     }).immediate();
+  }
+
+  /**
+   * On a connection of its own, inside one read transaction: in WAL mode it sees the database as of its first read,
+   * while this and other processes go on writing (they append to the WAL; the reader keeps its snapshot).
+   */
+  async *exportSnapshot(): AsyncIterable<SnapshotRecord> {
+    const db = SqliteStorage.#open(this.#file);
+    try {
+      db.pragma('query_only = ON');
+      db.exec('BEGIN DEFERRED');
+      // A deferred transaction takes its snapshot at its first read: take it now, before anything is yielded.
+      db.prepare('SELECT COUNT(*) FROM settings').pluck().get();
+      for (const r of db.prepare('SELECT name, value FROM settings ORDER BY name').iterate() as IterableIterator<{ name: string; value: string }>) {
+        yield { type: 'setting', name: r.name, value: r.value };
+      }
+      for (const r of db.prepare('SELECT * FROM access_keys ORDER BY access_key_id').iterate() as IterableIterator<AccessKeyRow>) {
+        yield { type: 'accessKey', accessKey: toAccessKey(r) };
+      }
+      for (const r of db.prepare('SELECT * FROM keys ORDER BY account, region, key_id').iterate() as IterableIterator<KeyRow>) {
+        yield { type: 'key', key: toKey(r) };
+      }
+      for (const r of db.prepare('SELECT * FROM key_materials ORDER BY key_arn, material_id').iterate() as IterableIterator<MaterialRow>) {
+        yield { type: 'material', material: toMaterial(r) };
+      }
+      for (const r of db.prepare('SELECT * FROM aliases ORDER BY account, region, alias_name').iterate() as IterableIterator<AliasRow>) {
+        yield { type: 'alias', alias: toAlias(r) };
+      }
+      for (const r of db.prepare('SELECT * FROM tags ORDER BY key_arn, tag_key').iterate() as IterableIterator<{ key_arn: string; tag_key: string; tag_value: string }>) {
+        yield { type: 'tag', keyArn: r.key_arn, tag: { key: r.tag_key, value: r.tag_value } };
+      }
+      db.exec('COMMIT');
+    } finally {
+      db.close(); // also ends the read transaction when the consumer stopped early or failed
+    }
+  }
+
+  /** On a connection of its own holding the write lock (BEGIN IMMEDIATE) from the emptiness check to the commit. */
+  async importSnapshot(records: AsyncIterable<SnapshotRecord> | Iterable<SnapshotRecord>): Promise<SnapshotCounts> {
+    const db = SqliteStorage.#open(this.#file);
+    const counts = emptySnapshotCounts();
+    try {
+      db.exec('BEGIN IMMEDIATE');
+      for (const table of SNAPSHOT_TABLES) {
+        if (db.prepare(`SELECT 1 FROM ${table} LIMIT 1`).get() !== undefined) throw new StorageNotEmptyError(`table ${table} has rows`);
+      }
+      const insert = {
+        setting: db.prepare('INSERT INTO settings VALUES (?, ?)'),
+        accessKey: db.prepare('INSERT INTO access_keys VALUES (?, ?, ?, ?, ?)'),
+        key: db.prepare(INSERT_KEY),
+        material: db.prepare('INSERT INTO key_materials VALUES (?, ?, ?, ?)'),
+        alias: db.prepare('INSERT INTO aliases VALUES (?, ?, ?, ?, ?, ?)'),
+        tag: db.prepare('INSERT INTO tags VALUES (?, ?, ?)'),
+      };
+      for await (const r of records) {
+        switch (r.type) {
+          case 'setting':
+            insert.setting.run(r.name, r.value);
+            break;
+          case 'accessKey': {
+            const a = r.accessKey;
+            insert.accessKey.run(a.accessKeyId, a.account, a.principalArn, a.secretWrapped, a.createdAt.getTime());
+            break;
+          }
+          case 'key':
+            insert.key.run(keyParams(r.key));
+            break;
+          case 'material': {
+            const m = r.material;
+            insert.material.run(m.keyArn, m.materialId, m.wrapped, m.createdAt.getTime());
+            break;
+          }
+          case 'alias': {
+            const a = r.alias;
+            insert.alias.run(a.account, a.region, a.aliasName, a.targetKeyId, a.creationDate.getTime(), a.lastUpdatedDate.getTime());
+            break;
+          }
+          case 'tag':
+            insert.tag.run(r.keyArn, r.tag.key, r.tag.value);
+            break;
+          default: {
+            const unknown: never = r;
+            throw new Error(`unknown snapshot record type ${String((unknown as { type: unknown }).type)}`);
+          }
+        }
+        counts[r.type]++;
+      }
+      db.exec('COMMIT');
+      return counts;
+    } catch (err) {
+      if (db.inTransaction) db.exec('ROLLBACK');
+      if (isUniqueViolation(err)) throw new StorageDuplicateError(`a record of the snapshot (${(err as Error).message})`);
+      throw err;
+    } finally {
+      db.close();
+    }
   }
 }

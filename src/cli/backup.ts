@@ -1,0 +1,184 @@
+// `trent backup` and `trent restore` (docs/backup.md): a consistent, still-encrypted copy of a store, restorable into
+// either backend.
+import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { accessKeyWrapContext } from '../auth/admin-credentials.js';
+import { ConfigError, describeStore, loadConfig, type StoreConfig, type TrentConfig } from '../config/config.js';
+import {
+  StorageNotEmptyError, type SnapshotCounts, type SnapshotRecord, type SnapshotStorage, type Storage,
+} from '../domain/ports.js';
+import { materialWrapContext } from '../keystores/local/local-keystore.js';
+import { RootKey } from '../keystores/local/root-key.js';
+import { PostgresStorage } from '../storage/postgres/postgres-storage.js';
+import { SqliteStorage } from '../storage/sqlite/sqlite-storage.js';
+import { BACKUP_NOTICE, BackupFormatError, readBackup, writeBackup, type BackupHeader, type BackupSummary } from './backup-format.js';
+
+export const BACKUP_USAGE = `  trent backup --out FILE [--store sqlite|postgres://…] [--data-dir DIR] [--config FILE]
+      Writes a consistent backup of the store (taken in one read transaction; the server may keep running) to
+      FILE (mode 0600; never overwritten). Key material and secrets stay wrapped under the root key, which is
+      NOT in the backup: back up the root key file (or passphrase) separately. docs/backup.md
+  trent restore --in FILE [--store sqlite|postgres://…] [--data-dir DIR] [--root-key-file FILE] [--config FILE]
+      Restores a backup into a new, empty store of either backend, in one transaction. The configured root key
+      (--root-key-file, default <data-dir>/root-key, or TRENT_ROOT_KEY_PASSPHRASE) must be the backed-up
+      store's: it is checked before anything is written.
+`;
+
+type SnapshotStore = Storage & SnapshotStorage;
+
+const STORE_FLAGS = { store: { type: 'string' }, 'data-dir': { type: 'string' }, config: { type: 'string' } } as const;
+
+function config(values: Record<string, unknown>): TrentConfig {
+  const flags: Record<string, string> = {};
+  for (const name of ['store', 'data-dir', 'config', 'root-key-file']) if (typeof values[name] === 'string') flags[name] = values[name] as string;
+  return loadConfig(flags, process.env);
+}
+
+function openStore(store: StoreConfig): SnapshotStore {
+  switch (store.kind) {
+    case 'sqlite':
+      return new SqliteStorage(store.file);
+    case 'postgres':
+      return new PostgresStorage(store.url, { maxConnections: 2 });
+    default:
+      return store satisfies never;
+  }
+}
+
+function trentVersion(): string {
+  try {
+    const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version?: unknown };
+    return typeof pkg.version === 'string' ? pkg.version : 'unknown';
+  } catch {
+    return 'unknown';
+  }
+}
+
+const describeCounts = (c: SnapshotCounts): string =>
+  `${c.key} keys, ${c.material} key materials, ${c.alias} aliases, ${c.tag} tags, ${c.accessKey} access keys, ${c.setting} settings`;
+
+export async function backupCommand(argv: string[], out: NodeJS.WritableStream = process.stdout): Promise<void> {
+  const { values } = parseArgs({ args: argv, options: { ...STORE_FLAGS, out: { type: 'string' } }, strict: true, allowPositionals: false });
+  if (!values.out) throw new ConfigError('trent backup needs --out FILE');
+  const cfg = config(values);
+  process.umask(0o077);
+  if (cfg.store.kind === 'sqlite' && !existsSync(cfg.store.file)) throw new ConfigError(`there is no SQLite store at ${cfg.store.file} (check --data-dir and --store)`);
+  const storage = openStore(cfg.store);
+  let summary: BackupSummary;
+  try {
+    await storage.migrate();
+    summary = await writeBackup(values.out, { trentVersion: trentVersion(), createdAt: new Date().toISOString(), source: cfg.store.kind }, storage.exportSnapshot());
+  } finally {
+    await storage.close();
+  }
+  const rootKey = cfg.rootKeyPassphrase ? 'the root key passphrase (TRENT_ROOT_KEY_PASSPHRASE)' : `the root key file ${cfg.rootKeyFile}`;
+  out.write(
+    `Backed up ${describeStore(cfg.store)} to ${path.resolve(values.out)}: ${describeCounts(summary.counts)}.\n` +
+      `SHA-256 of the content: ${summary.sha256}\n\n` +
+      `WARNING: THE ROOT KEY IS NOT IN THIS BACKUP. ${BACKUP_NOTICE}\n` +
+      `Back up ${rootKey} separately, and keep it apart from this file.\n` +
+      `The administrator credentials file (${path.join(cfg.dataDir, 'credentials')}) is not in the backup either.\n`,
+  );
+}
+
+interface Prepared {
+  readonly summary: BackupSummary;
+  readonly settings: ReadonlyMap<string, string>;
+}
+
+/** Reads the whole backup once: intact, complete, and its settings (root key check value, passphrase salt). */
+async function prepare(file: string): Promise<Prepared> {
+  if (!existsSync(file)) throw new ConfigError(`there is no backup file ${file}`);
+  const settings = new Map<string, string>();
+  const it = readBackup(file);
+  for (;;) {
+    const r = await it.next();
+    if (r.done) return { summary: r.value, settings };
+    if (r.value.type === 'setting') settings.set(r.value.name, r.value.value);
+  }
+}
+
+async function rootKeyFor(cfg: TrentConfig, settings: ReadonlyMap<string, string>): Promise<RootKey> {
+  if (cfg.rootKeyPassphrase) {
+    const salt = settings.get('root.scrypt.salt');
+    if (!salt) throw new Error('TRENT_ROOT_KEY_PASSPHRASE is set, but the backed-up store did not use a passphrase (it has no scrypt salt): restore with its root key file instead; nothing restored');
+    return RootKey.fromPassphraseAndSalt(cfg.rootKeyPassphrase, salt);
+  }
+  try {
+    return await RootKey.fromExistingFile(cfg.rootKeyFile);
+  } catch (err) {
+    throw new Error(`${(err as Error).message}: copy the root key file of the backed-up deployment there (or give --root-key-file, or TRENT_ROOT_KEY_PASSPHRASE); nothing restored`);
+  }
+}
+
+/** Passes the records on, refusing any wrapped material or secret that does not unwrap under `rootKey`. */
+async function* unwrappable(records: AsyncIterable<SnapshotRecord>, rootKey: RootKey): AsyncIterable<SnapshotRecord> {
+  for await (const r of records) {
+    let plain: Buffer | undefined;
+    if (r.type === 'material') plain = rootKey.unwrap(materialWrapContext(r.material.keyArn, r.material.materialId), r.material.wrapped);
+    else if (r.type === 'accessKey') plain = rootKey.unwrap(accessKeyWrapContext(r.accessKey.accessKeyId), r.accessKey.secretWrapped);
+    if (r.type === 'material' || r.type === 'accessKey') {
+      if (!plain) {
+        const what = r.type === 'material' ? `key material ${r.material.materialId} of ${r.material.keyArn}` : `the secret of access key ${r.accessKey.accessKeyId}`;
+        throw new BackupFormatError(`${what} does not unwrap under the configured root key`);
+      }
+      plain.fill(0);
+    }
+    yield r;
+  }
+}
+
+export async function restoreCommand(argv: string[], out: NodeJS.WritableStream = process.stdout): Promise<void> {
+  const { values } = parseArgs({
+    args: argv, options: { ...STORE_FLAGS, in: { type: 'string' }, 'root-key-file': { type: 'string' } }, strict: true, allowPositionals: false,
+  });
+  if (!values.in) throw new ConfigError('trent restore needs --in FILE');
+  const file = values.in;
+  const cfg = config(values);
+  process.umask(0o077);
+
+  // 1. The backup is whole and intact, and 2. the root key is the backed-up store's, before the target is touched.
+  const { summary, settings } = await prepare(file).catch((err: unknown) => {
+    throw err instanceof BackupFormatError ? new Error(`${err.message}: nothing restored`) : err;
+  });
+  const rootKey = await rootKeyFor(cfg, settings);
+  const check = settings.get('root.check');
+  if (check !== undefined && !rootKey.matchesCheckValue(check)) {
+    throw new Error(
+      `the root key does not match this backup (wrong key file or passphrase): nothing restored. ` +
+        `Use the root key of the deployment the backup was made from (${cfg.rootKeyPassphrase ? 'TRENT_ROOT_KEY_PASSPHRASE' : cfg.rootKeyFile}).`,
+    );
+  }
+
+  // 3. One transaction into an empty store. Records are read (and checked) again as they are written: a file that
+  // changed since step 1 fails the trailer check before the commit, and nothing is written.
+  await mkdir(cfg.dataDir, { recursive: true, mode: 0o700 });
+  const created = cfg.store.kind === 'sqlite' && !existsSync(cfg.store.file);
+  const storage = openStore(cfg.store);
+  let counts: SnapshotCounts;
+  let header: BackupHeader | undefined;
+  try {
+    await storage.migrate();
+    counts = await storage.importSnapshot(unwrappable(readBackup(file, (h) => (header = h)), rootKey));
+  } catch (err) {
+    await storage.close().catch(() => {});
+    // A SQLite file this command created holds nothing: remove it, so that a failed restore leaves no trace.
+    if (created && cfg.store.kind === 'sqlite') for (const f of ['', '-wal', '-shm']) rmSync(`${cfg.store.file}${f}`, { force: true });
+    if (err instanceof StorageNotEmptyError) {
+      const hint = cfg.store.kind === 'sqlite' ? `move ${cfg.store.file} away, or restore into another --data-dir` : 'create a new database for the restore';
+      throw new Error(`${err.message}; ${hint}. Nothing restored.`);
+    }
+    if (err instanceof BackupFormatError) throw new Error(`${err.message}: nothing restored`);
+    throw err;
+  }
+  await storage.close();
+  const from = header ?? summary.header;
+  out.write(
+    `Restored ${file} (made ${from.createdAt} from ${from.source === 'sqlite' ? 'SQLite' : 'PostgreSQL'} by Trent ${from.trentVersion}) ` +
+      `into ${describeStore(cfg.store)}: ${describeCounts(counts)}.\n` +
+      (check === undefined ? 'The backup held no root key check value: the store had never been served.\n' : 'The configured root key matches the backup.\n') +
+      `Start Trent on it with the same root key (${cfg.rootKeyPassphrase ? 'TRENT_ROOT_KEY_PASSPHRASE' : cfg.rootKeyFile}). ` +
+      `Administrator credentials are not in the backup: copy the old credentials file to ${path.join(cfg.dataDir, 'credentials')}.\n`,
+  );
+}

@@ -1,0 +1,181 @@
+// The snapshot contract (backup and restore): a store exports every record as of one instant, and an empty store of
+// either backend imports it whole or not at all. Run by snapshot.test.ts for every pair of backends available.
+import { after, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import {
+  StorageDuplicateError, StorageNotEmptyError,
+  type AccessKeyRecord, type AliasRecord, type MaterialRecord, type Scope, type SnapshotRecord, type SnapshotStorage, type Storage,
+} from '../../src/domain/ports.js';
+import { keyRecord } from './storage-contract.js';
+
+export type SnapshotStore = Storage & SnapshotStorage;
+
+export interface SnapshotFactory {
+  readonly name: string;
+  /** A fresh, migrated, empty store. */
+  create(): Promise<SnapshotStore>;
+}
+
+const A: Scope = { account: '111122223333', region: 'us-east-1' };
+const B: Scope = { account: '444455556666', region: 'eu-west-3' };
+
+export async function collect<T>(it: AsyncIterable<T>): Promise<T[]> {
+  const out: T[] = [];
+  for await (const x of it) out.push(x);
+  return out;
+}
+
+/** A store with something in every table, and the awkward values: nulls, empty strings, non-ASCII, bytes 0x00. */
+export async function populate(s: Storage): Promise<void> {
+  const material = (arn: string, id: string, at: number): MaterialRecord => ({
+    keyArn: arn, materialId: id, wrapped: Buffer.concat([Buffer.of(1, 0, 0xff), randomBytes(57)]), createdAt: new Date(at),
+  });
+  const enabled = keyRecord(A, 1, { description: 'Schlüssel ✓ "quoted"\nnewline', policy: '{"Version":"2012-10-17","Statement":[]}', version: 7 });
+  const disabled = keyRecord(A, 2, { keyState: 'Disabled', description: '', multiRegion: true });
+  const pending = keyRecord(B, 3, { keyState: 'PendingDeletion', deletionDate: new Date(1_900_000_000_123) });
+  const noMaterial = keyRecord(B, 4, { keyState: 'PendingImport', origin: 'EXTERNAL', currentMaterialId: undefined });
+  await s.insertKey(enabled, [material(enabled.arn, 'm1', 1_700_000_000_001), material(enabled.arn, 'm2', 1_700_000_000_002)], [
+    { key: 'team', value: 'storage' }, { key: 'empty', value: '' }, { key: 'ünïcode', value: '値' },
+  ]);
+  await s.insertKey(disabled, [material(disabled.arn, 'm1', 1_700_000_000_003)], []);
+  await s.insertKey(pending, [material(pending.arn, 'm1', 1_700_000_000_004)], [{ key: 'k', value: 'v' }]);
+  await s.insertKey(noMaterial, [], []);
+  const alias = (scope: Scope, name: string, target: string, created: number, updated: number): AliasRecord => ({
+    account: scope.account, region: scope.region, aliasName: name, targetKeyId: target, creationDate: new Date(created), lastUpdatedDate: new Date(updated),
+  });
+  await s.insertAlias(alias(A, 'alias/one', enabled.keyId, 1_700_000_000_010, 1_800_000_000_010));
+  await s.insertAlias(alias(A, 'alias/two', enabled.keyId, 1_700_000_000_011, 1_700_000_000_011));
+  await s.insertAlias(alias(B, 'alias/one', pending.keyId, 1_700_000_000_012, 1_700_000_000_012));
+  const accessKey = (id: string, account: string): AccessKeyRecord => ({
+    accessKeyId: id, account, principalArn: `arn:aws:iam::${account}:root`, secretWrapped: randomBytes(59), createdAt: new Date(1_700_000_000_020),
+  });
+  await s.insertAccessKey(accessKey('AKIAAAAAAAAAAAAAAAAA', A.account));
+  await s.insertAccessKey(accessKey('AKIABBBBBBBBBBBBBBBB', B.account));
+  await s.putSetting('root.check', randomBytes(32).toString('base64'));
+  await s.putSetting('root.scrypt.salt', randomBytes(16).toString('base64'));
+  await s.putSetting('admin.accessKeyId', 'AKIAAAAAAAAAAAAAAAAA');
+}
+
+const countByType = (records: readonly SnapshotRecord[]) => {
+  const counts: Record<string, number> = {};
+  for (const r of records) counts[r.type] = (counts[r.type] ?? 0) + 1;
+  return counts;
+};
+
+export function snapshotContract(source: SnapshotFactory, target: SnapshotFactory): void {
+  describe(`Snapshot contract: ${source.name} → ${target.name}`, () => {
+    const open: SnapshotStore[] = [];
+    const make = async (f: SnapshotFactory) => {
+      const s = await f.create();
+      open.push(s);
+      return s;
+    };
+    after(async () => {
+      await Promise.all(open.map((s) => s.close()));
+    });
+
+    it('exports every record and imports them into an empty store, all equal', async () => {
+      const src = await make(source);
+      await populate(src);
+      const exported = await collect(src.exportSnapshot());
+      assert.deepEqual(countByType(exported), { setting: 3, accessKey: 2, key: 4, material: 4, alias: 3, tag: 4 });
+      assert.deepEqual(exported.map((r) => r.type), [...exported.map((r) => r.type)].sort((a, b) =>
+        ['setting', 'accessKey', 'key', 'material', 'alias', 'tag'].indexOf(a) - ['setting', 'accessKey', 'key', 'material', 'alias', 'tag'].indexOf(b)));
+
+      const dst = await make(target);
+      const counts = await dst.importSnapshot(exported);
+      assert.deepEqual(counts, { setting: 3, accessKey: 2, key: 4, material: 4, alias: 3, tag: 4 });
+      assert.deepEqual(await collect(dst.exportSnapshot()), exported, 'the copy exports exactly what the original did');
+
+      // And through the ordinary Storage API.
+      const enabled = keyRecord(A, 1);
+      const got = (await dst.getKey(A, enabled.keyId))!;
+      assert.equal(got.version, 7);
+      assert.equal(got.description, 'Schlüssel ✓ "quoted"\nnewline');
+      assert.deepEqual(await dst.getMaterials(got.arn), await src.getMaterials(got.arn));
+      assert.deepEqual(await dst.getTags(got.arn), await src.getTags(got.arn));
+      assert.equal((await dst.getKey(B, keyRecord(B, 3).keyId))!.deletionDate!.getTime(), 1_900_000_000_123);
+      assert.equal((await dst.getKey(B, keyRecord(B, 4).keyId))!.currentMaterialId, undefined);
+      assert.equal((await dst.getKey(A, keyRecord(A, 2).keyId))!.multiRegion, true);
+      assert.deepEqual((await dst.listAliases(A, 10)).items, (await src.listAliases(A, 10)).items);
+      assert.deepEqual(await dst.getAccessKey('AKIABBBBBBBBBBBBBBBB'), await src.getAccessKey('AKIABBBBBBBBBBBBBBBB'));
+      assert.equal(await dst.getSetting('root.check'), await src.getSetting('root.check'));
+      // The copy is a working store: it takes writes (compare-and-set continues from the copied version).
+      await dst.updateKey({ ...got, description: 'after restore' });
+      assert.equal((await dst.getKey(A, enabled.keyId))!.version, 8);
+    });
+
+    it('refuses a target that is not empty, and writes nothing into it', async () => {
+      const src = await make(source);
+      await populate(src);
+      const exported = await collect(src.exportSnapshot());
+      for (const seed of [
+        async (s: Storage) => s.putSetting('root.check', 'another store'),
+        async (s: Storage) => s.insertKey(keyRecord(A, 99), [], []),
+        async (s: Storage) => s.insertAlias({ ...A, aliasName: 'alias/x', targetKeyId: 'k', creationDate: new Date(0), lastUpdatedDate: new Date(0) }),
+      ]) {
+        const dst = await make(target);
+        await seed(dst);
+        const before = await collect(dst.exportSnapshot());
+        assert.equal(before.length, 1);
+        await assert.rejects(dst.importSnapshot(exported), StorageNotEmptyError);
+        assert.deepEqual(await collect(dst.exportSnapshot()), before);
+      }
+    });
+
+    it('writes nothing when the records fail half way (an error of the source, a duplicate)', async () => {
+      const src = await make(source);
+      await populate(src);
+      const exported = await collect(src.exportSnapshot());
+      const dst = await make(target);
+      async function* failing() {
+        for (const [i, r] of exported.entries()) {
+          if (i === exported.length - 2) throw new Error('backup file truncated');
+          yield r;
+        }
+      }
+      await assert.rejects(dst.importSnapshot(failing()), /backup file truncated/);
+      assert.deepEqual(await collect(dst.exportSnapshot()), [], 'nothing half-written');
+
+      const duplicated = [...exported, exported.find((r) => r.type === 'material')!];
+      await assert.rejects(dst.importSnapshot(duplicated), StorageDuplicateError);
+      assert.deepEqual(await collect(dst.exportSnapshot()), []);
+
+      await dst.importSnapshot(exported);
+      assert.equal((await collect(dst.exportSnapshot())).length, exported.length, 'and the store still takes a good snapshot');
+    });
+
+    it('exports the store as of one instant while writers go on', async () => {
+      const src = await make(source);
+      await populate(src);
+      const before = await collect(src.exportSnapshot());
+      const iterator = src.exportSnapshot()[Symbol.asyncIterator]();
+      const first = await iterator.next(); // the snapshot is taken by now
+      assert.equal(first.done, false);
+      // Concurrent writes through the store: a new key, a deleted key (with its material, alias and tags), a change.
+      const added = keyRecord(A, 50);
+      await src.insertKey(added, [{ keyArn: added.arn, materialId: 'm1', wrapped: Buffer.of(9), createdAt: new Date(1) }], [{ key: 'new', value: '' }]);
+      assert.equal(await src.deleteKey(B, keyRecord(B, 3).keyId), true);
+      const k1 = (await src.getKey(A, keyRecord(A, 1).keyId))!;
+      await src.updateKey({ ...k1, keyState: 'Disabled' });
+      await src.putSetting('late.setting', 'x');
+      const rest: SnapshotRecord[] = [first.value];
+      for (let r = await iterator.next(); !r.done; r = await iterator.next()) rest.push(r.value);
+      assert.deepEqual(rest, before, 'none of the concurrent writes shows through');
+      const after = await collect(src.exportSnapshot());
+      assert.ok(after.some((r) => r.type === 'key' && r.key.keyId === added.keyId), 'a new export sees them');
+    });
+
+    it('can stop an export early without leaving the store locked', async () => {
+      const src = await make(source);
+      await populate(src);
+      for await (const r of src.exportSnapshot()) {
+        assert.equal(r.type, 'setting');
+        break;
+      }
+      await src.insertKey(keyRecord(A, 60), [], []); // a writer is not blocked by the abandoned snapshot
+      assert.equal((await collect(src.exportSnapshot())).filter((r) => r.type === 'key').length, 5);
+    });
+  });
+}
