@@ -25,28 +25,35 @@ export interface RequestLog {
 }
 
 /**
- * JSON lines to a stream, batched: lines collected during one turn of the event loop are written together,
- * so the hot path never waits on a write.
+ * JSON lines to a stream, batched: lines are collected for up to `flushMs` (or `maxPendingBytes`) and written
+ * together, so the hot path never waits on a write and the log costs one write per batch, not per request.
+ * A crash can lose the lines of the last unflushed batch (at most `flushMs`); a clean stop flushes everything.
  */
 export class JsonLinesLog implements RequestLog {
   readonly enabled = true;
-  #pending: string[] = [];
-  #scheduled = false;
-  constructor(private readonly out: Writable) {}
+  #pending = '';
+  #timer: NodeJS.Timeout | undefined;
+  constructor(
+    private readonly out: Writable,
+    private readonly flushMs = 20,
+    private readonly maxPendingBytes = 64 * 1024,
+  ) {}
 
   record(entry: RequestLogEntry): void {
-    this.#pending.push(JSON.stringify({ type: 'request', ...entry }));
-    if (!this.#scheduled) {
-      this.#scheduled = true;
-      setImmediate(() => this.#write());
+    this.#pending += `${JSON.stringify(entry).replace('{', '{"type":"request",')}\n`;
+    if (this.#pending.length >= this.maxPendingBytes) this.#write();
+    else if (!this.#timer) {
+      this.#timer = setTimeout(() => this.#write(), this.flushMs);
+      this.#timer.unref();
     }
   }
 
   #write(): void {
-    this.#scheduled = false;
-    if (this.#pending.length === 0) return;
-    const chunk = `${this.#pending.join('\n')}\n`;
-    this.#pending = [];
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+    if (this.#pending === '') return;
+    const chunk = this.#pending;
+    this.#pending = '';
     this.out.write(chunk);
   }
 
