@@ -5,7 +5,6 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { SameAccountAuthorizer } from '../../src/domain/authorizer.js';
 import { KeyRepository } from '../../src/domain/key-repository.js';
-import type { Storage } from '../../src/domain/ports.js';
 import { LocalKeyStore } from '../../src/keystores/local/local-keystore.js';
 import { RootKey } from '../../src/keystores/local/root-key.js';
 import { systemClock, systemRandom } from '../../src/main.js';
@@ -13,18 +12,8 @@ import type { RequestContext, Services } from '../../src/operations/operation.js
 import { OperationRegistry } from '../../src/operations/registry.js';
 import { parseInput } from '../../src/protocol/shapes.js';
 import { SqliteStorage } from '../../src/storage/sqlite/sqlite-storage.js';
+import { counting } from '../helpers/counting-storage.js';
 
-/** The real SQLite store, with a count of every call made to it. */
-function counting(storage: Storage): { storage: Storage; calls: string[] } {
-  const calls: string[] = [];
-  const proxy = new Proxy(storage, {
-    get(target, prop, receiver) {
-      const v = Reflect.get(target, prop, receiver);
-      return typeof v === 'function' ? (...args: unknown[]) => (calls.push(String(prop)), v.apply(target, args)) : v;
-    },
-  });
-  return { storage: proxy, calls };
-}
 
 describe('hot path', () => {
   it('serves Encrypt, Decrypt and GenerateDataKey of a warm key without touching storage', async () => {

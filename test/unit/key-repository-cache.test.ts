@@ -10,6 +10,7 @@ import { KeyRepository } from '../../src/domain/key-repository.js';
 import { LocalChangeFeed } from '../../src/domain/local-change-feed.js';
 import type { Clock, KeyRecord, Storage } from '../../src/domain/ports.js';
 import { SqliteStorage } from '../../src/storage/sqlite/sqlite-storage.js';
+import { counting } from '../helpers/counting-storage.js';
 
 const scope = { account: '111122223333', region: 'us-east-1' };
 let n = 0;
@@ -22,17 +23,6 @@ const newKey = (): KeyRecord => {
   };
 };
 
-/** The real store, with a count of the calls made to it. */
-function counting(storage: Storage): { storage: Storage; calls: string[] } {
-  const calls: string[] = [];
-  const proxy = new Proxy(storage, {
-    get(target, prop, receiver) {
-      const v = Reflect.get(target, prop, receiver);
-      return typeof v === 'function' ? (...args: unknown[]) => (calls.push(String(prop)), v.apply(target, args)) : v;
-    },
-  });
-  return { storage: proxy, calls };
-}
 
 describe('KeyRepository cache', () => {
   const dir = mkdtempSync(path.join(tmpdir(), 'trent-cache-'));
