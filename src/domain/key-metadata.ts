@@ -1,13 +1,10 @@
-import { CustomerMasterKeySpecValues, type CustomerMasterKeySpec, type EncryptionAlgorithmSpec, type KeyMetadata, type KeySpec } from '../model/kms-model.generated.js';
+import { CustomerMasterKeySpecValues, type CustomerMasterKeySpec, type KeyMetadata, type KeySpec } from '../model/kms-model.generated.js';
+import { algorithmLists } from './key-specs.js';
 import type { KeyRecord } from './ports.js';
 
-function encryptionAlgorithms(spec: KeySpec): EncryptionAlgorithmSpec[] | undefined {
-  switch (spec) {
-    case 'SYMMETRIC_DEFAULT':
-      return ['SYMMETRIC_DEFAULT'];
-    default:
-      return undefined;
-  }
+/** The deprecated CustomerMasterKeySpec mirrors KeySpec for the specs it knows. */
+export function customerMasterKeySpec(spec: KeySpec): CustomerMasterKeySpec | undefined {
+  return (CustomerMasterKeySpecValues as readonly string[]).includes(spec) ? (spec as CustomerMasterKeySpec) : undefined;
 }
 
 /** The KeyMetadata AWS returns for a key (CreateKey, DescribeKey). */
@@ -24,10 +21,10 @@ export function keyMetadata(key: KeyRecord): KeyMetadata {
     DeletionDate: key.keyState === 'PendingDeletion' ? key.deletionDate : undefined,
     Origin: key.origin,
     KeyManager: key.keyManager,
-    // The deprecated field mirrors KeySpec for the specs it knows.
-    CustomerMasterKeySpec: (CustomerMasterKeySpecValues as readonly string[]).includes(key.keySpec) ? (key.keySpec as CustomerMasterKeySpec) : undefined,
+    CustomerMasterKeySpec: customerMasterKeySpec(key.keySpec),
     KeySpec: key.keySpec,
-    EncryptionAlgorithms: key.keyUsage === 'ENCRYPT_DECRYPT' ? encryptionAlgorithms(key.keySpec) : undefined,
+    // The list of the key's usage: EncryptionAlgorithms, SigningAlgorithms, MacAlgorithms or KeyAgreementAlgorithms.
+    ...algorithmLists(key.keySpec, key.keyUsage),
     MultiRegion: key.multiRegion,
     CurrentKeyMaterialId: key.currentMaterialId,
   };

@@ -1,7 +1,10 @@
 // Interfaces the domain needs from the outside world. Adapters (storage, keystores, clock, randomness)
 // implement them and are wired together in src/main.ts only.
 import type { KeyManagerType, KeySpec, KeyState, KeyUsageType, OriginType } from '../model/kms-model.generated.js';
+import type { HmacHash } from '../crypto/hmac.js';
+import type { RsaHash } from '../crypto/rsa.js';
 import type { SecretBytes } from '../crypto/secret-bytes.js';
+import type { SignatureScheme } from '../crypto/signatures.js';
 
 export interface Clock {
   now(): Date;
@@ -159,14 +162,29 @@ export interface SecretWrapper {
   unwrap(context: readonly string[], wrapped: Buffer): Buffer | undefined;
 }
 
-/** Where symmetric key material lives and where symmetric crypto happens. */
+/**
+ * Where key material lives and where crypto with it happens. Material is made per key spec (AES-256 bytes, HMAC
+ * bytes of the spec's size, or a key pair kept as PKCS#8 DER) and only ever leaves wrapped; the store may keep it
+ * unwrapped in memory. Operations name the key spec when they use material, so the store knows its form.
+ */
 export interface KeyStore {
-  /** Makes fresh material for a key and returns it wrapped, ready to store. */
-  createMaterial(keyArn: string, materialId: string): Promise<MaterialRecord>;
-  /** AES-256-GCM under the material; the store chooses the IV. */
+  /** Makes fresh material for a key of `keySpec` and returns it wrapped, ready to store. */
+  createMaterial(keyArn: string, materialId: string, keySpec: KeySpec): Promise<MaterialRecord>;
+  /** AES-256-GCM under SYMMETRIC_DEFAULT material; the store chooses the IV. */
   encrypt(material: MaterialRecord, plaintext: Buffer, aad: Buffer): Promise<{ iv: Buffer; ciphertext: Buffer; tag: Buffer }>;
   /** Returns undefined when authentication fails. */
   decrypt(material: MaterialRecord, iv: Buffer, ciphertext: Buffer, tag: Buffer, aad: Buffer): Promise<SecretBytes | undefined>;
+  /** The DER SubjectPublicKeyInfo of key-pair material. */
+  publicKey(material: MaterialRecord, keySpec: KeySpec): Promise<Buffer>;
+  /** A signature with key-pair material; `prehashed`: `message` is the digest. */
+  sign(material: MaterialRecord, keySpec: KeySpec, scheme: SignatureScheme, message: Buffer, prehashed: boolean): Promise<Buffer>;
+  verify(material: MaterialRecord, keySpec: KeySpec, scheme: SignatureScheme, message: Buffer, prehashed: boolean, signature: Buffer): Promise<boolean>;
+  /** HMAC under HMAC material. */
+  mac(material: MaterialRecord, keySpec: KeySpec, hash: HmacHash, message: Buffer): Promise<Buffer>;
+  /** RSAES-OAEP with RSA key-pair material: raw algorithm output, no header. */
+  encryptAsymmetric(material: MaterialRecord, keySpec: KeySpec, hash: RsaHash, plaintext: Buffer): Promise<Buffer>;
+  /** Undefined when the ciphertext does not decrypt. */
+  decryptAsymmetric(material: MaterialRecord, keySpec: KeySpec, hash: RsaHash, ciphertext: Buffer): Promise<SecretBytes | undefined>;
   /** Drops any cached unwrapped copy of a key's materials (key deleted or material erased). */
   forget(keyArn: string): void;
   /** Drops every cached unwrapped material (dev reset). */

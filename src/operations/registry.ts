@@ -24,6 +24,11 @@ import { reEncrypt } from './crypto/re-encrypt.js';
 import { generateDataKey } from './crypto/generate-data-key.js';
 import { generateDataKeyWithoutPlaintext } from './crypto/generate-data-key-without-plaintext.js';
 import { generateRandom } from './crypto/generate-random.js';
+import { sign } from './asymmetric/sign.js';
+import { verify } from './asymmetric/verify.js';
+import { getPublicKey } from './asymmetric/get-public-key.js';
+import { generateMac } from './asymmetric/generate-mac.js';
+import { verifyMac } from './asymmetric/verify-mac.js';
 
 /** Every operation Trent implements. One module per operation; add new ones here. */
 const OPERATIONS: readonly Operation<any, any>[] = [
@@ -51,6 +56,11 @@ const OPERATIONS: readonly Operation<any, any>[] = [
   generateDataKey,
   generateDataKeyWithoutPlaintext,
   generateRandom,
+  sign,
+  verify,
+  getPublicKey,
+  generateMac,
+  verifyMac,
 ];
 
 /** Maps `TrentService.<Operation>` targets to operation modules. */

@@ -55,7 +55,7 @@ describe('ciphertext tampering', async () => {
   const keystore = new LocalKeyStore(rootKey, systemRandom, systemClock);
   const arn = 'arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab';
   const materialId = 'ab'.repeat(32);
-  const material = await keystore.createMaterial(arn, materialId);
+  const material = await keystore.createMaterial(arn, materialId, 'SYMMETRIC_DEFAULT');
   const key = { arn } as KeyRecord;
   const context = { tenant: 'blue' };
   const blob = await sealSymmetric(keystore, key, material, Buffer.from('the crown jewels'), context);
@@ -90,7 +90,7 @@ describe('ciphertext tampering', async () => {
   });
 
   it('refuses another key material', async () => {
-    const other = await keystore.createMaterial(arn, 'cd'.repeat(32));
+    const other = await keystore.createMaterial(arn, 'cd'.repeat(32), 'SYMMETRIC_DEFAULT');
     const parsed = parseBlob(blob)!;
     assert.equal(await openSymmetric(keystore, parsed, other, context), undefined);
   });

@@ -1,18 +1,34 @@
+import type { KeyObject } from 'node:crypto';
+import type { KeySpec } from '../../model/kms-model.generated.js';
 import { gcmDecrypt, gcmEncrypt } from '../../crypto/aes-gcm.js';
+import { hmac, type HmacHash } from '../../crypto/hmac.js';
+import { generateDerKeyPair, parsePkcs8, spkiDer } from '../../crypto/key-pairs.js';
 import { RandomPool } from '../../crypto/random-pool.js';
+import { oaepDecrypt, oaepEncrypt, type RsaHash } from '../../crypto/rsa.js';
 import { SecretBytes } from '../../crypto/secret-bytes.js';
+import { signMessage, verifySignature, type SignatureScheme } from '../../crypto/signatures.js';
+import { materialForm } from '../../domain/key-specs.js';
 import type { Clock, KeyStore, MaterialRecord, RandomSource } from '../../domain/ports.js';
 import type { RootKey } from './root-key.js';
 
 /** Associated data that binds wrapped material to its key and material id. */
 export const materialWrapContext = (keyArn: string, materialId: string): string[] => ['material', keyArn, materialId];
 
+/** Unwrapped key-pair material: parsed once, kept as KeyObjects (OpenSSL holds the private key). */
+interface KeyPair {
+  readonly privateKey: KeyObject;
+  readonly publicKey: KeyObject;
+  readonly spki: Buffer;
+}
+
 /**
- * The default key store: 256-bit material generated here, stored wrapped under the root key, and kept
- * unwrapped in memory (by key ARN and material id) once used, so the hot path does no unwrapping.
+ * The default key store: material generated here, stored wrapped under the root key, and kept unwrapped in memory
+ * (by key ARN and material id) once used, so the hot path does no unwrapping. Byte material (AES-256, HMAC) is kept
+ * as SecretBytes; key pairs (PKCS#8 DER at rest) as parsed KeyObjects.
  */
 export class LocalKeyStore implements KeyStore {
   readonly #unwrapped = new Map<string, Map<string, SecretBytes>>();
+  readonly #pairs = new Map<string, Map<string, KeyPair>>();
   readonly #ivs = new RandomPool();
 
   constructor(
@@ -21,10 +37,27 @@ export class LocalKeyStore implements KeyStore {
     private readonly clock: Clock,
   ) {}
 
-  async createMaterial(keyArn: string, materialId: string): Promise<MaterialRecord> {
-    const bytes = this.random.bytes(32);
+  async createMaterial(keyArn: string, materialId: string, keySpec: KeySpec): Promise<MaterialRecord> {
+    const form = materialForm(keySpec);
+    let bytes: Buffer;
+    switch (form.kind) {
+      case 'aes':
+      case 'hmac':
+        bytes = this.random.bytes(form.bytes);
+        this.#remember(keyArn, materialId, new SecretBytes(bytes));
+        break;
+      case 'key-pair':
+        bytes = (await generateDerKeyPair(form.params)).privateKey;
+        this.#rememberPair(keyArn, materialId, bytes);
+        break;
+      case 'unsupported':
+        throw new Error(`no material for ${keySpec}: ${form.why}`);
+      default: {
+        const never: never = form;
+        throw new Error(`unknown material form ${String(never)}`);
+      }
+    }
     const wrapped = this.root.wrap(materialWrapContext(keyArn, materialId), bytes);
-    this.#remember(keyArn, materialId, new SecretBytes(bytes));
     bytes.fill(0);
     return { keyArn, materialId, wrapped, createdAt: this.clock.now() };
   }
@@ -38,29 +71,82 @@ export class LocalKeyStore implements KeyStore {
     return out && SecretBytes.adopt(out);
   }
 
+  async publicKey(material: MaterialRecord, keySpec: KeySpec): Promise<Buffer> {
+    return Buffer.from(this.#pair(material, keySpec).spki);
+  }
+
+  async sign(material: MaterialRecord, keySpec: KeySpec, scheme: SignatureScheme, message: Buffer, prehashed: boolean): Promise<Buffer> {
+    return signMessage(this.#pair(material, keySpec).privateKey, scheme, message, prehashed);
+  }
+
+  async verify(material: MaterialRecord, keySpec: KeySpec, scheme: SignatureScheme, message: Buffer, prehashed: boolean, signature: Buffer): Promise<boolean> {
+    return verifySignature(this.#pair(material, keySpec).publicKey, scheme, message, prehashed, signature);
+  }
+
+  async mac(material: MaterialRecord, keySpec: KeySpec, hash: HmacHash, message: Buffer): Promise<Buffer> {
+    if (materialForm(keySpec).kind !== 'hmac') throw new Error(`${keySpec} material is not an HMAC key`);
+    return hmac(hash, this.#material(material).unsafeBytes(), message);
+  }
+
+  async encryptAsymmetric(material: MaterialRecord, keySpec: KeySpec, hash: RsaHash, plaintext: Buffer): Promise<Buffer> {
+    return oaepEncrypt(this.#pair(material, keySpec).publicKey, hash, plaintext);
+  }
+
+  async decryptAsymmetric(material: MaterialRecord, keySpec: KeySpec, hash: RsaHash, ciphertext: Buffer): Promise<SecretBytes | undefined> {
+    const out = oaepDecrypt(this.#pair(material, keySpec).privateKey, hash, ciphertext);
+    return out && SecretBytes.adopt(out);
+  }
+
   forget(keyArn: string): void {
     for (const secret of this.#unwrapped.get(keyArn)?.values() ?? []) secret.wipe();
     this.#unwrapped.delete(keyArn);
+    this.#pairs.delete(keyArn);
   }
 
   forgetAll(): void {
-    for (const arn of [...this.#unwrapped.keys()]) this.forget(arn);
+    for (const arn of [...this.#unwrapped.keys(), ...this.#pairs.keys()]) this.forget(arn);
+  }
+
+  #unwrap(material: MaterialRecord): Buffer {
+    const bytes = this.root.unwrap(materialWrapContext(material.keyArn, material.materialId), material.wrapped);
+    if (!bytes) throw new Error(`key material ${material.materialId} of ${material.keyArn} does not unwrap under the root key`);
+    return bytes;
   }
 
   #material(material: MaterialRecord): SecretBytes {
     const cached = this.#unwrapped.get(material.keyArn)?.get(material.materialId);
     if (cached) return cached;
-    const bytes = this.root.unwrap(materialWrapContext(material.keyArn, material.materialId), material.wrapped);
-    if (!bytes) throw new Error(`key material ${material.materialId} of ${material.keyArn} does not unwrap under the root key`);
+    const bytes = this.#unwrap(material);
     const secret = new SecretBytes(bytes);
     bytes.fill(0);
     this.#remember(material.keyArn, material.materialId, secret);
     return secret;
   }
 
+  #pair(material: MaterialRecord, keySpec: KeySpec): KeyPair {
+    const cached = this.#pairs.get(material.keyArn)?.get(material.materialId);
+    if (cached) return cached;
+    if (materialForm(keySpec).kind !== 'key-pair') throw new Error(`${keySpec} material is not a key pair`);
+    const der = this.#unwrap(material);
+    try {
+      return this.#rememberPair(material.keyArn, material.materialId, der);
+    } finally {
+      der.fill(0);
+    }
+  }
+
   #remember(keyArn: string, materialId: string, secret: SecretBytes): void {
     let byId = this.#unwrapped.get(keyArn);
     if (!byId) this.#unwrapped.set(keyArn, (byId = new Map()));
     byId.set(materialId, secret);
+  }
+
+  #rememberPair(keyArn: string, materialId: string, pkcs8: Buffer): KeyPair {
+    const { privateKey, publicKey } = parsePkcs8(pkcs8);
+    const pair: KeyPair = { privateKey, publicKey, spki: spkiDer(publicKey) };
+    let byId = this.#pairs.get(keyArn);
+    if (!byId) this.#pairs.set(keyArn, (byId = new Map()));
+    byId.set(materialId, pair);
+    return pair;
   }
 }

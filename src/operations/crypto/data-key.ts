@@ -5,7 +5,7 @@ import type { EncryptionContext } from '../../domain/encryption-context.js';
 import { sealSymmetric } from '../../domain/symmetric.js';
 import { CRYPTO_KEY, dryRunCheck, keyForOperation } from '../common.js';
 import type { RequestContext, Services } from '../operation.js';
-import { currentMaterial, requireSymmetricEncryption } from './symmetric-key.js';
+import { currentMaterial, requireSymmetricDataKey } from './symmetric-key.js';
 
 export interface DataKeyInput {
   readonly KeyId: string;
@@ -42,7 +42,7 @@ export async function generateDataKey(
 ): Promise<{ plaintext: SecretBytes; blob: Buffer; keyArn: string; materialId: string }> {
   const length = dataKeyLength(input);
   const key = await keyForOperation(input.KeyId, operation, ctx, svc, CRYPTO_KEY);
-  requireSymmetricEncryption(key, undefined);
+  requireSymmetricDataKey(key, operation);
   const material = await currentMaterial(key, svc);
   dryRunCheck(input.DryRun);
   const plaintext = SecretBytes.adopt(svc.random.bytes(length));

@@ -10,5 +10,5 @@ export const decrypt = defineOperation<DecryptRequest, DecryptResponse>('Decrypt
   }
   const opened = await openCiphertext(input.CiphertextBlob, input.KeyId, input.EncryptionContext, input.EncryptionAlgorithm, 'Decrypt', ctx, svc);
   dryRunCheck(input.DryRun);
-  return { KeyId: opened.key.arn, Plaintext: opened.plaintext, EncryptionAlgorithm: 'SYMMETRIC_DEFAULT', KeyMaterialId: opened.materialId };
+  return { KeyId: opened.key.arn, Plaintext: opened.plaintext, EncryptionAlgorithm: opened.algorithm, KeyMaterialId: opened.materialId };
 });

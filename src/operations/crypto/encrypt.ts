@@ -1,14 +1,14 @@
 import type { EncryptRequest, EncryptResponse } from '../../model/kms-model.generated.js';
-import { sealSymmetric } from '../../domain/symmetric.js';
-import { CRYPTO_KEY, dryRunCheck, keyForOperation } from '../common.js';
-import { currentMaterial, requireSymmetricEncryption } from './symmetric-key.js';
+import { encryptionScheme } from '../../domain/key-specs.js';
+import { CRYPTO_KEY, keyForOperation } from '../common.js';
+import { currentMaterial } from './symmetric-key.js';
 import { defineOperation } from '../operation.js';
+import { seal } from './seal.js';
 
 export const encrypt = defineOperation<EncryptRequest, EncryptResponse>('Encrypt', async (input, ctx, svc) => {
   const key = await keyForOperation(input.KeyId, 'Encrypt', ctx, svc, CRYPTO_KEY);
-  requireSymmetricEncryption(key, input.EncryptionAlgorithm);
+  const scheme = encryptionScheme(key, input.EncryptionAlgorithm, 'Encrypt');
   const material = await currentMaterial(key, svc);
-  dryRunCheck(input.DryRun);
-  const blob = await sealSymmetric(svc.keystore, key, material, input.Plaintext.unsafeBytes(), input.EncryptionContext);
-  return { CiphertextBlob: blob, KeyId: key.arn, EncryptionAlgorithm: 'SYMMETRIC_DEFAULT' };
+  const sealed = await seal(svc, key, scheme, material, input.Plaintext.unsafeBytes(), input.EncryptionContext, input.DryRun);
+  return { CiphertextBlob: sealed.blob, KeyId: key.arn, EncryptionAlgorithm: sealed.algorithm };
 });

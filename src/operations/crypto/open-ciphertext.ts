@@ -8,19 +8,23 @@ import type { KeyRecord } from '../../domain/ports.js';
 import { openSymmetric, parseBlob } from '../../domain/symmetric.js';
 import { CRYPTO_KEY, resolveKey } from '../common.js';
 import type { RequestContext, Services } from '../operation.js';
-import { requireSymmetricEncryption } from './symmetric-key.js';
+import { encryptionScheme, isAsymmetric, refuseContextForAsymmetric } from '../../domain/key-specs.js';
+import { currentMaterial } from './symmetric-key.js';
 
 const invalidCiphertext = (): KmsError => new KmsError('InvalidCiphertextException', 'The ciphertext is invalid or was not made under this encryption context.');
 
 export interface Opened {
   readonly key: KeyRecord;
-  readonly materialId: string;
+  /** Symmetric keys: the material the blob names. */
+  readonly materialId?: string | undefined;
   readonly plaintext: SecretBytes;
+  readonly algorithm: EncryptionAlgorithmSpec;
 }
 
 /**
  * Decrypt's core, shared with ReEncrypt: the blob names its key and material, so no trial decryption.
- * A KeyId in the request must name the same key (IncorrectKeyException otherwise).
+ * A KeyId in the request must name the same key (IncorrectKeyException otherwise). An asymmetric ciphertext is raw
+ * RSAES-OAEP output that names nothing: AWS requires the KeyId and the EncryptionAlgorithm for it.
  */
 export async function openCiphertext(
   blobBytes: Buffer | undefined,
@@ -35,6 +39,7 @@ export async function openCiphertext(
     throw new KmsError('ValidationException', "1 validation error detected: Value null at 'ciphertextBlob' failed to satisfy constraint: Member must not be null");
   }
   const requested = keyIdParam === undefined ? undefined : await resolveKey(keyIdParam, ctx, svc, CRYPTO_KEY);
+  if (requested && isAsymmetric(requested.keySpec)) return openAsymmetric(requested, blobBytes, context, algorithm, operation, ctx, svc);
   const blob = parseBlob(blobBytes);
   if (!blob) throw invalidCiphertext();
   const ref = parseKeyReference(blob.keyArn);
@@ -48,10 +53,30 @@ export async function openCiphertext(
   ctx.resourceArn = key.arn;
   svc.authorizer.authorize(ctx.caller, `kms:${operation}${operation === 'ReEncrypt' ? 'From' : ''}`, key);
   assertKeyState(key, operation);
-  requireSymmetricEncryption(key, algorithm);
+  encryptionScheme(key, algorithm, operation);
   const material = await svc.keys.getMaterial(key, blob.materialId);
   if (!material) throw invalidCiphertext();
   const plaintext = await openSymmetric(svc.keystore, blob, material, context);
   if (!plaintext) throw invalidCiphertext();
-  return { key, materialId: blob.materialId, plaintext };
+  return { key, materialId: blob.materialId, plaintext, algorithm: 'SYMMETRIC_DEFAULT' };
+}
+
+async function openAsymmetric(
+  key: KeyRecord,
+  ciphertext: Buffer,
+  context: EncryptionContext | undefined,
+  algorithm: EncryptionAlgorithmSpec | undefined,
+  operation: 'Decrypt' | 'ReEncrypt',
+  ctx: RequestContext,
+  svc: Services,
+): Promise<Opened> {
+  svc.authorizer.authorize(ctx.caller, `kms:${operation}${operation === 'ReEncrypt' ? 'From' : ''}`, key);
+  assertKeyState(key, operation);
+  const scheme = encryptionScheme(key, algorithm, operation);
+  if (scheme.kind !== 'rsa-oaep') throw new Error(`${key.keySpec} is asymmetric but its scheme is ${scheme.kind}`);
+  refuseContextForAsymmetric(context);
+  const material = await currentMaterial(key, svc);
+  const plaintext = await svc.keystore.decryptAsymmetric(material, key.keySpec, scheme.hash, ciphertext);
+  if (!plaintext) throw invalidCiphertext();
+  return { key, plaintext, algorithm: scheme.algorithm };
 }

@@ -1,9 +1,10 @@
 import type { ReEncryptRequest, ReEncryptResponse } from '../../model/kms-model.generated.js';
-import { sealSymmetric } from '../../domain/symmetric.js';
-import { CRYPTO_KEY, dryRunCheck, keyForOperation } from '../common.js';
+import { encryptionScheme } from '../../domain/key-specs.js';
+import { CRYPTO_KEY, keyForOperation } from '../common.js';
 import { defineOperation } from '../operation.js';
 import { openCiphertext } from './open-ciphertext.js';
-import { currentMaterial, requireSymmetricEncryption } from './symmetric-key.js';
+import { seal } from './seal.js';
+import { currentMaterial } from './symmetric-key.js';
 
 export const reEncrypt = defineOperation<ReEncryptRequest, ReEncryptResponse>('ReEncrypt', async (input, ctx, svc) => {
   const source = await openCiphertext(
@@ -11,18 +12,17 @@ export const reEncrypt = defineOperation<ReEncryptRequest, ReEncryptResponse>('R
   );
   try {
     const destination = await keyForOperation(input.DestinationKeyId, 'ReEncrypt', ctx, svc, CRYPTO_KEY);
-    requireSymmetricEncryption(destination, input.DestinationEncryptionAlgorithm);
+    const scheme = encryptionScheme(destination, input.DestinationEncryptionAlgorithm, 'ReEncrypt');
     const material = await currentMaterial(destination, svc);
-    dryRunCheck(input.DryRun);
-    const blob = await sealSymmetric(svc.keystore, destination, material, source.plaintext.unsafeBytes(), input.DestinationEncryptionContext);
+    const sealed = await seal(svc, destination, scheme, material, source.plaintext.unsafeBytes(), input.DestinationEncryptionContext, input.DryRun);
     return {
-      CiphertextBlob: blob,
+      CiphertextBlob: sealed.blob,
       SourceKeyId: source.key.arn,
       KeyId: destination.arn,
-      SourceEncryptionAlgorithm: 'SYMMETRIC_DEFAULT',
-      DestinationEncryptionAlgorithm: 'SYMMETRIC_DEFAULT',
+      SourceEncryptionAlgorithm: source.algorithm,
+      DestinationEncryptionAlgorithm: sealed.algorithm,
       SourceKeyMaterialId: source.materialId,
-      DestinationKeyMaterialId: material.materialId,
+      DestinationKeyMaterialId: scheme.kind === 'symmetric' ? material.materialId : undefined,
     };
   } finally {
     source.plaintext.wipe();

@@ -1,27 +1,24 @@
-import type { CreateKeyRequest, CreateKeyResponse, KeySpec, KeyUsageType } from '../../model/kms-model.generated.js';
+import type { CreateKeyRequest, CreateKeyResponse, KeySpec } from '../../model/kms-model.generated.js';
 import { keyArn } from '../../domain/arn.js';
 import { KmsError } from '../../domain/errors.js';
 import { keyMetadata } from '../../domain/key-metadata.js';
+import { checkKeyUsage, materialForm } from '../../domain/key-specs.js';
 import { checkKeyPolicy, defaultKeyPolicy } from '../../domain/key-policy.js';
 import type { KeyRecord } from '../../domain/ports.js';
 import { checkTags } from '../../domain/tags.js';
 import { defineOperation } from '../operation.js';
-
-/** Key specs and usages this build can create; the rest of the model arrives with the key-specs issue. */
-const SUPPORTED_SPECS: ReadonlySet<KeySpec> = new Set(['SYMMETRIC_DEFAULT']);
 
 export const createKey = defineOperation<CreateKeyRequest, CreateKeyResponse>('CreateKey', async (input, ctx, svc) => {
   if (input.KeySpec && input.CustomerMasterKeySpec) {
     throw new KmsError('ValidationException', 'You cannot specify KeySpec and CustomerMasterKeySpec in the same request. CustomerMasterKeySpec parameter is deprecated. Use KeySpec instead.');
   }
   const keySpec: KeySpec = input.KeySpec ?? input.CustomerMasterKeySpec ?? 'SYMMETRIC_DEFAULT';
-  const keyUsage: KeyUsageType = input.KeyUsage ?? 'ENCRYPT_DECRYPT';
+  // KeyUsage is optional for SYMMETRIC_DEFAULT only (API_CreateKey); each spec allows its own usages.
+  const keyUsage = checkKeyUsage(keySpec, input.KeyUsage);
   const origin = input.Origin ?? 'AWS_KMS';
-  if (keySpec === 'SYMMETRIC_DEFAULT' && keyUsage !== 'ENCRYPT_DECRYPT') {
-    throw new KmsError('ValidationException', `KeyUsage ${keyUsage} is not compatible with KeySpec SYMMETRIC_DEFAULT`);
-  }
-  if (!SUPPORTED_SPECS.has(keySpec)) {
-    throw new KmsError('UnsupportedOperationException', `KeySpec ${keySpec} is not supported by this Trent version yet.`);
+  const form = materialForm(keySpec);
+  if (form.kind === 'unsupported') {
+    throw new KmsError('UnsupportedOperationException', `KeySpec ${keySpec} is not supported by this Trent version yet: ${form.why}.`);
   }
   if (origin !== 'AWS_KMS') {
     throw new KmsError('UnsupportedOperationException', `Origin ${origin} is not supported by this Trent version yet.`);
@@ -40,7 +37,7 @@ export const createKey = defineOperation<CreateKeyRequest, CreateKeyResponse>('C
   const keyId = svc.random.uuid();
   const arn = keyArn(ctx.scope, keyId);
   const materialId = svc.random.bytes(32).toString('hex');
-  const material = await svc.keystore.createMaterial(arn, materialId);
+  const material = await svc.keystore.createMaterial(arn, materialId, keySpec);
   const key: KeyRecord = {
     account: ctx.scope.account,
     region: ctx.scope.region,

@@ -1,0 +1,51 @@
+// One entry point for every signature scheme Trent offers. `prehashed`: the message is already the digest
+// (AWS's MessageType DIGEST); otherwise it is hashed here (RAW).
+import { createHash, sign, verify, type KeyObject } from 'node:crypto';
+import { ecdsaSignDigest, ecdsaVerifyDigest } from './ecdsa.js';
+import { pkcs1SignDigest, pkcs1VerifyDigest, pssSignDigest, pssVerifyDigest, type SignatureHash } from './rsa.js';
+
+export type SignatureScheme =
+  | { readonly kind: 'rsa-pss'; readonly hash: SignatureHash }
+  | { readonly kind: 'rsa-pkcs1'; readonly hash: SignatureHash }
+  | { readonly kind: 'ecdsa'; readonly hash: SignatureHash }
+  /** PureEdDSA (RFC 8032 Ed25519): the message itself, never a digest. */
+  | { readonly kind: 'ed25519' };
+
+const digestOf = (hash: SignatureHash, message: Buffer, prehashed: boolean): Buffer =>
+  prehashed ? message : createHash(hash).update(message).digest();
+
+export function signMessage(privateKey: KeyObject, scheme: SignatureScheme, message: Buffer, prehashed: boolean): Buffer {
+  switch (scheme.kind) {
+    case 'rsa-pss':
+      return pssSignDigest(privateKey, scheme.hash, digestOf(scheme.hash, message, prehashed));
+    case 'rsa-pkcs1':
+      return pkcs1SignDigest(privateKey, scheme.hash, digestOf(scheme.hash, message, prehashed));
+    case 'ecdsa':
+      return prehashed ? ecdsaSignDigest(privateKey, message) : sign(scheme.hash, message, { key: privateKey, dsaEncoding: 'der' });
+    case 'ed25519':
+      if (prehashed) throw new RangeError('Ed25519 signs messages, not digests');
+      return sign(null, message, privateKey);
+    default: {
+      const never: never = scheme;
+      throw new Error(`unknown signature scheme ${String(never)}`);
+    }
+  }
+}
+
+export function verifySignature(publicKey: KeyObject, scheme: SignatureScheme, message: Buffer, prehashed: boolean, signature: Buffer): boolean {
+  switch (scheme.kind) {
+    case 'rsa-pss':
+      return pssVerifyDigest(publicKey, scheme.hash, digestOf(scheme.hash, message, prehashed), signature);
+    case 'rsa-pkcs1':
+      return pkcs1VerifyDigest(publicKey, scheme.hash, digestOf(scheme.hash, message, prehashed), signature);
+    case 'ecdsa':
+      return prehashed ? ecdsaVerifyDigest(publicKey, message, signature) : verify(scheme.hash, message, { key: publicKey, dsaEncoding: 'der' }, signature);
+    case 'ed25519':
+      if (prehashed) throw new RangeError('Ed25519 verifies messages, not digests');
+      return signature.length === 64 && verify(null, message, publicKey, signature);
+    default: {
+      const never: never = scheme;
+      throw new Error(`unknown signature scheme ${String(never)}`);
+    }
+  }
+}

@@ -1,0 +1,44 @@
+// The local key store's material per key spec: AWS's sizes, PKCS#8 at rest, always wrapped; HMAC equals openssl's.
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { createPrivateKey, randomBytes } from 'node:crypto';
+import { LocalKeyStore, materialWrapContext } from '../../src/keystores/local/local-keystore.js';
+import { RootKey } from '../../src/keystores/local/root-key.js';
+import { systemClock, systemRandom } from '../../src/main.js';
+
+describe('local key store material per key spec', () => {
+  const root = RootKey.fromBytes(randomBytes(32));
+  const store = new LocalKeyStore(root, systemRandom, systemClock);
+  const arn = 'arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab';
+  const unwrap = (m: { keyArn: string; materialId: string; wrapped: Buffer }): Buffer => root.unwrap(materialWrapContext(m.keyArn, m.materialId), m.wrapped)!;
+
+  it('makes HMAC keys of the spec size whose MACs equal `openssl mac`', async () => {
+    const message = Buffer.from('interoperability');
+    for (const [spec, bytes, hash] of [['HMAC_224', 28, 'sha224'], ['HMAC_256', 32, 'sha256'], ['HMAC_384', 48, 'sha384'], ['HMAC_512', 64, 'sha512']] as const) {
+      const material = await store.createMaterial(arn, `${spec.toLowerCase()}`.padEnd(64, '0'), spec);
+      const key = unwrap(material);
+      assert.equal(key.length, bytes);
+      assert.ok(!material.wrapped.includes(key), 'stored wrapped, never in the clear');
+      const mine = await store.mac(material, spec, hash, message);
+      const theirs = execFileSync('openssl', ['mac', '-digest', hash.toUpperCase(), '-macopt', `hexkey:${key.toString('hex')}`, 'HMAC'], { input: message, encoding: 'utf8' });
+      assert.equal(mine.toString('hex'), theirs.trim().toLowerCase());
+    }
+  });
+
+  it('keeps key pairs as PKCS#8 DER at rest, and serves them again from the wrapped form alone', async () => {
+    for (const [spec, type] of [['ECC_NIST_P384', 'ec'], ['ECC_NIST_EDWARDS25519', 'ed25519']] as const) {
+      const material = await store.createMaterial(arn, spec.toLowerCase().padEnd(64, '1').slice(0, 64), spec);
+      const der = unwrap(material);
+      assert.equal(createPrivateKey({ key: der, format: 'der', type: 'pkcs8' }).asymmetricKeyType, type);
+      const before = await store.publicKey(material, spec);
+      store.forget(arn);
+      const fresh = new LocalKeyStore(root, systemRandom, systemClock);
+      assert.deepEqual(await fresh.publicKey(material, spec), before);
+    }
+  });
+
+  it('refuses to make material for specs it does not implement', async () => {
+    await assert.rejects(store.createMaterial(arn, '2'.repeat(64), 'ML_DSA_44'), /ML-DSA/);
+  });
+});
