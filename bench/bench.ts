@@ -1,9 +1,15 @@
 // `npm run bench`: Trent against a bare node:http server, same load generator (autocannon), same SigV4-signed
 // requests, for Encrypt, Decrypt and GenerateDataKey. Prints requests/s, p50/p99 latency and Trent's share of the
-// bare server's requests/s. Writes nothing to the repo: Trent's data dir and request log go to a temp dir.
+// bare server's requests/s. Then the stores: Encrypt and CreateKey on SQLite (one node), on PostgreSQL (one node),
+// and on two nodes sharing one PostgreSQL database (the load spread over both), with ratios to SQLite. PostgreSQL is
+// a throwaway cluster of the bench's own (initdb/pg_ctl on this machine, PostgreSQL's durable defaults, as SQLite's
+// synchronous=FULL). Writes nothing to the repo: data dirs, request logs and the cluster go to temp dirs.
 //
 //   npm run bench -- [--duration 10] [--connections 16] [--ops Encrypt,Decrypt,GenerateDataKey]
+//                    [--stores sqlite,postgres,two-node] [--store-ops Encrypt,CreateKey]
 //                    [--auth dev|credentials] [--request-log file|off|stdout]
+//
+// --stores '' (empty) skips the store comparison; --ops '' skips the bare-server comparison.
 //
 // --auth dev (default) starts Trent with --dev and signs with a made-up access key; --auth credentials starts it
 // without --dev and signs with the administrator credentials Trent writes to <data-dir>/credentials on first start.
@@ -14,6 +20,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import autocannon, { type Result } from 'autocannon';
+import { postgresSkipReason, startPostgresCluster } from '../test/helpers/postgres.js';
 import { signRequest, type Credentials } from './sigv4.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url)); // dist/bench
@@ -21,6 +28,11 @@ const repoRoot = path.resolve(here, '../..');
 const REGION = 'us-east-1';
 const OPS = ['Encrypt', 'Decrypt', 'GenerateDataKey'] as const;
 type Op = (typeof OPS)[number];
+const STORE_OPS = ['Encrypt', 'CreateKey'] as const;
+type StoreOp = (typeof STORE_OPS)[number];
+const STORES = ['sqlite', 'postgres', 'two-node'] as const;
+type Store = (typeof STORES)[number];
+const STORE_LABEL: Record<Store, string> = { sqlite: 'SQLite, 1 node', postgres: 'PostgreSQL, 1 node', 'two-node': 'PostgreSQL, 2 nodes' };
 
 const { values: argv } = parseArgs({
   options: {
@@ -28,6 +40,8 @@ const { values: argv } = parseArgs({
     connections: { type: 'string', default: '16' },
     warmup: { type: 'string', default: '2' },
     ops: { type: 'string', default: OPS.join(',') },
+    stores: { type: 'string', default: STORES.join(',') },
+    'store-ops': { type: 'string', default: STORE_OPS.join(',') },
     auth: { type: 'string', default: 'dev' },
     'request-log': { type: 'string', default: 'file' },
   },
@@ -36,14 +50,19 @@ const { values: argv } = parseArgs({
 const duration = Number(argv.duration);
 const connections = Number(argv.connections);
 const warmup = Number(argv.warmup);
-const ops = argv.ops.split(',').map((s) => s.trim()) as Op[];
+const list = (v: string) => v.split(',').map((s) => s.trim()).filter(Boolean);
+const ops = list(argv.ops) as Op[];
 for (const op of ops) if (!OPS.includes(op)) throw new Error(`--ops: unknown operation ${op} (one of ${OPS.join(', ')})`);
+const stores = list(argv.stores) as Store[];
+for (const s of stores) if (!STORES.includes(s)) throw new Error(`--stores: unknown store ${s} (one of ${STORES.join(', ')})`);
+const storeOps = list(argv['store-ops']) as StoreOp[];
+for (const op of storeOps) if (!STORE_OPS.includes(op)) throw new Error(`--store-ops: unknown operation ${op} (one of ${STORE_OPS.join(', ')})`);
 if (argv.auth !== 'dev' && argv.auth !== 'credentials') throw new Error('--auth must be dev or credentials');
 if (!['file', 'off', 'stdout'].includes(argv['request-log'])) throw new Error('--request-log must be file, off or stdout');
 
 /** Starts a child process and resolves with the first match of `ready` in its output. */
-function startChild(name: string, args: string[], ready: RegExp, stream: 'stdout' | 'stderr'): Promise<{ child: ChildProcess; url: string }> {
-  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+function startChild(name: string, args: string[], ready: RegExp, stream: 'stdout' | 'stderr', env: NodeJS.ProcessEnv = {}): Promise<{ child: ChildProcess; url: string }> {
+  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
   let seen = '';
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`${name} did not start in 20 s:\n${seen}`)), 20_000);
@@ -100,6 +119,17 @@ function readCredentials(file: string): Credentials {
 
 const ms = (v: number) => v.toFixed(2);
 
+/** User + system CPU seconds of a process so far (Linux /proc; clock ticks of 1/100 s), or NaN elsewhere. */
+function cpuSeconds(pid: number | undefined): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime
+  } catch {
+    return NaN;
+  }
+}
+
 interface Row {
   readonly op: Op;
   readonly target: 'bare' | 'trent';
@@ -116,58 +146,105 @@ interface Measured {
   readonly mean: number;
 }
 
-async function load(url: string, req: { headers: Record<string, string>; body: string }, seconds: number, title: string): Promise<Measured> {
+type Signed = { headers: Record<string, string>; body: string };
+
+function load(url: string, req: Signed, seconds: number, title: string): Promise<Measured> {
+  return loadSpread([{ url, req }], seconds, title);
+}
+
+/**
+ * One load generator spread over several servers: the connections are split evenly, one autocannon instance per
+ * server, all in this process and run at once; requests/s and latencies are over every response.
+ */
+async function loadSpread(targets: readonly { url: string; req: Signed }[], seconds: number, title: string): Promise<Measured> {
   let times = new Float64Array(1 << 20);
   let n = 0;
-  const instance = autocannon({ url, method: 'POST', headers: req.headers, body: req.body, connections, duration: seconds, title, timeout: 10 });
-  instance.on('response', (_client, status, _bytes, ms) => {
-    if (status < 200 || status > 299) return;
-    if (n === times.length) {
-      const bigger = new Float64Array(times.length * 2);
-      bigger.set(times);
-      times = bigger;
+  const results = await Promise.all(targets.map(({ url, req }, i) => {
+    const share = Math.floor(connections / targets.length) + (i < connections % targets.length ? 1 : 0);
+    const instance = autocannon({ url, method: 'POST', headers: req.headers, body: req.body, connections: share, duration: seconds, title, timeout: 10 });
+    instance.on('response', (_client, status, _bytes, ms) => {
+      if (status < 200 || status > 299) return;
+      if (n === times.length) {
+        const bigger = new Float64Array(times.length * 2);
+        bigger.set(times);
+        times = bigger;
+      }
+      times[n++] = ms;
+    });
+    return instance;
+  }));
+  for (const result of results) {
+    if (result.errors || result.timeouts || result.non2xx) {
+      throw new Error(`${title}: ${result.errors} errors, ${result.timeouts} timeouts, ${result.non2xx} non-2xx responses ${JSON.stringify(result.statusCodeStats)}`);
     }
-    times[n++] = ms;
-  });
-  const result = await instance;
-  if (result.errors || result.timeouts || result.non2xx) {
-    throw new Error(`${title}: ${result.errors} errors, ${result.timeouts} timeouts, ${result.non2xx} non-2xx responses ${JSON.stringify(result.statusCodeStats)}`);
   }
   const sorted = times.subarray(0, n).sort();
   const pct = (p: number) => sorted[Math.min(n - 1, Math.floor((p / 100) * n))] ?? NaN;
   let sum = 0;
   for (const t of sorted) sum += t;
-  return { result, rps: n / result.duration, p50: pct(50), p99: pct(99), mean: sum / n };
+  const elapsed = Math.max(...results.map((r) => r.duration));
+  return { result: results[0]!, rps: n / elapsed, p50: pct(50), p99: pct(99), mean: sum / n };
+}
+
+const PLAINTEXT = Buffer.from('a 64-byte secret such as a database password or an API token....').toString('base64');
+const CONTEXT = { service: 'bench', tenant: 'acme' };
+const PASSPHRASE = 'the benchmark nodes share this root key passphrase';
+
+interface Trent {
+  readonly child: ChildProcess;
+  readonly url: string;
+}
+
+/** The request bodies of a Trent deployment: one key made through `url` (any of its nodes). */
+async function bodiesFor(url: string, credentials: Credentials): Promise<Record<Op | StoreOp, object>> {
+  const keyId: string = (await call(url, 'CreateKey', { Description: 'benchmark' }, credentials)).KeyMetadata.KeyId;
+  const bodies = {
+    Encrypt: { KeyId: keyId, Plaintext: PLAINTEXT, EncryptionContext: CONTEXT },
+    Decrypt: { CiphertextBlob: (await call(url, 'Encrypt', { KeyId: keyId, Plaintext: PLAINTEXT, EncryptionContext: CONTEXT }, credentials)).CiphertextBlob, EncryptionContext: CONTEXT },
+    GenerateDataKey: { KeyId: keyId, KeySpec: 'AES_256', EncryptionContext: CONTEXT },
+    CreateKey: { Description: 'benchmark key' },
+  };
+  const check = await call(url, 'Decrypt', bodies.Decrypt, credentials);
+  if (check.Plaintext !== PLAINTEXT) throw new Error('Decrypt did not return the plaintext');
+  return bodies;
 }
 
 async function main(): Promise<void> {
   const scratch = mkdtempSync(path.join(tmpdir(), 'trent-bench-'));
-  const dataDir = path.join(scratch, 'data');
-  const requestLog = argv['request-log'] === 'file' ? path.join(scratch, 'requests.log') : argv['request-log'];
   const children: ChildProcess[] = [];
-  try {
+  let nodeCount = 0;
+  /** Starts a Trent node (own data dir and request log) on the given store. */
+  const startTrent = async (store?: string): Promise<Trent> => {
+    const n = nodeCount++;
+    const dataDir = path.join(scratch, `data-${n}`);
+    const requestLog = argv['request-log'] === 'file' ? path.join(scratch, `requests-${n}.log`) : argv['request-log'];
     const trent = await startChild(
       'Trent',
-      [path.join(repoRoot, 'bin/trent.js'), 'serve', '--port', '0', '--data-dir', dataDir, '--request-log', requestLog, ...(argv.auth === 'dev' ? ['--dev'] : [])],
+      [
+        path.join(repoRoot, 'bin/trent.js'), 'serve', '--port', '0', '--data-dir', dataDir, '--request-log', requestLog,
+        ...(argv.auth === 'dev' ? ['--dev'] : []), ...(store ? ['--store', store] : []),
+      ],
       /Trent listening on (\S+)/,
       'stderr',
+      // PostgreSQL nodes of one deployment must share the root key: a passphrase is the simplest way here.
+      store ? { TRENT_ROOT_KEY_PASSPHRASE: PASSPHRASE } : {},
     );
     children.push(trent.child);
+    return trent;
+  };
+  const stopTrent = async (t: Trent) => {
+    t.child.kill('SIGTERM');
+    if (t.child.exitCode === null) await new Promise((r) => t.child.once('exit', r));
+  };
+  const credentialsOf = (n: number): Credentials =>
+    argv.auth === 'dev' ? { accessKeyId: 'AKIABENCHMARK', secretAccessKey: 'bench-secret' } : readCredentials(path.join(scratch, `data-${n}`, 'credentials'));
+
+  try {
+    const trent = await startTrent();
     const bare = await startChild('bare server', [path.join(here, 'bare-server.js')], /listening on (\S+)/, 'stdout');
     children.push(bare.child);
-    const credentials: Credentials =
-      argv.auth === 'dev' ? { accessKeyId: 'AKIABENCHMARK', secretAccessKey: 'bench-secret' } : readCredentials(path.join(dataDir, 'credentials'));
-
-    const keyId: string = (await call(trent.url, 'CreateKey', { Description: 'benchmark' }, credentials)).KeyMetadata.KeyId;
-    const plaintext = Buffer.from('a 64-byte secret such as a database password or an API token....').toString('base64');
-    const context = { service: 'bench', tenant: 'acme' };
-    const bodies: Record<Op, object> = {
-      Encrypt: { KeyId: keyId, Plaintext: plaintext, EncryptionContext: context },
-      Decrypt: { CiphertextBlob: (await call(trent.url, 'Encrypt', { KeyId: keyId, Plaintext: plaintext, EncryptionContext: context }, credentials)).CiphertextBlob, EncryptionContext: context },
-      GenerateDataKey: { KeyId: keyId, KeySpec: 'AES_256', EncryptionContext: context },
-    };
-    const check = await call(trent.url, 'Decrypt', bodies.Decrypt, credentials);
-    if (check.Plaintext !== plaintext) throw new Error('Decrypt did not return the plaintext');
+    const credentials = credentialsOf(0);
+    const bodies = await bodiesFor(trent.url, credentials);
 
     console.log(`Trent ${trent.url} (${argv.auth === 'dev' ? '--dev' : 'SigV4 with its administrator credentials'}, request log: ${argv['request-log']}), bare server ${bare.url}`);
     console.log(`node ${process.version}, ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, load average ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
@@ -185,29 +262,93 @@ async function main(): Promise<void> {
     }
 
     const lat = (m: Measured) => `${ms(m.p50)} / ${ms(m.p99)}`;
-    const table = ['', '| Operation | Bare req/s | Trent req/s | Trent / bare | Bare p50 / p99 (ms) | Trent p50 / p99 (ms) |', '| --- | ---: | ---: | ---: | ---: | ---: |'];
-    for (const op of ops) {
-      const b = rows.find((r) => r.op === op && r.target === 'bare')!.m;
-      const t = rows.find((r) => r.op === op && r.target === 'trent')!.m;
-      const ratio = t.rps / b.rps;
-      table.push(
-        `| ${op} | ${b.rps.toFixed(0)} | ${t.rps.toFixed(0)} | ${(ratio * 100).toFixed(0)}% | ${lat(b)} | ${lat(t)} |`,
-      );
+    if (ops.length > 0) {
+      const table = ['', '| Operation | Bare req/s | Trent req/s | Trent / bare | Bare p50 / p99 (ms) | Trent p50 / p99 (ms) |', '| --- | ---: | ---: | ---: | ---: | ---: |'];
+      for (const op of ops) {
+        const b = rows.find((r) => r.op === op && r.target === 'bare')!.m;
+        const t = rows.find((r) => r.op === op && r.target === 'trent')!.m;
+        const ratio = t.rps / b.rps;
+        table.push(`| ${op} | ${b.rps.toFixed(0)} | ${t.rps.toFixed(0)} | ${(ratio * 100).toFixed(0)}% | ${lat(b)} | ${lat(t)} |`);
+      }
+      console.log(table.join('\n'));
+      const enc = rows.filter((r) => r.op === 'Encrypt');
+      if (enc.length === 2) {
+        const ratio = enc[1]!.m.rps / enc[0]!.m.rps;
+        console.log(`\nEncrypt at ${(ratio * 100).toFixed(0)}% of the bare server's requests/s (target: at least 50%): ${ratio >= 0.5 ? 'met' : 'NOT met'}`);
+      }
+    }
+    bare.child.kill('SIGTERM'); // not needed below: leave its share of the CPU to the stores
+
+    // The stores. Each deployment is measured alone (the others idle or stopped), Encrypt then CreateKey.
+    if (stores.length === 0 || storeOps.length === 0) return;
+    const storeRows: { store: Store; op: StoreOp; m: Measured; cpuUs: number }[] = [];
+    const measure = async (store: Store, nodes: readonly Trent[], nodeBodies: Record<string, object>, creds: Credentials) => {
+      for (const op of storeOps) {
+        const targets = () => nodes.map((t) => ({ url: t.url, req: signed(t.url, op, nodeBodies[op]!, creds) }));
+        if (warmup > 0) await loadSpread(targets(), warmup, `${op} ${store} warm-up`);
+        // Trent's own CPU time per request (every node's): robust to other load on the machine, unlike requests/s.
+        const cpu = () => nodes.reduce((sum, t) => sum + cpuSeconds(t.child.pid), 0);
+        const cpuBefore = cpu();
+        const m = await loadSpread(targets(), duration, `${op} ${store}`);
+        const cpuUs = ((cpu() - cpuBefore) / (m.rps * m.result.duration)) * 1e6;
+        storeRows.push({ store, op, m, cpuUs });
+        console.log(`  ${op.padEnd(10)} ${STORE_LABEL[store].padEnd(20)} ${m.rps.toFixed(0).padStart(7)} req/s  latency mean ${ms(m.mean)}, p50 ${ms(m.p50)}, p99 ${ms(m.p99)} ms, Trent CPU ${cpuUs.toFixed(0)} µs/request`);
+      }
+    };
+    console.log(`\nStores: ${storeOps.join(', ')}; ${connections} connections (spread evenly over the nodes of a deployment)`);
+    if (stores.includes('sqlite')) await measure('sqlite', [trent], bodies, credentials);
+    await stopTrent(trent);
+    const pgStores = stores.filter((s) => s !== 'sqlite');
+    if (pgStores.length > 0) {
+      const skip = postgresSkipReason();
+      if (skip) throw new Error(`PostgreSQL rows: ${skip}`);
+      const cluster = await startPostgresCluster({ durable: true });
+      for (const store of pgStores) {
+        const url = await cluster.createDatabase();
+        const first = await startTrent(url); // migrates first, alone
+        const nodes = store === 'two-node' ? [first, await startTrent(url)] : [first];
+        // In --auth credentials mode the first node's administrator credentials (in the shared database) serve both.
+        const creds = credentialsOf(nodeCount - nodes.length);
+        const nodeBodies = await bodiesFor(first.url, creds);
+        for (const n of nodes.slice(1)) await call(n.url, 'Encrypt', nodeBodies.Encrypt, creds); // the key is usable on every node
+        await measure(store, nodes, nodeBodies, creds);
+        for (const n of nodes) await stopTrent(n);
+      }
+    }
+
+    const table = [
+      '',
+      '| Store | Operation | Trent req/s | Ratio to SQLite | p50 / p99 (ms) | Trent CPU µs / request |',
+      '| --- | --- | ---: | ---: | ---: | ---: |',
+    ];
+    for (const op of storeOps) {
+      const base = storeRows.find((r) => r.store === 'sqlite' && r.op === op)?.m;
+      for (const r of storeRows.filter((x) => x.op === op)) {
+        table.push(`| ${STORE_LABEL[r.store]} | ${op} | ${r.m.rps.toFixed(0)} | ${base ? `${((r.m.rps / base.rps) * 100).toFixed(0)}%` : 'n/a'} | ${lat(r.m)} | ${r.cpuUs.toFixed(0)} |`);
+      }
     }
     console.log(table.join('\n'));
-    const enc = rows.filter((r) => r.op === 'Encrypt');
-    if (enc.length === 2) {
-      const ratio = enc[1]!.m.rps / enc[0]!.m.rps;
-      console.log(`\nEncrypt at ${(ratio * 100).toFixed(0)}% of the bare server's requests/s (target: at least 50%): ${ratio >= 0.5 ? 'met' : 'NOT met'}`);
+    const encSqlite = storeRows.find((r) => r.store === 'sqlite' && r.op === 'Encrypt');
+    const encPg = storeRows.find((r) => r.store === 'postgres' && r.op === 'Encrypt');
+    if (encSqlite && encPg) {
+      const pct = (x: number) => `${x >= 0 ? '+' : ''}${x.toFixed(1)}%`;
+      console.log(
+        `\nHot path (Encrypt), PostgreSQL vs SQLite, one node: ${pct((encPg.m.rps / encSqlite.m.rps - 1) * 100)} requests/s, ` +
+          `${pct((encPg.cpuUs / encSqlite.cpuUs - 1) * 100)} Trent CPU per request (must not be slower by more than a few percent)`,
+      );
     }
   } finally {
-    for (const c of children) c.kill('SIGTERM');
+    for (const c of children) if (c.exitCode === null) c.kill('SIGTERM');
     await Promise.all(children.map((c) => (c.exitCode !== null ? undefined : new Promise((r) => c.once('exit', r)))));
     rmSync(scratch, { recursive: true, force: true });
   }
 }
 
-main().catch((err: unknown) => {
-  console.error(`bench: ${err instanceof Error ? err.message : String(err)}`);
-  process.exitCode = 1;
-});
+main().then(
+  // The PostgreSQL cluster (if any) is stopped and removed by the 'exit' handler of test/helpers/postgres.
+  () => process.exit(process.exitCode ?? 0),
+  (err: unknown) => {
+    console.error(`bench: ${err instanceof Error ? err.message : String(err)}`);
+    process.exit(1);
+  },
+);

@@ -13,7 +13,7 @@ import { bootstrapAdminCredentials } from './auth/admin-credentials.js';
 import type { Authenticator } from './auth/authenticator.js';
 import { DevAuthenticator } from './auth/dev-authenticator.js';
 import { SigV4Authenticator } from './auth/sigv4-authenticator.js';
-import { describeStore, type StoreConfig, type TrentConfig } from './config/config.js';
+import { describeStore, type TrentConfig } from './config/config.js';
 import { SameAccountAuthorizer } from './domain/authorizer.js';
 import { KeyRepository } from './domain/key-repository.js';
 import { LocalChangeFeed } from './domain/local-change-feed.js';
@@ -60,7 +60,7 @@ export async function startTrent(config: TrentConfig, io: Io = { stdout: process
   const logger = { error: (message: string, fields?: Record<string, unknown>) => say(JSON.stringify({ level: 'error', message, ...fields })) };
 
   await mkdir(config.dataDir, { recursive: true, mode: 0o700 });
-  const storage = openStorage(config.store, logger);
+  const storage = openStorage(config, logger);
   try {
     await storage.migrate();
   } catch (err) {
@@ -203,9 +203,13 @@ async function openCoordination(config: TrentConfig, logger: { error(message: st
       const feed = await PostgresChangeFeed.open(store.url, {
         onError: (message, err) => logger.error(message, { error: err.message }),
         onReconnect: () => say(JSON.stringify({ level: 'info', message: 'cache invalidation feed reconnected; caches cleared' })),
+        timeoutMs: config.storeTimeoutSeconds * 1000,
       });
-      const lease = new PostgresJobLease(store.url, 3 * config.schedulerIntervalSeconds * 1000, (err) =>
-        logger.error('PostgreSQL lease connection error', { error: err.message }),
+      const lease = new PostgresJobLease(
+        store.url,
+        3 * config.schedulerIntervalSeconds * 1000,
+        (err) => logger.error('PostgreSQL lease connection error', { error: err.message }),
+        config.storeTimeoutSeconds * 1000,
       );
       return {
         feed, lease, cacheTtlMs: (config.cacheTtlSeconds ?? 30) * 1000,
@@ -220,13 +224,17 @@ async function openCoordination(config: TrentConfig, logger: { error(message: st
   }
 }
 
-function openStorage(store: StoreConfig, logger: { error(message: string, fields?: Record<string, unknown>): void }): Storage {
+function openStorage(config: TrentConfig, logger: { error(message: string, fields?: Record<string, unknown>): void }): Storage {
+  const store = config.store;
   switch (store.kind) {
     case 'sqlite':
       return new SqliteStorage(store.file);
     case 'postgres':
       // An idle pooled connection that breaks (server restart) is logged and replaced; requests see the error.
-      return new PostgresStorage(store.url, { onError: (err) => logger.error('PostgreSQL connection error', { error: err.message }) });
+      return new PostgresStorage(store.url, {
+        onError: (err) => logger.error('PostgreSQL connection error', { error: err.message }),
+        timeoutMs: config.storeTimeoutSeconds * 1000,
+      });
     default:
       return store satisfies never;
   }

@@ -39,6 +39,11 @@ export interface TrentConfig {
   readonly cacheTtlSeconds?: number | undefined;
   /** How long a clean shutdown waits for in-flight requests. */
   readonly shutdownGraceSeconds: number;
+  /**
+   * PostgreSQL: how long a request waits for a pooled connection, and for each statement, before it fails with
+   * DependencyTimeoutException (the database down or not answering).
+   */
+  readonly storeTimeoutSeconds: number;
 }
 
 export class ConfigError extends Error {
@@ -67,6 +72,7 @@ const FIELDS = {
   schedulerIntervalSeconds: { flag: 'scheduler-interval-seconds', parse: int(1, 24 * 3600) },
   cacheTtlSeconds: { flag: 'cache-ttl-seconds', parse: int(1, 24 * 3600) },
   shutdownGraceSeconds: { flag: 'shutdown-grace-seconds', parse: int(0, 3600) },
+  storeTimeoutSeconds: { flag: 'store-timeout-seconds', parse: int(1, 300) },
 } satisfies Record<keyof TrentConfig, { flag: string | null; parse: (v: unknown, name: string) => unknown }>;
 
 type Field = keyof typeof FIELDS;
@@ -91,6 +97,7 @@ const DEFAULTS: Omit<TrentConfig, 'rootKeyFile' | 'store'> & { rootKeyFile?: str
   clockSkewSeconds: 300,
   schedulerIntervalSeconds: 60,
   shutdownGraceSeconds: 10,
+  storeTimeoutSeconds: 5,
 };
 
 /**

@@ -77,8 +77,10 @@ export class KeyRepository {
 
   async createKey(key: KeyRecord, materials: readonly MaterialRecord[], tags: readonly TagRecord[]): Promise<void> {
     await this.storage.insertKey(key, materials, tags);
-    // Not published: a new key id was in no node's cache (absent keys are not cached).
+    // Not published: a new key id was in no node's cache (absent keys are not cached). The materials are cached too,
+    // so the first Encrypt under a new key needs no read either.
     this.#keys.set(scopeKey(key, key.keyId), this.#entry(key));
+    this.#materials.set(key.arn, this.#entry(new Map(materials.map((m) => [m.materialId, m]))));
   }
 
   /**

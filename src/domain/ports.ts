@@ -105,6 +105,22 @@ export class StorageLimitError extends Error {
 }
 
 /**
+ * Raised by a storage adapter when the store cannot be reached or does not answer in time, so the request could not
+ * be served: `unreachable` (connection refused, server starting or shutting down, no connection slot), `timeout` (no
+ * connection or no answer within the adapter's bound), `connection-lost` (the connection broke while a statement was
+ * in flight: a write may or may not have committed). The protocol layer turns it into an AWS exception.
+ */
+export class StorageUnavailableError extends Error {
+  constructor(
+    readonly reason: 'unreachable' | 'timeout' | 'connection-lost',
+    detail: string,
+  ) {
+    super(`store unavailable (${reason}): ${detail}`);
+    this.name = 'StorageUnavailableError';
+  }
+}
+
+/**
  * Durable state. Every method is atomic: a multi-row change commits whole or not at all.
  * Both backends (SQLite, PostgreSQL) pass the contract suite in test/contract.
  */

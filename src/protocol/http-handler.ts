@@ -4,6 +4,7 @@ import { OPERATIONS, TARGET_PREFIX, type OperationName } from '../model/kms-mode
 import type { Authenticator } from '../auth/authenticator.js';
 import type { RequestLog } from '../audit/request-log.js';
 import { KmsError } from '../domain/errors.js';
+import { StorageUnavailableError } from '../domain/ports.js';
 import type { OperationRegistry } from '../operations/registry.js';
 import type { RequestContext, Services } from '../operations/operation.js';
 import { parseInput, serializeOutput } from './shapes.js';
@@ -56,8 +57,41 @@ export function send(res: ServerResponse, status: number, body: unknown, headers
   res.end(bytes);
 }
 
+/**
+ * The one place where "the store is down" becomes an AWS exception. Could not reach it, or no answer in time:
+ * DependencyTimeoutException (AWS: "The system timed out while trying to fulfill the request. You can retry the
+ * request."). The connection broke with a statement in flight (a write may or may not have committed):
+ * KMSInternalException. Both are HTTP 500, server faults that SDKs retry.
+ */
+export function storageFault(err: StorageUnavailableError): KmsError {
+  switch (err.reason) {
+    case 'unreachable':
+    case 'timeout':
+      return new KmsError('DependencyTimeoutException', 'The system timed out while trying to fulfill the request. You can retry the request.');
+    case 'connection-lost':
+      return new KmsError('KMSInternalException', 'An internal error occurred. Retry the request.');
+    default:
+      return err.reason satisfies never;
+  }
+}
+
+/** At most one log line per this many ms about an unavailable store (an outage under load would flood the log). */
+const STORE_LOG_INTERVAL_MS = 1_000;
+
 /** AWS JSON 1.1 over HTTP: POST / with X-Amz-Target: TrentService.<Operation>. */
 export function createRequestHandler(deps: HandlerDeps) {
+  let storeLoggedAt = -Infinity;
+  let storeSuppressed = 0;
+  const logStoreFault = (err: StorageUnavailableError, requestId: string, operation: string) => {
+    const now = performance.now();
+    if (now - storeLoggedAt < STORE_LOG_INTERVAL_MS) {
+      storeSuppressed++;
+      return;
+    }
+    deps.logger.error('store unavailable', { requestId, operation, error: err.message, ...(storeSuppressed ? { suppressed: storeSuppressed } : {}) });
+    storeLoggedAt = now;
+    storeSuppressed = 0;
+  };
   return async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const started = process.hrtime.bigint();
     const requestId = randomUUID();
@@ -105,8 +139,11 @@ export function createRequestHandler(deps: HandlerDeps) {
       const output = await op.handle(input, ctx, deps.services);
       send(res, 200, def.output ? serializeOutput(def.output, output) : {}, { 'x-amzn-RequestId': requestId });
     } catch (err) {
-      const kmsErr = err instanceof KmsError ? err : undefined;
-      if (!kmsErr) deps.logger.error('internal error', { requestId, operation, error: err instanceof Error ? (err.stack ?? err.message) : String(err) });
+      let kmsErr = err instanceof KmsError ? err : undefined;
+      if (err instanceof StorageUnavailableError) {
+        logStoreFault(err, requestId, operation);
+        kmsErr = storageFault(err);
+      } else if (!kmsErr) deps.logger.error('internal error', { requestId, operation, error: err instanceof Error ? (err.stack ?? err.message) : String(err) });
       const e = kmsErr ?? new KmsError('KMSInternalException', 'An internal error occurred. Retry the request.');
       status = e.status;
       errorCode = e.type;

@@ -15,6 +15,17 @@ export interface PgCluster {
   createDatabase(): Promise<string>;
   /** The URL of the maintenance database (superuser). */
   readonly adminUrl: string;
+  /** Fault injection, for the cluster this process started (undefined with TRENT_TEST_POSTGRES_URL). */
+  readonly faults?: PgFaults;
+}
+
+export interface PgFaults {
+  /** `pg_ctl stop -m fast`: open sessions are terminated, new connections refused. */
+  stop(): Promise<void>;
+  /** Starts it again on the same port and data directory; resolves when it accepts connections. */
+  start(): Promise<void>;
+  /** SIGSTOP (true) or SIGCONT (false) to the postmaster and every backend: a server that no longer answers. */
+  freeze(frozen: boolean): void;
 }
 
 interface Binaries {
@@ -90,7 +101,15 @@ const freePort = () =>
     });
   });
 
-async function startCluster(): Promise<PgCluster> {
+/**
+ * A cluster of its own, for the benchmark: `durable` keeps PostgreSQL's defaults (fsync, synchronous commit, full page
+ * writes) instead of the test settings that skip them. Removed when the process exits, like the tests' cluster.
+ */
+export function startPostgresCluster(options: { durable?: boolean } = {}): Promise<PgCluster> {
+  return startCluster(options.durable ?? false);
+}
+
+async function startCluster(durable = false): Promise<PgCluster> {
   const bin = findBinaries();
   if (!bin) throw new Error(postgresSkipReason());
   const user = postgresUser();
@@ -125,15 +144,14 @@ async function startCluster(): Promise<PgCluster> {
   });
   if (init.status !== 0) throw new Error(`initdb failed (${init.status}):\n${init.stdout}\n${init.stderr}`);
 
-  let lastError = '';
-  for (let attempt = 0; attempt < 3; attempt++) {
-    const port = await freePort();
+  /** Starts the server on `port`; resolves with an error text if it did not come up in 30 s. */
+  const launch = async (port: number): Promise<string | undefined> => {
     const child: ChildProcess = spawn(
       bin.postgres,
       [
         '-D', data, '-p', String(port), '-c', 'listen_addresses=127.0.0.1', '-c', `unix_socket_directories=${dir}`,
-        '-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off', '-c', 'max_connections=200',
-        '-c', 'shared_buffers=32MB',
+        ...(durable ? [] : ['-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off']),
+        '-c', 'max_connections=200', '-c', `shared_buffers=${durable ? '128MB' : '32MB'}`,
       ],
       { ...as, stdio: ['ignore', 'ignore', 'pipe'] },
     );
@@ -148,15 +166,63 @@ async function startCluster(): Promise<PgCluster> {
       try {
         await client.connect();
         await client.end();
-        return external(adminUrl);
+        return undefined;
       } catch {
         await client.end().catch(() => {});
-        await new Promise((r) => setTimeout(r, 100));
+        await new Promise((r) => setTimeout(r, 50));
       }
     }
-    lastError = log;
     child.kill('SIGKILL');
     await new Promise((r) => setTimeout(r, 200));
+    return log || 'no output';
+  };
+
+  let lastError = '';
+  for (let attempt = 0; attempt < 3; attempt++) {
+    const port = await freePort();
+    const failed = await launch(port);
+    if (failed === undefined) {
+      const faults: PgFaults = {
+        stop: async () => {
+          const r = spawnSync(bin.pgCtl, ['stop', '-D', data, '-m', 'fast', '-w', '-t', '30'], { ...as, encoding: 'utf8', timeout: 40_000 });
+          if (r.status !== 0) throw new Error(`pg_ctl stop failed (${r.status}): ${r.stdout}${r.stderr}`);
+        },
+        start: async () => {
+          const failure = await launch(port);
+          if (failure !== undefined) throw new Error(`PostgreSQL did not start again on port ${port}:\n${failure}`);
+        },
+        freeze: (frozen) => {
+          const postmaster = Number(readFileSync(path.join(data, 'postmaster.pid'), 'utf8').split('\n')[0]);
+          const pids = [postmaster, ...childrenOf(postmaster)];
+          for (const pid of pids) {
+            try {
+              process.kill(pid, frozen ? 'SIGSTOP' : 'SIGCONT');
+            } catch {
+              // a backend that has just exited
+            }
+          }
+        },
+      };
+      return { ...external(`postgres://postgres@127.0.0.1:${port}/postgres`), faults };
+    }
+    lastError = failed;
   }
   throw new Error(`PostgreSQL did not start:\n${lastError}`);
+}
+
+/** Direct children of `pid`, from /proc (Linux). */
+function childrenOf(pid: number): number[] {
+  const out: number[] = [];
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const stat = readFileSync(`/proc/${name}/stat`, 'utf8');
+      // pid (comm) state ppid ...: comm may hold spaces and parentheses, so split after the last ')'.
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      if (ppid === pid) out.push(Number(name));
+    } catch {
+      // gone
+    }
+  }
+  return out;
 }

@@ -3,7 +3,8 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import pg from 'pg';
-import type { CacheChange } from '../../src/domain/ports.js';
+import type { CacheChange, JobLease } from '../../src/domain/ports.js';
+import { LeasedJob } from '../../src/scheduler/leased-job.js';
 import { CHANGE_CHANNEL, parseChange, PostgresChangeFeed, PostgresJobLease } from '../../src/storage/postgres/postgres-coordination.js';
 import { PostgresStorage } from '../../src/storage/postgres/postgres-storage.js';
 import { postgresCluster, postgresSkipReason } from '../helpers/postgres.js';
@@ -48,6 +49,36 @@ describe('PostgreSQL coordination', { skip }, () => {
     } finally {
       await a.close();
       await b.close();
+    }
+  });
+
+  it('a node that cannot renew its lease (database unreachable) stops running the job, and fails fast', async () => {
+    const url = await migratedDatabase();
+    const reachable = new PostgresJobLease(url, 60_000);
+    // Nothing listens on port 1: connection refused, as when PostgreSQL is down.
+    const unreachable = new PostgresJobLease('postgres://postgres@127.0.0.1:1/none', 60_000, () => {}, 1_000);
+    let current = reachable;
+    const lease: JobLease = { tryAcquire: (job) => current.tryAcquire(job), release: (job) => current.release(job) };
+    let runs = 0;
+    const changes: boolean[] = [];
+    const job = new LeasedJob('sweeper', lease, async () => void runs++, (held) => changes.push(held));
+    try {
+      await job.run();
+      assert.equal(job.held, true);
+      current = unreachable;
+      const start = Date.now();
+      await assert.rejects(job.run());
+      assert.ok(Date.now() - start < 2_000, 'the failed renewal is bounded');
+      assert.equal(job.held, false, 'no longer held');
+      assert.equal(runs, 1, 'the job did not run without the lease');
+      assert.deepEqual(changes, [true, false]);
+      current = reachable;
+      await job.run();
+      assert.equal(job.held, true, 'renewed once the database answers again');
+      assert.equal(runs, 2);
+    } finally {
+      await reachable.close();
+      await unreachable.close();
     }
   });
 

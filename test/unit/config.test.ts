@@ -25,6 +25,13 @@ describe('configuration', () => {
     assert.throws(() => loadConfig({ 'cache-ttl-seconds': '0' }, {}), /--cache-ttl-seconds must be an integer from 1 to 86400/);
   });
 
+  it('bounds the wait for the store: --store-timeout-seconds or TRENT_STORE_TIMEOUT_SECONDS, default 5', () => {
+    assert.equal(loadConfig({}, {}).storeTimeoutSeconds, 5);
+    assert.equal(loadConfig({ 'store-timeout-seconds': '2' }, {}).storeTimeoutSeconds, 2);
+    assert.equal(loadConfig({}, { TRENT_STORE_TIMEOUT_SECONDS: '30' }).storeTimeoutSeconds, 30);
+    assert.throws(() => loadConfig({ 'store-timeout-seconds': '0' }, {}), /--store-timeout-seconds must be an integer from 1 to 300/);
+  });
+
   it('takes the store from --store, TRENT_STORE or the config file: sqlite or a postgres:// URL', () => {
     assert.deepEqual(loadConfig({ store: 'sqlite', 'data-dir': '/srv/trent' }, {}).store, { kind: 'sqlite', file: '/srv/trent/trent.db' });
     const url = 'postgres://trent:secret@db.internal:5432/trent?sslmode=require';

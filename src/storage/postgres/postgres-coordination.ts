@@ -15,7 +15,15 @@ export interface PostgresChangeFeedOptions {
   readonly onReconnect?: () => void;
   /** How often the LISTEN connection is checked (a query with a timeout), so that a silently dead one is replaced. */
   readonly heartbeatMs?: number;
+  /** Bound on connecting and on each statement (see PostgresStorageOptions.timeoutMs); default 5 s to connect. */
+  readonly timeoutMs?: number;
 }
+
+/** Connection and statement bounds for a coordination connection. */
+export const timeouts = (timeoutMs: number | undefined) => ({
+  connectionTimeoutMillis: timeoutMs ?? 5_000,
+  ...(timeoutMs === undefined ? {} : { statement_timeout: timeoutMs, query_timeout: timeoutMs + 1_000 }),
+});
 
 const MAX_RECONNECT_DELAY_MS = 5_000;
 
@@ -42,7 +50,7 @@ export class PostgresChangeFeed implements ChangeFeed {
     private readonly options: PostgresChangeFeedOptions,
   ) {
     this.#heartbeatMs = options.heartbeatMs ?? 5_000;
-    this.#publisher = new pg.Pool({ connectionString: url, max: 2, connectionTimeoutMillis: 5_000, idleTimeoutMillis: 30_000, keepAlive: true, application_name: 'trent-notify' });
+    this.#publisher = new pg.Pool({ connectionString: url, max: 2, idleTimeoutMillis: 30_000, keepAlive: true, application_name: 'trent-notify', ...timeouts(options.timeoutMs) });
     this.#publisher.on('error', (err) => this.#error('PostgreSQL notify connection error', err));
   }
 
@@ -89,7 +97,7 @@ export class PostgresChangeFeed implements ChangeFeed {
   }
 
   async #connect(): Promise<void> {
-    const c = new pg.Client({ connectionString: this.url, keepAlive: true, application_name: 'trent-listen', connectionTimeoutMillis: 5_000 });
+    const c = new pg.Client({ connectionString: this.url, keepAlive: true, application_name: 'trent-listen', connectionTimeoutMillis: this.options.timeoutMs ?? 5_000 });
     c.on('error', (err) => this.#lost(c, err));
     c.on('end', () => this.#lost(c, new Error('connection ended')));
     c.on('notification', (msg) => {
@@ -208,12 +216,19 @@ export class PostgresJobLease implements JobLease {
     url: string,
     private readonly ttlMs: number,
     onError: (err: Error) => void = () => {},
+    timeoutMs?: number,
   ) {
-    this.#pool = new pg.Pool({ connectionString: url, max: 1, connectionTimeoutMillis: 5_000, idleTimeoutMillis: 30_000, keepAlive: true, application_name: 'trent-lease' });
+    this.#pool = new pg.Pool({ connectionString: url, max: 1, idleTimeoutMillis: 30_000, keepAlive: true, application_name: 'trent-lease', ...timeouts(timeoutMs) });
     this.#pool.on('error', onError);
   }
 
+  /**
+   * Takes or renews the lease. Throws when the database cannot be reached: the caller then does not run the job
+   * (LeasedJob treats a throw as "not held"). An answer that took more than half the lease is not trusted
+   * either: the lease it granted may be about to expire.
+   */
   async tryAcquire(job: string): Promise<boolean> {
+    const started = Date.now();
     const r = await this.#pool.query(
       `INSERT INTO scheduler_leases (job, holder, expires_at) VALUES ($1, $2, ${DB_NOW_MS} + $3)
        ON CONFLICT (job) DO UPDATE SET holder = excluded.holder, expires_at = excluded.expires_at
@@ -221,7 +236,7 @@ export class PostgresJobLease implements JobLease {
        RETURNING holder`,
       [job, this.holder, this.ttlMs],
     );
-    return r.rowCount === 1;
+    return r.rowCount === 1 && Date.now() - started < this.ttlMs / 2;
   }
 
   async release(job: string): Promise<void> {

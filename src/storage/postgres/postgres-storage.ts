@@ -6,6 +6,7 @@ import {
   emptySnapshotCounts, StorageConflictError, StorageDuplicateError, StorageLimitError, StorageNotEmptyError,
 } from '../../domain/ports.js';
 import { POSTGRES_MIGRATIONS } from './migrations.js';
+import { translatePgError, unavailableReason } from './pg-errors.js';
 
 // bigint columns arrive as strings (node-postgres does not guess at precision): millisecond timestamps and versions
 // stay far below 2^53, so Number() is exact.
@@ -91,7 +92,21 @@ export interface PostgresStorageOptions {
   readonly maxConnections?: number;
   /** Errors of idle pooled connections (server restart, network); they must not crash the process. */
   readonly onError?: (err: Error) => void;
+  /**
+   * The bound on waiting for the database, in ms: for a pooled connection (connectionTimeoutMillis), and for each
+   * statement (statement_timeout on the server, plus a client-side read timeout 1 s later for a server that does not
+   * answer at all). Past it a call fails with StorageUnavailableError. Default: 10 s for a connection, statements
+   * unbounded (backup and restore).
+   */
+  readonly timeoutMs?: number;
 }
+
+/** What the methods query through: the pool's query with connection failures translated, or a transaction's client. */
+interface Queryable {
+  query<R extends pg.QueryResultRow = any>(text: string, values?: unknown[]): Promise<pg.QueryResult<R>>;
+}
+
+const swallow = () => {};
 
 /**
  * The store for many nodes: PostgreSQL 15 through a connection pool. Every multi-row change is one transaction;
@@ -100,22 +115,48 @@ export interface PostgresStorageOptions {
  */
 export class PostgresStorage implements Storage, SnapshotStorage {
   readonly #pool: pg.Pool;
+  /** The pool's query, with connection failures turned into StorageUnavailableError. */
+  readonly #db: Queryable;
 
   constructor(url: string, options: PostgresStorageOptions = {}) {
+    const t = options.timeoutMs;
     this.#pool = new pg.Pool({
       connectionString: url,
       max: options.maxConnections ?? 10,
-      connectionTimeoutMillis: 10_000,
+      connectionTimeoutMillis: t ?? 10_000,
       idleTimeoutMillis: 30_000,
       keepAlive: true,
       application_name: 'trent',
+      ...(t === undefined ? {} : { statement_timeout: t, query_timeout: t + 1_000, idle_in_transaction_session_timeout: Math.max(4 * t, 10_000) }),
     });
     const onError = options.onError ?? (() => {});
     this.#pool.on('error', onError);
+    // A checked-out client (in a transaction) has no error listener of the pool's: without one, a connection that
+    // breaks between two statements would emit an unhandled 'error' and end the process. The statement in flight, or
+    // the next one, fails anyway.
+    this.#pool.on('connect', (client) => client.on('error', swallow));
+    const pool = this.#pool;
+    this.#db = {
+      async query<R extends pg.QueryResultRow>(text: string, values?: unknown[]): Promise<pg.QueryResult<R>> {
+        try {
+          return await pool.query<R>(text, values);
+        } catch (err) {
+          throw translatePgError(err);
+        }
+      },
+    };
+  }
+
+  async #connect(): Promise<pg.PoolClient> {
+    try {
+      return await this.#pool.connect();
+    } catch (err) {
+      throw translatePgError(err);
+    }
   }
 
   async migrate(): Promise<void> {
-    const c = await this.#pool.connect();
+    const c = await this.#connect();
     let failed: Error | undefined;
     try {
       await c.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK]);
@@ -136,7 +177,7 @@ export class PostgresStorage implements Storage, SnapshotStorage {
       await c.query('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK]);
     } catch (err) {
       failed = err as Error;
-      throw err;
+      throw translatePgError(err);
     } finally {
       // On failure the connection is destroyed, not reused: the server then rolls back an open migration and drops
       // the advisory lock with the session.
@@ -151,7 +192,7 @@ export class PostgresStorage implements Storage, SnapshotStorage {
   /** Runs `fn` in one transaction; a serialization failure or deadlock rolls back and runs it again. */
   async #tx<T>(what: string, fn: (c: pg.PoolClient) => Promise<T>, isolation: Isolation = 'read committed'): Promise<T> {
     for (let attempt = 1; ; attempt++) {
-      const c = await this.#pool.connect();
+      const c = await this.#connect();
       let broken: Error | undefined;
       try {
         await c.query(isolation === 'serializable' ? 'BEGIN ISOLATION LEVEL SERIALIZABLE' : 'BEGIN');
@@ -159,6 +200,11 @@ export class PostgresStorage implements Storage, SnapshotStorage {
         await c.query('COMMIT');
         return result;
       } catch (err) {
+        if (unavailableReason(err)) {
+          // No ROLLBACK on a broken or stalled connection: it is destroyed, and the server rolls back with the session.
+          broken = err as Error;
+          throw translatePgError(err);
+        }
         await c.query('ROLLBACK').catch((e: Error) => (broken = e));
         if (!isRetryable(err)) throw err;
         if (attempt >= MAX_TX_ATTEMPTS) throw new StorageConflictError(what);
@@ -188,7 +234,7 @@ export class PostgresStorage implements Storage, SnapshotStorage {
   }
 
   async getKey(scope: Scope, keyId: string): Promise<KeyRecord | undefined> {
-    const r = await this.#pool.query<KeyRow>(`SELECT ${KEY_COLUMNS} FROM keys WHERE account = $1 AND region = $2 AND key_id = $3`, [
+    const r = await this.#db.query<KeyRow>(`SELECT ${KEY_COLUMNS} FROM keys WHERE account = $1 AND region = $2 AND key_id = $3`, [
       scope.account, scope.region, keyId,
     ]);
     return r.rows[0] && toKey(r.rows[0]);
@@ -197,7 +243,7 @@ export class PostgresStorage implements Storage, SnapshotStorage {
   async updateKey(key: KeyRecord): Promise<KeyRecord> {
     // One statement: under any isolation level a second writer with the same version finds version + 1 and matches
     // no row (PostgreSQL re-checks the WHERE clause after waiting for the first writer's row lock).
-    const r = await this.#pool.query(
+    const r = await this.#db.query(
       `UPDATE keys SET description = $4, key_usage = $5, key_spec = $6, origin = $7, key_manager = $8, key_state = $9,
          deletion_date = $10, current_material_id = $11, multi_region = $12, policy = $13, version = version + 1
        WHERE account = $1 AND region = $2 AND key_id = $3 AND version = $14`,
@@ -211,7 +257,7 @@ export class PostgresStorage implements Storage, SnapshotStorage {
   }
 
   async listKeys(scope: Scope, limit: number, after?: string): Promise<Page<KeyRecord>> {
-    const r = await this.#pool.query<KeyRow>(
+    const r = await this.#db.query<KeyRow>(
       `SELECT ${KEY_COLUMNS} FROM keys WHERE account = $1 AND region = $2 AND key_id > $3 ORDER BY key_id LIMIT $4`,
       [scope.account, scope.region, after ?? '', limit + 1],
     );
@@ -220,7 +266,7 @@ export class PostgresStorage implements Storage, SnapshotStorage {
   }
 
   async listKeysDueForDeletion(now: Date, limit: number): Promise<KeyRecord[]> {
-    const r = await this.#pool.query<KeyRow>(
+    const r = await this.#db.query<KeyRow>(
       `SELECT ${KEY_COLUMNS} FROM keys WHERE key_state = 'PendingDeletion' AND deletion_date <= $1 ORDER BY deletion_date, arn LIMIT $2`,
       [now.getTime(), limit],
     );
@@ -245,7 +291,7 @@ export class PostgresStorage implements Storage, SnapshotStorage {
   }
 
   async getMaterials(keyArn: string): Promise<MaterialRecord[]> {
-    const r = await this.#pool.query<MaterialRow>(
+    const r = await this.#db.query<MaterialRow>(
       'SELECT key_arn, material_id, wrapped, created_at FROM key_materials WHERE key_arn = $1 ORDER BY created_at, material_id',
       [keyArn],
     );
@@ -253,14 +299,14 @@ export class PostgresStorage implements Storage, SnapshotStorage {
   }
 
   async insertAlias(alias: AliasRecord, maxPerTarget?: number): Promise<void> {
-    const insert = (c: pg.Pool | pg.PoolClient) =>
+    const insert = (c: Queryable) =>
       c.query(
         'INSERT INTO aliases (account, region, alias_name, target_key_id, creation_date, last_updated_date) VALUES ($1, $2, $3, $4, $5, $6)',
         [alias.account, alias.region, alias.aliasName, alias.targetKeyId, alias.creationDate.getTime(), alias.lastUpdatedDate.getTime()],
       );
     try {
       if (maxPerTarget === undefined) {
-        await insert(this.#pool);
+        await insert(this.#db);
         return;
       }
       // SERIALIZABLE: two nodes counting and inserting at once cannot both pass; the loser is retried and then counts
@@ -276,18 +322,18 @@ export class PostgresStorage implements Storage, SnapshotStorage {
   }
 
   async getAlias(scope: Scope, aliasName: string): Promise<AliasRecord | undefined> {
-    const r = await this.#pool.query<AliasRow>('SELECT * FROM aliases WHERE account = $1 AND region = $2 AND alias_name = $3', [
+    const r = await this.#db.query<AliasRow>('SELECT * FROM aliases WHERE account = $1 AND region = $2 AND alias_name = $3', [
       scope.account, scope.region, aliasName,
     ]);
     return r.rows[0] && toAlias(r.rows[0]);
   }
 
   async updateAlias(scope: Scope, aliasName: string, targetKeyId: string, at: Date, maxPerTarget?: number): Promise<boolean> {
-    const move = async (c: pg.Pool | pg.PoolClient) =>
+    const move = async (c: Queryable) =>
       (await c.query('UPDATE aliases SET target_key_id = $4, last_updated_date = $5 WHERE account = $1 AND region = $2 AND alias_name = $3', [
         scope.account, scope.region, aliasName, targetKeyId, at.getTime(),
       ])).rowCount === 1;
-    if (maxPerTarget === undefined) return move(this.#pool);
+    if (maxPerTarget === undefined) return move(this.#db);
     return this.#tx(`aliases of key ${targetKeyId}`, async (c) => {
       const r = await c.query<{ target_key_id: string }>('SELECT target_key_id FROM aliases WHERE account = $1 AND region = $2 AND alias_name = $3', [
         scope.account, scope.region, aliasName,
@@ -300,18 +346,18 @@ export class PostgresStorage implements Storage, SnapshotStorage {
   }
 
   async deleteAlias(scope: Scope, aliasName: string): Promise<boolean> {
-    const r = await this.#pool.query('DELETE FROM aliases WHERE account = $1 AND region = $2 AND alias_name = $3', [scope.account, scope.region, aliasName]);
+    const r = await this.#db.query('DELETE FROM aliases WHERE account = $1 AND region = $2 AND alias_name = $3', [scope.account, scope.region, aliasName]);
     return r.rowCount === 1;
   }
 
   async listAliases(scope: Scope, limit: number, after?: string, targetKeyId?: string): Promise<Page<AliasRecord>> {
     const r =
       targetKeyId === undefined
-        ? await this.#pool.query<AliasRow>(
+        ? await this.#db.query<AliasRow>(
             'SELECT * FROM aliases WHERE account = $1 AND region = $2 AND alias_name > $3 ORDER BY alias_name LIMIT $4',
             [scope.account, scope.region, after ?? '', limit + 1],
           )
-        : await this.#pool.query<AliasRow>(
+        : await this.#db.query<AliasRow>(
             'SELECT * FROM aliases WHERE account = $1 AND region = $2 AND target_key_id = $3 AND alias_name > $4 ORDER BY alias_name LIMIT $5',
             [scope.account, scope.region, targetKeyId, after ?? '', limit + 1],
           );
@@ -320,11 +366,11 @@ export class PostgresStorage implements Storage, SnapshotStorage {
   }
 
   async countAliases(scope: Scope, targetKeyId: string): Promise<number> {
-    return aliasCount(this.#pool, scope, targetKeyId);
+    return aliasCount(this.#db, scope, targetKeyId);
   }
 
   async getTags(keyArn: string): Promise<TagRecord[]> {
-    const r = await this.#pool.query<{ tag_key: string; tag_value: string }>('SELECT tag_key, tag_value FROM tags WHERE key_arn = $1 ORDER BY tag_key', [keyArn]);
+    const r = await this.#db.query<{ tag_key: string; tag_value: string }>('SELECT tag_key, tag_value FROM tags WHERE key_arn = $1 ORDER BY tag_key', [keyArn]);
     return r.rows.map((t) => ({ key: t.tag_key, value: t.tag_value }));
   }
 
@@ -346,11 +392,11 @@ export class PostgresStorage implements Storage, SnapshotStorage {
   }
 
   async removeTags(keyArn: string, tagKeys: readonly string[]): Promise<void> {
-    await this.#pool.query('DELETE FROM tags WHERE key_arn = $1 AND tag_key = ANY($2::text[])', [keyArn, [...tagKeys]]);
+    await this.#db.query('DELETE FROM tags WHERE key_arn = $1 AND tag_key = ANY($2::text[])', [keyArn, [...tagKeys]]);
   }
 
   async getAccessKey(accessKeyId: string): Promise<AccessKeyRecord | undefined> {
-    const r = await this.#pool.query<AccessKeyRow>(
+    const r = await this.#db.query<AccessKeyRow>(
       'SELECT access_key_id, account, principal_arn, secret_wrapped, created_at FROM access_keys WHERE access_key_id = $1',
       [accessKeyId],
     );
@@ -359,7 +405,7 @@ export class PostgresStorage implements Storage, SnapshotStorage {
 
   async insertAccessKey(record: AccessKeyRecord): Promise<void> {
     try {
-      await this.#pool.query('INSERT INTO access_keys (access_key_id, account, principal_arn, secret_wrapped, created_at) VALUES ($1, $2, $3, $4, $5)', [
+      await this.#db.query('INSERT INTO access_keys (access_key_id, account, principal_arn, secret_wrapped, created_at) VALUES ($1, $2, $3, $4, $5)', [
         record.accessKeyId, record.account, record.principalArn, record.secretWrapped, record.createdAt.getTime(),
       ]);
     } catch (err) {
@@ -369,16 +415,16 @@ export class PostgresStorage implements Storage, SnapshotStorage {
   }
 
   async getSetting(name: string): Promise<string | undefined> {
-    const r = await this.#pool.query<{ value: string }>('SELECT value FROM settings WHERE name = $1', [name]);
+    const r = await this.#db.query<{ value: string }>('SELECT value FROM settings WHERE name = $1', [name]);
     return r.rows[0]?.value;
   }
 
   async putSetting(name: string, value: string): Promise<void> {
-    await this.#pool.query('INSERT INTO settings (name, value) VALUES ($1, $2) ON CONFLICT (name) DO UPDATE SET value = excluded.value', [name, value]);
+    await this.#db.query('INSERT INTO settings (name, value) VALUES ($1, $2) ON CONFLICT (name) DO UPDATE SET value = excluded.value', [name, value]);
   }
 
   async putSettingIfAbsent(name: string, value: string): Promise<string> {
-    await this.#pool.query('INSERT INTO settings (name, value) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING', [name, value]);
+    await this.#db.query('INSERT INTO settings (name, value) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING', [name, value]);
     return (await this.getSetting(name))!;
   }
 
@@ -394,7 +440,7 @@ export class PostgresStorage implements Storage, SnapshotStorage {
    * aborted, and sees the store as of one instant. Rows are fetched through cursors, a batch at a time.
    */
   async *exportSnapshot(): AsyncIterable<SnapshotRecord> {
-    const c = await this.#pool.connect();
+    const c = await this.#connect();
     let finished = false;
     try {
       await c.query('BEGIN ISOLATION LEVEL SERIALIZABLE READ ONLY DEFERRABLE');
@@ -421,7 +467,7 @@ export class PostgresStorage implements Storage, SnapshotStorage {
    * empty, then inserts; an error anywhere rolls everything back.
    */
   async importSnapshot(records: AsyncIterable<SnapshotRecord> | Iterable<SnapshotRecord>): Promise<SnapshotCounts> {
-    const c = await this.#pool.connect();
+    const c = await this.#connect();
     let broken: Error | undefined;
     const counts = emptySnapshotCounts();
     try {
@@ -480,7 +526,7 @@ export class PostgresStorage implements Storage, SnapshotStorage {
     } catch (err) {
       await c.query('ROLLBACK').catch((e: Error) => (broken = e));
       if (isUniqueViolation(err)) throw new StorageDuplicateError(`a record of the snapshot (${(err as Error).message})`);
-      throw err;
+      throw translatePgError(err);
     } finally {
       c.release(broken);
     }
@@ -506,7 +552,7 @@ function snapshotRecord(table: (typeof SNAPSHOT_TABLES)[number]['table'], row: R
   }
 }
 
-async function aliasCount(c: pg.Pool | pg.PoolClient, scope: Scope, targetKeyId: string): Promise<number> {
+async function aliasCount(c: Queryable, scope: Scope, targetKeyId: string): Promise<number> {
   const r = await c.query<{ n: string }>('SELECT COUNT(*) AS n FROM aliases WHERE account = $1 AND region = $2 AND target_key_id = $3', [
     scope.account, scope.region, targetKeyId,
   ]);
