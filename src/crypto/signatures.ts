@@ -2,6 +2,7 @@
 // (AWS's MessageType DIGEST); otherwise it is hashed here (RAW).
 import { createHash, sign, verify, type KeyObject } from 'node:crypto';
 import { ecdsaSignDigest, ecdsaVerifyDigest } from './ecdsa.js';
+import { ed25519phSignDigest, ed25519phVerifyDigest } from './ed25519ph.js';
 import { pkcs1SignDigest, pkcs1VerifyDigest, pssSignDigest, pssVerifyDigest, type SignatureHash } from './rsa.js';
 
 export type SignatureScheme =
@@ -9,9 +10,11 @@ export type SignatureScheme =
   | { readonly kind: 'rsa-pkcs1'; readonly hash: SignatureHash }
   | { readonly kind: 'ecdsa'; readonly hash: SignatureHash }
   /** PureEdDSA (RFC 8032 Ed25519): the message itself, never a digest. */
-  | { readonly kind: 'ed25519' };
+  | { readonly kind: 'ed25519' }
+  /** HashEdDSA (RFC 8032 Ed25519ph) with SHA-512: the digest is signed, a RAW message is hashed first. */
+  | { readonly kind: 'ed25519ph' };
 
-const digestOf = (hash: SignatureHash, message: Buffer, prehashed: boolean): Buffer =>
+const digestOf = (hash: SignatureHash | 'sha512', message: Buffer, prehashed: boolean): Buffer =>
   prehashed ? message : createHash(hash).update(message).digest();
 
 export function signMessage(privateKey: KeyObject, scheme: SignatureScheme, message: Buffer, prehashed: boolean): Buffer {
@@ -25,6 +28,8 @@ export function signMessage(privateKey: KeyObject, scheme: SignatureScheme, mess
     case 'ed25519':
       if (prehashed) throw new RangeError('Ed25519 signs messages, not digests');
       return sign(null, message, privateKey);
+    case 'ed25519ph':
+      return ed25519phSignDigest(privateKey, digestOf('sha512', message, prehashed));
     default: {
       const never: never = scheme;
       throw new Error(`unknown signature scheme ${String(never)}`);
@@ -43,6 +48,8 @@ export function verifySignature(publicKey: KeyObject, scheme: SignatureScheme, m
     case 'ed25519':
       if (prehashed) throw new RangeError('Ed25519 verifies messages, not digests');
       return signature.length === 64 && verify(null, message, publicKey, signature);
+    case 'ed25519ph':
+      return ed25519phVerifyDigest(publicKey, digestOf('sha512', message, prehashed), signature);
     default: {
       const never: never = scheme;
       throw new Error(`unknown signature scheme ${String(never)}`);

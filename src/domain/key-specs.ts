@@ -171,7 +171,7 @@ export function refuseContextForAsymmetric(context: Record<string, string> | und
   }
 }
 
-const SIGNING_SCHEMES: Readonly<Record<SigningAlgorithmSpec, SignatureScheme | 'ed25519ph' | 'unsupported'>> = {
+const SIGNING_SCHEMES: Readonly<Record<SigningAlgorithmSpec, SignatureScheme | 'unsupported'>> = {
   RSASSA_PSS_SHA_256: { kind: 'rsa-pss', hash: 'sha256' },
   RSASSA_PSS_SHA_384: { kind: 'rsa-pss', hash: 'sha384' },
   RSASSA_PSS_SHA_512: { kind: 'rsa-pss', hash: 'sha512' },
@@ -182,7 +182,7 @@ const SIGNING_SCHEMES: Readonly<Record<SigningAlgorithmSpec, SignatureScheme | '
   ECDSA_SHA_384: { kind: 'ecdsa', hash: 'sha384' },
   ECDSA_SHA_512: { kind: 'ecdsa', hash: 'sha512' },
   ED25519_SHA_512: { kind: 'ed25519' },
-  ED25519_PH_SHA_512: 'ed25519ph',
+  ED25519_PH_SHA_512: { kind: 'ed25519ph' },
   SM2DSA: 'unsupported',
   ML_DSA_SHAKE_256: 'unsupported',
 };
@@ -205,17 +205,17 @@ export function signingRequest(
   if (type === 'EXTERNAL_MU') {
     throw new KmsError('ValidationException', `MessageType EXTERNAL_MU is not compatible with signing algorithm ${algorithm}.`);
   }
-  if (scheme === 'ed25519ph') {
-    // AWS: ED25519_PH_SHA_512 requires MessageType DIGEST (a SHA-512 digest).
-    if (type !== 'DIGEST') throw new KmsError('ValidationException', `Signing algorithm ${algorithm} requires MessageType DIGEST.`);
-    if (messageLength !== 64) throw new KmsError('ValidationException', `Digest is invalid length for algorithm ${algorithm}.`);
-    throw new KmsError('UnsupportedOperationException', `${algorithm} (Ed25519ph, RFC 8032) is not supported by this Trent version: use ED25519_SHA_512 with MessageType RAW.`);
-  }
   if (scheme === 'unsupported') throw new KmsError('UnsupportedOperationException', `${algorithm} is not supported by this Trent version yet.`);
   if (scheme.kind === 'ed25519') {
     // AWS: ED25519_SHA_512 requires MessageType RAW.
     if (type !== 'RAW') throw new KmsError('ValidationException', `Signing algorithm ${algorithm} requires MessageType RAW.`);
     return { scheme, prehashed: false };
+  }
+  if (scheme.kind === 'ed25519ph') {
+    // AWS: ED25519_PH_SHA_512 requires MessageType DIGEST (a SHA-512 digest).
+    if (type !== 'DIGEST') throw new KmsError('ValidationException', `Signing algorithm ${algorithm} requires MessageType DIGEST.`);
+    if (messageLength !== 64) throw new KmsError('ValidationException', `Digest is invalid length for algorithm ${algorithm}.`);
+    return { scheme, prehashed: true };
   }
   if (type === 'DIGEST' && messageLength !== HASH_BYTES[scheme.hash]) {
     throw new KmsError('ValidationException', `Digest is invalid length for algorithm ${algorithm}.`);

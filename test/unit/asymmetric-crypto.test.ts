@@ -7,6 +7,7 @@ import { decodeDerSignature, ecdsaSignDigest, ecdsaVerifyDigest, encodeDerSignat
 import { generateDerKeyPair, parsePkcs8 } from '../../src/crypto/key-pairs.js';
 import { oaepDecrypt, oaepEncrypt, oaepMaxPlaintext, pkcs1SignDigest, pkcs1VerifyDigest, pssSignDigest, pssVerifyDigest } from '../../src/crypto/rsa.js';
 import { signMessage, verifySignature } from '../../src/crypto/signatures.js';
+import { ed25519ph } from '@noble/curves/ed25519.js';
 
 const hex = (s: string): Buffer => Buffer.from(s, 'hex');
 const sha = (alg: string, b: Buffer): Buffer => createHash(alg).update(b).digest();
@@ -54,6 +55,39 @@ describe('Ed25519 (RFC 8032 §7.1)', () => {
       sig[0]! ^= 1;
       assert.equal(verifySignature(publicKey, { kind: 'ed25519' }, hex(v.msg), false, sig), false);
     }
+  });
+});
+
+describe('Ed25519ph (RFC 8032 §7.3)', () => {
+  const seed = '833fe62409237b9d62ec77587520911e9a759cec1d19755b7da901b96dca3d42';
+  const expected = '98a70222f0b8121aa9d30f813d683f809e462b469c7ff87639499bb94e6dae4131f85042463c2a355a2003d062adf5aaa10b8c61e636062aaad11c2a26083406';
+  const { privateKey, publicKey } = parsePkcs8(Buffer.concat([hex('302e020100300506032b657004220420'), hex(seed)]));
+  it('signs SHA-512("abc") into the RFC signature, from the digest or from the message', () => {
+    assert.equal(publicKey.export({ format: 'jwk' }).x, hex('ec172b93ad5e563bf4932c70e1245034c35467ef2efd4d64ebf819683467e2bf').toString('base64url'));
+    const digest = sha('sha512', hex('616263'));
+    assert.equal(signMessage(privateKey, { kind: 'ed25519ph' }, digest, true).toString('hex'), expected);
+    assert.equal(signMessage(privateKey, { kind: 'ed25519ph' }, hex('616263'), false).toString('hex'), expected);
+    assert.equal(verifySignature(publicKey, { kind: 'ed25519ph' }, digest, true, hex(expected)), true);
+  });
+  it('refuses tampering, a pure Ed25519 signature of the same bytes, and digests of the wrong size', () => {
+    const digest = sha('sha512', hex('616263'));
+    const bad = hex(expected);
+    bad[40]! ^= 1;
+    assert.equal(verifySignature(publicKey, { kind: 'ed25519ph' }, digest, true, bad), false);
+    assert.equal(verifySignature(publicKey, { kind: 'ed25519ph' }, digest, true, hex(expected).subarray(1)), false);
+    assert.equal(verifySignature(publicKey, { kind: 'ed25519ph' }, sha('sha512', hex('616264')), true, hex(expected)), false);
+    const pure = signMessage(privateKey, { kind: 'ed25519' }, digest, false);
+    assert.equal(verifySignature(publicKey, { kind: 'ed25519ph' }, digest, true, pure), false, 'dom2 separates Ed25519ph from Ed25519');
+    assert.throws(() => signMessage(privateKey, { kind: 'ed25519ph' }, digest.subarray(1), true), RangeError);
+  });
+  it("agrees with noble's message-hashing ed25519ph on fresh keys", () => {
+    const pair = generateKeyPairSync('ed25519');
+    const d = Buffer.from(pair.privateKey.export({ format: 'jwk' }).d!, 'base64url');
+    const x = Buffer.from(pair.publicKey.export({ format: 'jwk' }).x!, 'base64url');
+    const message = Buffer.from('a longer message, hashed outside');
+    const mine = signMessage(pair.privateKey, { kind: 'ed25519ph' }, sha('sha512', message), true);
+    assert.deepEqual(mine, Buffer.from(ed25519ph.sign(message, d)), 'Ed25519ph is deterministic');
+    assert.equal(ed25519ph.verify(mine, message, x), true);
   });
 });
 
