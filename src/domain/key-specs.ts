@@ -3,10 +3,11 @@
 // Encrypt/Decrypt. Sources: API_CreateKey (KeyUsage), developerguide/symm-asymm-choose-key-spec.html,
 // asymmetric-key-specs.html, hmac.html. See docs/key-specs.md.
 import type {
-  EncryptionAlgorithmSpec, KeyAgreementAlgorithmSpec, KeySpec, KeyUsageType, MacAlgorithmSpec, MessageType, SigningAlgorithmSpec,
+  DataKeyPairSpec, EncryptionAlgorithmSpec, KeyAgreementAlgorithmSpec, KeySpec, KeyUsageType, MacAlgorithmSpec, MessageType, SigningAlgorithmSpec,
 } from '../model/kms-model.generated.js';
 import type { HmacHash } from '../crypto/hmac.js';
-import type { KeyPairParams } from '../crypto/key-pairs.js';
+import type { EcCurve, KeyPairParams } from '../crypto/key-pairs.js';
+import type { PeerKey } from '../crypto/ecdh.js';
 import { HASH_BYTES, oaepMaxPlaintext, type RsaHash } from '../crypto/rsa.js';
 import type { SignatureScheme } from '../crypto/signatures.js';
 import { KmsError } from './errors.js';
@@ -114,7 +115,9 @@ export function algorithmLists(spec: KeySpec, usage: KeyUsageType): {
   }
 }
 
-export type CryptoOperation = 'Encrypt' | 'Decrypt' | 'ReEncrypt' | 'GenerateDataKey' | 'GenerateDataKeyWithoutPlaintext' | 'Sign' | 'Verify' | 'GenerateMac' | 'VerifyMac';
+export type CryptoOperation =
+  | 'Encrypt' | 'Decrypt' | 'ReEncrypt' | 'GenerateDataKey' | 'GenerateDataKeyWithoutPlaintext' | 'GenerateDataKeyPair'
+  | 'GenerateDataKeyPairWithoutPlaintext' | 'Sign' | 'Verify' | 'GenerateMac' | 'VerifyMac' | 'DeriveSharedSecret';
 
 /** InvalidKeyUsageException as AWS words it: "<arn> key usage is SIGN_VERIFY which is not valid for Encrypt." */
 export function requireUsage(key: KeyRecord, usage: KeyUsageType, operation: CryptoOperation): void {
@@ -229,4 +232,33 @@ export function macRequest(key: KeyRecord, algorithm: MacAlgorithmSpec, operatio
   const form = SPECS[key.keySpec].form;
   if (form.kind !== 'hmac' || !(SPECS[key.keySpec].mac ?? []).includes(algorithm)) throw incompatible(algorithm, key.keySpec);
   return form.hash;
+}
+
+/** DeriveSharedSecret: a KEY_AGREEMENT key and one of its key agreement algorithms; returns the key's curve. */
+export function keyAgreementRequest(key: KeyRecord, algorithm: KeyAgreementAlgorithmSpec): EcCurve {
+  requireUsage(key, 'KEY_AGREEMENT', 'DeriveSharedSecret');
+  const info = SPECS[key.keySpec];
+  if (!(info.keyAgreement ?? []).includes(algorithm)) throw incompatible(algorithm, key.keySpec);
+  if (info.form.kind !== 'key-pair' || info.form.params.type !== 'ec') {
+    throw new KmsError('UnsupportedOperationException', `Key agreement with ${key.keySpec} keys is not supported by this Trent version.`);
+  }
+  return info.form.params.curve;
+}
+
+/** The peer's public key of DeriveSharedSecret: DER SPKI on the KMS key's curve, else ValidationException. */
+export function requirePeerKey(peer: PeerKey, key: KeyRecord): Extract<PeerKey, { ok: true }>['key'] {
+  if (peer.ok) return peer.key;
+  if (peer.why === 'malformed') {
+    throw new KmsError('ValidationException', 'PublicKey must be a DER-encoded X.509 SubjectPublicKeyInfo of an elliptic curve public key.');
+  }
+  throw new KmsError('ValidationException', `The public key is on ${peer.curve}, which does not match the key spec ${key.keySpec} of the KMS key.`);
+}
+
+/** GenerateDataKeyPair's KeyPairSpec: how the pair is made (DataKeyPairSpec names are KeySpec names). */
+export function dataKeyPairParams(spec: DataKeyPairSpec): KeyPairParams {
+  const form = SPECS[spec].form;
+  if (form.kind !== 'key-pair') {
+    throw new KmsError('UnsupportedOperationException', `KeyPairSpec ${spec} is not supported by this Trent version${form.kind === 'unsupported' ? `: ${form.why}` : ''}.`);
+  }
+  return form.params;
 }

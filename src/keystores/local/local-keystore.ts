@@ -1,6 +1,7 @@
 import type { KeyObject } from 'node:crypto';
 import type { KeySpec } from '../../model/kms-model.generated.js';
 import { gcmDecrypt, gcmEncrypt } from '../../crypto/aes-gcm.js';
+import { ecdhSharedSecret } from '../../crypto/ecdh.js';
 import { hmac, type HmacHash } from '../../crypto/hmac.js';
 import { generateDerKeyPair, parsePkcs8, spkiDer } from '../../crypto/key-pairs.js';
 import { RandomPool } from '../../crypto/random-pool.js';
@@ -95,6 +96,10 @@ export class LocalKeyStore implements KeyStore {
   async decryptAsymmetric(material: MaterialRecord, keySpec: KeySpec, hash: RsaHash, ciphertext: Buffer): Promise<SecretBytes | undefined> {
     const out = oaepDecrypt(this.#pair(material, keySpec).privateKey, hash, ciphertext);
     return out && SecretBytes.adopt(out);
+  }
+
+  async deriveSharedSecret(material: MaterialRecord, keySpec: KeySpec, peerPublicKey: KeyObject): Promise<SecretBytes> {
+    return SecretBytes.adopt(ecdhSharedSecret(this.#pair(material, keySpec).privateKey, peerPublicKey));
   }
 
   forget(keyArn: string): void {
