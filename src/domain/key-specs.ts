@@ -46,7 +46,9 @@ const hmacSpec = (bits: 224 | 256 | 384 | 512): SpecInfo => ({
   form: { kind: 'hmac', bytes: bits / 8, hash: `sha${bits}` },
   mac: [`HMAC_SHA_${bits}`],
 });
-const ML_DSA = 'ML-DSA (FIPS 204) needs a newer OpenSSL than Node.js 20 ships';
+const mlDsa = (level: 44 | 65 | 87): SpecInfo => ({
+  usages: ['SIGN_VERIFY'], form: { kind: 'key-pair', params: { type: 'ml-dsa', level } }, signing: ['ML_DSA_SHAKE_256'],
+});
 
 const SPECS: Readonly<Record<KeySpec, SpecInfo>> = {
   SYMMETRIC_DEFAULT: { usages: ['ENCRYPT_DECRYPT'], form: { kind: 'aes', bytes: 32 }, encryption: ['SYMMETRIC_DEFAULT'] },
@@ -62,9 +64,9 @@ const SPECS: Readonly<Record<KeySpec, SpecInfo>> = {
   HMAC_256: hmacSpec(256),
   HMAC_384: hmacSpec(384),
   HMAC_512: hmacSpec(512),
-  ML_DSA_44: { usages: ['SIGN_VERIFY'], form: { kind: 'unsupported', why: ML_DSA }, signing: ['ML_DSA_SHAKE_256'] },
-  ML_DSA_65: { usages: ['SIGN_VERIFY'], form: { kind: 'unsupported', why: ML_DSA }, signing: ['ML_DSA_SHAKE_256'] },
-  ML_DSA_87: { usages: ['SIGN_VERIFY'], form: { kind: 'unsupported', why: ML_DSA }, signing: ['ML_DSA_SHAKE_256'] },
+  ML_DSA_44: mlDsa(44),
+  ML_DSA_65: mlDsa(65),
+  ML_DSA_87: mlDsa(87),
   SM2: {
     usages: ['ENCRYPT_DECRYPT', 'SIGN_VERIFY', 'KEY_AGREEMENT'],
     form: { kind: 'unsupported', why: 'SM2 (GM/T 0003) is not implemented yet' },
@@ -187,7 +189,7 @@ const SIGNING_SCHEMES: Readonly<Record<SigningAlgorithmSpec, SignatureScheme | '
   ED25519_SHA_512: { kind: 'ed25519' },
   ED25519_PH_SHA_512: { kind: 'ed25519ph' },
   SM2DSA: 'unsupported',
-  ML_DSA_SHAKE_256: 'unsupported',
+  ML_DSA_SHAKE_256: { kind: 'ml-dsa' },
 };
 
 /**
@@ -205,6 +207,14 @@ export function signingRequest(
   if (!(SPECS[key.keySpec].signing ?? []).includes(algorithm)) throw incompatible(algorithm, key.keySpec);
   const type: MessageType = messageType ?? 'RAW';
   const scheme = SIGNING_SCHEMES[algorithm];
+  if (scheme !== 'unsupported' && scheme.kind === 'ml-dsa') {
+    // AWS: ML-DSA signs RAW messages (up to 4096 bytes) or EXTERNAL_MU, the 64-byte μ of FIPS 204 §6.2; no DIGEST.
+    if (type === 'DIGEST') throw new KmsError('ValidationException', `MessageType DIGEST is not compatible with signing algorithm ${algorithm}; use RAW or EXTERNAL_MU.`);
+    if (type === 'EXTERNAL_MU' && messageLength !== 64) {
+      throw new KmsError('ValidationException', `Message is invalid length for message type EXTERNAL_MU: it must be 64 bytes.`);
+    }
+    return { scheme, prehashed: type === 'EXTERNAL_MU' };
+  }
   if (type === 'EXTERNAL_MU') {
     throw new KmsError('ValidationException', `MessageType EXTERNAL_MU is not compatible with signing algorithm ${algorithm}.`);
   }
