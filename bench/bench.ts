@@ -1,8 +1,10 @@
 // `npm run bench`: Trent against a bare node:http server, same load generator (autocannon), same SigV4-signed
-// requests, for Encrypt, Decrypt and GenerateDataKey. Prints requests/s, p50/p99 latency and Trent's share of the
-// bare server's requests/s. Writes nothing to the repo: Trent's data dir and request log go to a temp dir.
+// requests, for Encrypt, Decrypt and GenerateDataKey (the default cases), and on request for Sign/Verify with
+// RSA_2048, ECC_NIST_P256 and Ed25519 keys, GenerateMac and GenerateDataKeyPair (RSA_2048, ECC_NIST_P256). Prints
+// requests/s, p50/p99 latency and Trent's share of the bare server's requests/s. Writes nothing to the repo: Trent's
+// data dir and request log go to a temp dir.
 //
-//   npm run bench -- [--duration 10] [--connections 16] [--ops Encrypt,Decrypt,GenerateDataKey]
+//   npm run bench -- [--duration 10] [--connections 16] [--ops Encrypt,Decrypt,GenerateDataKey | asymmetric | all]
 //                    [--auth dev|credentials] [--request-log file|off|stdout]
 //
 // --auth dev (default) starts Trent with --dev and signs with a made-up access key; --auth credentials starts it
@@ -19,15 +21,22 @@ import { signRequest, type Credentials } from './sigv4.js';
 const here = path.dirname(fileURLToPath(import.meta.url)); // dist/bench
 const repoRoot = path.resolve(here, '../..');
 const REGION = 'us-east-1';
-const OPS = ['Encrypt', 'Decrypt', 'GenerateDataKey'] as const;
+const SYMMETRIC_OPS = ['Encrypt', 'Decrypt', 'GenerateDataKey'] as const;
+const ASYMMETRIC_OPS = [
+  'Sign/RSA_2048', 'Verify/RSA_2048', 'Sign/ECC_NIST_P256', 'Verify/ECC_NIST_P256', 'Sign/Ed25519', 'Verify/Ed25519',
+  'GenerateMac/HMAC_256', 'GenerateDataKeyPair/RSA_2048', 'GenerateDataKeyPair/ECC_NIST_P256',
+] as const;
+const OPS = [...SYMMETRIC_OPS, ...ASYMMETRIC_OPS] as const;
+/** A benchmark case: the operation, then (after a slash) the key or key pair spec it uses. */
 type Op = (typeof OPS)[number];
+const PRESETS: Record<string, readonly Op[]> = { all: OPS, asymmetric: ASYMMETRIC_OPS, symmetric: SYMMETRIC_OPS };
 
 const { values: argv } = parseArgs({
   options: {
     duration: { type: 'string', default: '10' },
     connections: { type: 'string', default: '16' },
     warmup: { type: 'string', default: '2' },
-    ops: { type: 'string', default: OPS.join(',') },
+    ops: { type: 'string', default: SYMMETRIC_OPS.join(',') },
     auth: { type: 'string', default: 'dev' },
     'request-log': { type: 'string', default: 'file' },
   },
@@ -36,7 +45,7 @@ const { values: argv } = parseArgs({
 const duration = Number(argv.duration);
 const connections = Number(argv.connections);
 const warmup = Number(argv.warmup);
-const ops = argv.ops.split(',').map((s) => s.trim()) as Op[];
+const ops = argv.ops.split(',').flatMap((s) => PRESETS[s.trim()] ?? [s.trim()]) as Op[];
 for (const op of ops) if (!OPS.includes(op)) throw new Error(`--ops: unknown operation ${op} (one of ${OPS.join(', ')})`);
 if (argv.auth !== 'dev' && argv.auth !== 'credentials') throw new Error('--auth must be dev or credentials');
 if (!['file', 'off', 'stdout'].includes(argv['request-log'])) throw new Error('--request-log must be file, off or stdout');
@@ -161,13 +170,41 @@ async function main(): Promise<void> {
     const keyId: string = (await call(trent.url, 'CreateKey', { Description: 'benchmark' }, credentials)).KeyMetadata.KeyId;
     const plaintext = Buffer.from('a 64-byte secret such as a database password or an API token....').toString('base64');
     const context = { service: 'bench', tenant: 'acme' };
-    const bodies: Record<Op, object> = {
-      Encrypt: { KeyId: keyId, Plaintext: plaintext, EncryptionContext: context },
-      Decrypt: { CiphertextBlob: (await call(trent.url, 'Encrypt', { KeyId: keyId, Plaintext: plaintext, EncryptionContext: context }, credentials)).CiphertextBlob, EncryptionContext: context },
-      GenerateDataKey: { KeyId: keyId, KeySpec: 'AES_256', EncryptionContext: context },
+    const createKey = async (KeySpec: string, KeyUsage: string): Promise<string> =>
+      (await call(trent.url, 'CreateKey', { KeySpec, KeyUsage, Description: 'benchmark' }, credentials)).KeyMetadata.KeyId;
+    const message = Buffer.from('a 64-byte message such as a token to sign or a document digest...').toString('base64');
+    const signing = async (spec: string, SigningAlgorithm: string) => {
+      const KeyId = await createKey(spec, 'SIGN_VERIFY');
+      const sign = { KeyId, Message: message, MessageType: 'RAW', SigningAlgorithm };
+      const { Signature } = await call(trent.url, 'Sign', sign, credentials);
+      return { sign, verify: { ...sign, Signature } };
     };
-    const check = await call(trent.url, 'Decrypt', bodies.Decrypt, credentials);
+    const bodies = {} as Record<Op, { op: string; body: object }>;
+    const wanted = (prefix: string) => ops.some((o) => o.endsWith(`/${prefix}`));
+    const rsa = wanted('RSA_2048') && ops.some((o) => o.includes('Sign') || o.includes('Verify')) ? await signing('RSA_2048', 'RSASSA_PSS_SHA_256') : undefined;
+    const p256 = wanted('ECC_NIST_P256') ? await signing('ECC_NIST_P256', 'ECDSA_SHA_256') : undefined;
+    const ed = wanted('Ed25519') ? await signing('ECC_NIST_EDWARDS25519', 'ED25519_SHA_512') : undefined;
+    const hmacKey = wanted('HMAC_256') ? await createKey('HMAC_256', 'GENERATE_VERIFY_MAC') : undefined;
+    Object.assign(bodies, {
+      Encrypt: { op: 'Encrypt', body: { KeyId: keyId, Plaintext: plaintext, EncryptionContext: context } },
+      Decrypt: {
+        op: 'Decrypt',
+        body: { CiphertextBlob: (await call(trent.url, 'Encrypt', { KeyId: keyId, Plaintext: plaintext, EncryptionContext: context }, credentials)).CiphertextBlob, EncryptionContext: context },
+      },
+      GenerateDataKey: { op: 'GenerateDataKey', body: { KeyId: keyId, KeySpec: 'AES_256', EncryptionContext: context } },
+      'Sign/RSA_2048': { op: 'Sign', body: rsa?.sign },
+      'Verify/RSA_2048': { op: 'Verify', body: rsa?.verify },
+      'Sign/ECC_NIST_P256': { op: 'Sign', body: p256?.sign },
+      'Verify/ECC_NIST_P256': { op: 'Verify', body: p256?.verify },
+      'Sign/Ed25519': { op: 'Sign', body: ed?.sign },
+      'Verify/Ed25519': { op: 'Verify', body: ed?.verify },
+      'GenerateMac/HMAC_256': { op: 'GenerateMac', body: { KeyId: hmacKey, Message: message, MacAlgorithm: 'HMAC_SHA_256' } },
+      'GenerateDataKeyPair/RSA_2048': { op: 'GenerateDataKeyPair', body: { KeyId: keyId, KeyPairSpec: 'RSA_2048', EncryptionContext: context } },
+      'GenerateDataKeyPair/ECC_NIST_P256': { op: 'GenerateDataKeyPair', body: { KeyId: keyId, KeyPairSpec: 'ECC_NIST_P256', EncryptionContext: context } },
+    } satisfies Record<Op, { op: string; body: object | undefined }>);
+    const check = await call(trent.url, 'Decrypt', bodies.Decrypt.body, credentials);
     if (check.Plaintext !== plaintext) throw new Error('Decrypt did not return the plaintext');
+    for (const op of ops) await call(trent.url, bodies[op].op, bodies[op].body, credentials); // each case works once before it is measured
 
     console.log(`Trent ${trent.url} (${argv.auth === 'dev' ? '--dev' : 'SigV4 with its administrator credentials'}, request log: ${argv['request-log']}), bare server ${bare.url}`);
     console.log(`node ${process.version}, ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, load average ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
@@ -176,11 +213,11 @@ async function main(): Promise<void> {
     const rows: Row[] = [];
     for (const op of ops) {
       for (const [target, url] of [['bare', bare.url], ['trent', trent.url]] as const) {
-        const req = signed(url, op, bodies[op], credentials); // fresh X-Amz-Date per case: well inside the 5-minute skew window
+        const req = signed(url, bodies[op].op, bodies[op].body, credentials); // fresh X-Amz-Date per case: well inside the 5-minute skew window
         if (warmup > 0) await load(url, req, warmup, `${op} ${target} warm-up`);
         const m = await load(url, req, duration, `${op} ${target}`);
         rows.push({ op, target, m });
-        console.log(`  ${op.padEnd(16)} ${target.padEnd(5)} ${m.rps.toFixed(0).padStart(7)} req/s  latency mean ${ms(m.mean)}, p50 ${ms(m.p50)}, p99 ${ms(m.p99)} ms`);
+        console.log(`  ${op.padEnd(34)} ${target.padEnd(5)} ${m.rps.toFixed(0).padStart(7)} req/s  latency mean ${ms(m.mean)}, p50 ${ms(m.p50)}, p99 ${ms(m.p99)} ms`);
       }
     }
 
