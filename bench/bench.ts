@@ -1,11 +1,12 @@
 // `npm run bench`: Trent against a bare node:http server, same load generator (autocannon), same SigV4-signed
-// requests, for Encrypt, Decrypt and GenerateDataKey. Prints requests/s, p50/p99 latency and Trent's share of the
-// bare server's requests/s. Then the stores: Encrypt and CreateKey on SQLite (one node), on PostgreSQL (one node),
+// requests, for Encrypt, Decrypt and GenerateDataKey (the default cases), and on request for Sign/Verify with
+// RSA_2048, ECC_NIST_P256 and Ed25519 keys, GenerateMac and GenerateDataKeyPair (RSA_2048, ECC_NIST_P256). Prints
+// requests/s, p50/p99 latency and Trent's share of the bare server's requests/s. Then the stores: Encrypt and CreateKey on SQLite (one node), on PostgreSQL (one node),
 // and on two nodes sharing one PostgreSQL database (the load spread over both), with ratios to SQLite. PostgreSQL is
 // a throwaway cluster of the bench's own (initdb/pg_ctl on this machine, PostgreSQL's durable defaults, as SQLite's
 // synchronous=FULL). Writes nothing to the repo: data dirs, request logs and the cluster go to temp dirs.
 //
-//   npm run bench -- [--duration 10] [--connections 16] [--ops Encrypt,Decrypt,GenerateDataKey]
+//   npm run bench -- [--duration 10] [--connections 16] [--ops Encrypt,Decrypt,GenerateDataKey | asymmetric | all]
 //                    [--stores sqlite,postgres,two-node] [--store-ops Encrypt,CreateKey]
 //                    [--auth dev|credentials] [--request-log file|off|stdout]
 //
@@ -26,12 +27,19 @@ import { signRequest, type Credentials } from './sigv4.js';
 const here = path.dirname(fileURLToPath(import.meta.url)); // dist/bench
 const repoRoot = path.resolve(here, '../..');
 const REGION = 'us-east-1';
-const OPS = ['Encrypt', 'Decrypt', 'GenerateDataKey'] as const;
+const SYMMETRIC_OPS = ['Encrypt', 'Decrypt', 'GenerateDataKey'] as const;
+const ASYMMETRIC_OPS = [
+  'Sign/RSA_2048', 'Verify/RSA_2048', 'Sign/ECC_NIST_P256', 'Verify/ECC_NIST_P256', 'Sign/Ed25519', 'Verify/Ed25519',
+  'GenerateMac/HMAC_256', 'GenerateDataKeyPair/RSA_2048', 'GenerateDataKeyPair/ECC_NIST_P256',
+] as const;
+const OPS = [...SYMMETRIC_OPS, ...ASYMMETRIC_OPS] as const;
+/** A benchmark case: the operation, then (after a slash) the key or key pair spec it uses. */
 type Op = (typeof OPS)[number];
 const STORE_OPS = ['Encrypt', 'CreateKey'] as const;
 type StoreOp = (typeof STORE_OPS)[number];
 const STORES = ['sqlite', 'postgres', 'two-node'] as const;
 type Store = (typeof STORES)[number];
+const PRESETS: Record<string, readonly Op[]> = { all: OPS, asymmetric: ASYMMETRIC_OPS, symmetric: SYMMETRIC_OPS };
 const STORE_LABEL: Record<Store, string> = { sqlite: 'SQLite, 1 node', postgres: 'PostgreSQL, 1 node', 'two-node': 'PostgreSQL, 2 nodes' };
 
 const { values: argv } = parseArgs({
@@ -39,7 +47,7 @@ const { values: argv } = parseArgs({
     duration: { type: 'string', default: '10' },
     connections: { type: 'string', default: '16' },
     warmup: { type: 'string', default: '2' },
-    ops: { type: 'string', default: OPS.join(',') },
+    ops: { type: 'string', default: SYMMETRIC_OPS.join(',') },
     stores: { type: 'string', default: STORES.join(',') },
     'store-ops': { type: 'string', default: STORE_OPS.join(',') },
     auth: { type: 'string', default: 'dev' },
@@ -51,7 +59,7 @@ const duration = Number(argv.duration);
 const connections = Number(argv.connections);
 const warmup = Number(argv.warmup);
 const list = (v: string) => v.split(',').map((s) => s.trim()).filter(Boolean);
-const ops = list(argv.ops) as Op[];
+const ops = list(argv.ops).flatMap((s) => PRESETS[s] ?? [s]) as Op[];
 for (const op of ops) if (!OPS.includes(op)) throw new Error(`--ops: unknown operation ${op} (one of ${OPS.join(', ')})`);
 const stores = list(argv.stores) as Store[];
 for (const s of stores) if (!STORES.includes(s)) throw new Error(`--stores: unknown store ${s} (one of ${STORES.join(', ')})`);
@@ -195,17 +203,52 @@ interface Trent {
   readonly url: string;
 }
 
-/** The request bodies of a Trent deployment: one key made through `url` (any of its nodes). */
-async function bodiesFor(url: string, credentials: Credentials): Promise<Record<Op | StoreOp, object>> {
+/** A request of a benchmark case: the operation to call and its body. */
+interface Case {
+  readonly op: string;
+  readonly body: object;
+}
+
+const MESSAGE = Buffer.from('a 64-byte message such as a token to sign or a document digest...').toString('base64');
+
+/**
+ * The requests of a Trent deployment: keys made through `url` (any of its nodes); asymmetric keys only for the
+ * cases `wanted` asks for (RSA key generation costs seconds).
+ */
+async function bodiesFor(url: string, credentials: Credentials, wanted: readonly Op[] = []): Promise<Record<Op | StoreOp, Case>> {
   const keyId: string = (await call(url, 'CreateKey', { Description: 'benchmark' }, credentials)).KeyMetadata.KeyId;
-  const bodies = {
-    Encrypt: { KeyId: keyId, Plaintext: PLAINTEXT, EncryptionContext: CONTEXT },
-    Decrypt: { CiphertextBlob: (await call(url, 'Encrypt', { KeyId: keyId, Plaintext: PLAINTEXT, EncryptionContext: CONTEXT }, credentials)).CiphertextBlob, EncryptionContext: CONTEXT },
-    GenerateDataKey: { KeyId: keyId, KeySpec: 'AES_256', EncryptionContext: CONTEXT },
-    CreateKey: { Description: 'benchmark key' },
+  const createKey = async (KeySpec: string, KeyUsage: string): Promise<string> =>
+    (await call(url, 'CreateKey', { KeySpec, KeyUsage, Description: 'benchmark' }, credentials)).KeyMetadata.KeyId;
+  const wants = (suffix: string, ...opNames: string[]) => wanted.some((o) => o.endsWith(`/${suffix}`) && opNames.some((n) => o.startsWith(n)));
+  const signing = async (spec: string, SigningAlgorithm: string) => {
+    const KeyId = await createKey(spec, 'SIGN_VERIFY');
+    const sign = { KeyId, Message: MESSAGE, MessageType: 'RAW', SigningAlgorithm };
+    const { Signature } = await call(url, 'Sign', sign, credentials);
+    return { sign, verify: { ...sign, Signature } };
   };
-  const check = await call(url, 'Decrypt', bodies.Decrypt, credentials);
+  const rsa = wants('RSA_2048', 'Sign', 'Verify') ? await signing('RSA_2048', 'RSASSA_PSS_SHA_256') : undefined;
+  const p256 = wants('ECC_NIST_P256', 'Sign', 'Verify') ? await signing('ECC_NIST_P256', 'ECDSA_SHA_256') : undefined;
+  const ed = wants('Ed25519', 'Sign', 'Verify') ? await signing('ECC_NIST_EDWARDS25519', 'ED25519_SHA_512') : undefined;
+  const hmacKey = wants('HMAC_256', 'GenerateMac') ? await createKey('HMAC_256', 'GENERATE_VERIFY_MAC') : undefined;
+  const encrypt = { KeyId: keyId, Plaintext: PLAINTEXT, EncryptionContext: CONTEXT };
+  const bodies: Record<Op | StoreOp, Case> = {
+    Encrypt: { op: 'Encrypt', body: encrypt },
+    Decrypt: { op: 'Decrypt', body: { CiphertextBlob: (await call(url, 'Encrypt', encrypt, credentials)).CiphertextBlob, EncryptionContext: CONTEXT } },
+    GenerateDataKey: { op: 'GenerateDataKey', body: { KeyId: keyId, KeySpec: 'AES_256', EncryptionContext: CONTEXT } },
+    CreateKey: { op: 'CreateKey', body: { Description: 'benchmark key' } },
+    'Sign/RSA_2048': { op: 'Sign', body: rsa?.sign ?? {} },
+    'Verify/RSA_2048': { op: 'Verify', body: rsa?.verify ?? {} },
+    'Sign/ECC_NIST_P256': { op: 'Sign', body: p256?.sign ?? {} },
+    'Verify/ECC_NIST_P256': { op: 'Verify', body: p256?.verify ?? {} },
+    'Sign/Ed25519': { op: 'Sign', body: ed?.sign ?? {} },
+    'Verify/Ed25519': { op: 'Verify', body: ed?.verify ?? {} },
+    'GenerateMac/HMAC_256': { op: 'GenerateMac', body: { KeyId: hmacKey, Message: MESSAGE, MacAlgorithm: 'HMAC_SHA_256' } },
+    'GenerateDataKeyPair/RSA_2048': { op: 'GenerateDataKeyPair', body: { KeyId: keyId, KeyPairSpec: 'RSA_2048', EncryptionContext: CONTEXT } },
+    'GenerateDataKeyPair/ECC_NIST_P256': { op: 'GenerateDataKeyPair', body: { KeyId: keyId, KeyPairSpec: 'ECC_NIST_P256', EncryptionContext: CONTEXT } },
+  };
+  const check = await call(url, 'Decrypt', bodies.Decrypt.body, credentials);
   if (check.Plaintext !== PLAINTEXT) throw new Error('Decrypt did not return the plaintext');
+  for (const op of wanted) await call(url, bodies[op].op, bodies[op].body, credentials); // each case works once before it is measured
   return bodies;
 }
 
@@ -244,7 +287,7 @@ async function main(): Promise<void> {
     const bare = await startChild('bare server', [path.join(here, 'bare-server.js')], /listening on (\S+)/, 'stdout');
     children.push(bare.child);
     const credentials = credentialsOf(0);
-    const bodies = await bodiesFor(trent.url, credentials);
+    const bodies = await bodiesFor(trent.url, credentials, ops);
 
     console.log(`Trent ${trent.url} (${argv.auth === 'dev' ? '--dev' : 'SigV4 with its administrator credentials'}, request log: ${argv['request-log']}), bare server ${bare.url}`);
     console.log(`node ${process.version}, ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, load average ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
@@ -253,11 +296,11 @@ async function main(): Promise<void> {
     const rows: Row[] = [];
     for (const op of ops) {
       for (const [target, url] of [['bare', bare.url], ['trent', trent.url]] as const) {
-        const req = signed(url, op, bodies[op], credentials); // fresh X-Amz-Date per case: well inside the 5-minute skew window
+        const req = signed(url, bodies[op].op, bodies[op].body, credentials); // fresh X-Amz-Date per case: well inside the 5-minute skew window
         if (warmup > 0) await load(url, req, warmup, `${op} ${target} warm-up`);
         const m = await load(url, req, duration, `${op} ${target}`);
         rows.push({ op, target, m });
-        console.log(`  ${op.padEnd(16)} ${target.padEnd(5)} ${m.rps.toFixed(0).padStart(7)} req/s  latency mean ${ms(m.mean)}, p50 ${ms(m.p50)}, p99 ${ms(m.p99)} ms`);
+        console.log(`  ${op.padEnd(34)} ${target.padEnd(5)} ${m.rps.toFixed(0).padStart(7)} req/s  latency mean ${ms(m.mean)}, p50 ${ms(m.p50)}, p99 ${ms(m.p99)} ms`);
       }
     }
 
@@ -282,9 +325,9 @@ async function main(): Promise<void> {
     // The stores. Each deployment is measured alone (the others idle or stopped), Encrypt then CreateKey.
     if (stores.length === 0 || storeOps.length === 0) return;
     const storeRows: { store: Store; op: StoreOp; m: Measured; cpuUs: number }[] = [];
-    const measure = async (store: Store, nodes: readonly Trent[], nodeBodies: Record<string, object>, creds: Credentials) => {
+    const measure = async (store: Store, nodes: readonly Trent[], nodeBodies: Record<string, Case>, creds: Credentials) => {
       for (const op of storeOps) {
-        const targets = () => nodes.map((t) => ({ url: t.url, req: signed(t.url, op, nodeBodies[op]!, creds) }));
+        const targets = () => nodes.map((t) => ({ url: t.url, req: signed(t.url, nodeBodies[op]!.op, nodeBodies[op]!.body, creds) }));
         if (warmup > 0) await loadSpread(targets(), warmup, `${op} ${store} warm-up`);
         // Trent's own CPU time per request (every node's): robust to other load on the machine, unlike requests/s.
         const cpu = () => nodes.reduce((sum, t) => sum + cpuSeconds(t.child.pid), 0);
@@ -310,7 +353,7 @@ async function main(): Promise<void> {
         // In --auth credentials mode the first node's administrator credentials (in the shared database) serve both.
         const creds = credentialsOf(nodeCount - nodes.length);
         const nodeBodies = await bodiesFor(first.url, creds);
-        for (const n of nodes.slice(1)) await call(n.url, 'Encrypt', nodeBodies.Encrypt, creds); // the key is usable on every node
+        for (const n of nodes.slice(1)) await call(n.url, 'Encrypt', nodeBodies.Encrypt.body, creds); // the key is usable on every node
         await measure(store, nodes, nodeBodies, creds);
         for (const n of nodes) await stopTrent(n);
       }

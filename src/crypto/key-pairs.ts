@@ -1,4 +1,5 @@
 import { createPrivateKey, createPublicKey, generateKeyPair, type KeyObject } from 'node:crypto';
+import { generateMlDsaKeyPair, type MlDsaLevel } from './ml-dsa.js';
 
 /** The named curves Trent uses, by their OpenSSL names. */
 export type EcCurve = 'prime256v1' | 'secp384r1' | 'secp521r1' | 'secp256k1';
@@ -6,7 +7,9 @@ export type EcCurve = 'prime256v1' | 'secp384r1' | 'secp521r1' | 'secp256k1';
 export type KeyPairParams =
   | { readonly type: 'rsa'; readonly bits: 2048 | 3072 | 4096 }
   | { readonly type: 'ec'; readonly curve: EcCurve }
-  | { readonly type: 'ed25519' };
+  | { readonly type: 'ed25519' }
+  /** FIPS 204; the private key is the seed-only PKCS#8 form (see ml-dsa.ts). */
+  | { readonly type: 'ml-dsa'; readonly level: MlDsaLevel };
 
 export interface DerKeyPair {
   /** PKCS#8 PrivateKeyInfo, DER. */
@@ -33,6 +36,13 @@ export function generateDerKeyPair(params: KeyPairParams): Promise<DerKeyPair> {
         return;
       case 'ed25519':
         generateKeyPair('ed25519', DER, done);
+        return;
+      case 'ml-dsa':
+        try {
+          resolve(generateMlDsaKeyPair(params.level)); // milliseconds: no need for the thread pool
+        } catch (e) {
+          reject(e as Error);
+        }
         return;
       default: {
         const never: never = params;

@@ -2,6 +2,8 @@
 // (AWS's MessageType DIGEST); otherwise it is hashed here (RAW).
 import { createHash, sign, verify, type KeyObject } from 'node:crypto';
 import { ecdsaSignDigest, ecdsaVerifyDigest } from './ecdsa.js';
+import { ed25519phSignDigest, ed25519phVerifyDigest } from './ed25519ph.js';
+import { MlDsaKey } from './ml-dsa.js';
 import { pkcs1SignDigest, pkcs1VerifyDigest, pssSignDigest, pssVerifyDigest, type SignatureHash } from './rsa.js';
 
 export type SignatureScheme =
@@ -9,12 +11,30 @@ export type SignatureScheme =
   | { readonly kind: 'rsa-pkcs1'; readonly hash: SignatureHash }
   | { readonly kind: 'ecdsa'; readonly hash: SignatureHash }
   /** PureEdDSA (RFC 8032 Ed25519): the message itself, never a digest. */
-  | { readonly kind: 'ed25519' };
+  | { readonly kind: 'ed25519' }
+  /** HashEdDSA (RFC 8032 Ed25519ph) with SHA-512: the digest is signed, a RAW message is hashed first. */
+  | { readonly kind: 'ed25519ph' }
+  /** ML-DSA (FIPS 204, pure, empty context); `prehashed` means the message is μ (AWS's EXTERNAL_MU). */
+  | { readonly kind: 'ml-dsa' };
 
-const digestOf = (hash: SignatureHash, message: Buffer, prehashed: boolean): Buffer =>
+/** OpenSSL holds classic keys; ML-DSA keys are held in JavaScript (OpenSSL 3.0 has no ML-DSA). */
+export type SigningKey = KeyObject | MlDsaKey;
+
+function keyObject(key: SigningKey): KeyObject {
+  if (key instanceof MlDsaKey) throw new TypeError('an ML-DSA key signs with the ml-dsa scheme only');
+  return key;
+}
+function mlDsaKey(key: SigningKey): MlDsaKey {
+  if (!(key instanceof MlDsaKey)) throw new TypeError('the ml-dsa scheme needs an ML-DSA key');
+  return key;
+}
+
+const digestOf = (hash: SignatureHash | 'sha512', message: Buffer, prehashed: boolean): Buffer =>
   prehashed ? message : createHash(hash).update(message).digest();
 
-export function signMessage(privateKey: KeyObject, scheme: SignatureScheme, message: Buffer, prehashed: boolean): Buffer {
+export function signMessage(key: SigningKey, scheme: SignatureScheme, message: Buffer, prehashed: boolean): Buffer {
+  if (scheme.kind === 'ml-dsa') return mlDsaKey(key).sign(message, prehashed);
+  const privateKey = keyObject(key);
   switch (scheme.kind) {
     case 'rsa-pss':
       return pssSignDigest(privateKey, scheme.hash, digestOf(scheme.hash, message, prehashed));
@@ -25,6 +45,8 @@ export function signMessage(privateKey: KeyObject, scheme: SignatureScheme, mess
     case 'ed25519':
       if (prehashed) throw new RangeError('Ed25519 signs messages, not digests');
       return sign(null, message, privateKey);
+    case 'ed25519ph':
+      return ed25519phSignDigest(privateKey, digestOf('sha512', message, prehashed));
     default: {
       const never: never = scheme;
       throw new Error(`unknown signature scheme ${String(never)}`);
@@ -32,7 +54,9 @@ export function signMessage(privateKey: KeyObject, scheme: SignatureScheme, mess
   }
 }
 
-export function verifySignature(publicKey: KeyObject, scheme: SignatureScheme, message: Buffer, prehashed: boolean, signature: Buffer): boolean {
+export function verifySignature(key: SigningKey, scheme: SignatureScheme, message: Buffer, prehashed: boolean, signature: Buffer): boolean {
+  if (scheme.kind === 'ml-dsa') return mlDsaKey(key).verify(message, prehashed, signature);
+  const publicKey = keyObject(key);
   switch (scheme.kind) {
     case 'rsa-pss':
       return pssVerifyDigest(publicKey, scheme.hash, digestOf(scheme.hash, message, prehashed), signature);
@@ -43,6 +67,8 @@ export function verifySignature(publicKey: KeyObject, scheme: SignatureScheme, m
     case 'ed25519':
       if (prehashed) throw new RangeError('Ed25519 verifies messages, not digests');
       return signature.length === 64 && verify(null, message, publicKey, signature);
+    case 'ed25519ph':
+      return ed25519phVerifyDigest(publicKey, digestOf('sha512', message, prehashed), signature);
     default: {
       const never: never = scheme;
       throw new Error(`unknown signature scheme ${String(never)}`);

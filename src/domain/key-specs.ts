@@ -3,10 +3,11 @@
 // Encrypt/Decrypt. Sources: API_CreateKey (KeyUsage), developerguide/symm-asymm-choose-key-spec.html,
 // asymmetric-key-specs.html, hmac.html. See docs/key-specs.md.
 import type {
-  EncryptionAlgorithmSpec, KeyAgreementAlgorithmSpec, KeySpec, KeyUsageType, MacAlgorithmSpec, MessageType, SigningAlgorithmSpec,
+  DataKeyPairSpec, EncryptionAlgorithmSpec, KeyAgreementAlgorithmSpec, KeySpec, KeyUsageType, MacAlgorithmSpec, MessageType, SigningAlgorithmSpec,
 } from '../model/kms-model.generated.js';
 import type { HmacHash } from '../crypto/hmac.js';
-import type { KeyPairParams } from '../crypto/key-pairs.js';
+import type { EcCurve, KeyPairParams } from '../crypto/key-pairs.js';
+import type { PeerKey } from '../crypto/ecdh.js';
 import { HASH_BYTES, oaepMaxPlaintext, type RsaHash } from '../crypto/rsa.js';
 import type { SignatureScheme } from '../crypto/signatures.js';
 import { KmsError } from './errors.js';
@@ -45,7 +46,9 @@ const hmacSpec = (bits: 224 | 256 | 384 | 512): SpecInfo => ({
   form: { kind: 'hmac', bytes: bits / 8, hash: `sha${bits}` },
   mac: [`HMAC_SHA_${bits}`],
 });
-const ML_DSA = 'ML-DSA (FIPS 204) needs a newer OpenSSL than Node.js 20 ships';
+const mlDsa = (level: 44 | 65 | 87): SpecInfo => ({
+  usages: ['SIGN_VERIFY'], form: { kind: 'key-pair', params: { type: 'ml-dsa', level } }, signing: ['ML_DSA_SHAKE_256'],
+});
 
 const SPECS: Readonly<Record<KeySpec, SpecInfo>> = {
   SYMMETRIC_DEFAULT: { usages: ['ENCRYPT_DECRYPT'], form: { kind: 'aes', bytes: 32 }, encryption: ['SYMMETRIC_DEFAULT'] },
@@ -61,9 +64,9 @@ const SPECS: Readonly<Record<KeySpec, SpecInfo>> = {
   HMAC_256: hmacSpec(256),
   HMAC_384: hmacSpec(384),
   HMAC_512: hmacSpec(512),
-  ML_DSA_44: { usages: ['SIGN_VERIFY'], form: { kind: 'unsupported', why: ML_DSA }, signing: ['ML_DSA_SHAKE_256'] },
-  ML_DSA_65: { usages: ['SIGN_VERIFY'], form: { kind: 'unsupported', why: ML_DSA }, signing: ['ML_DSA_SHAKE_256'] },
-  ML_DSA_87: { usages: ['SIGN_VERIFY'], form: { kind: 'unsupported', why: ML_DSA }, signing: ['ML_DSA_SHAKE_256'] },
+  ML_DSA_44: mlDsa(44),
+  ML_DSA_65: mlDsa(65),
+  ML_DSA_87: mlDsa(87),
   SM2: {
     usages: ['ENCRYPT_DECRYPT', 'SIGN_VERIFY', 'KEY_AGREEMENT'],
     form: { kind: 'unsupported', why: 'SM2 (GM/T 0003) is not implemented yet' },
@@ -114,7 +117,9 @@ export function algorithmLists(spec: KeySpec, usage: KeyUsageType): {
   }
 }
 
-export type CryptoOperation = 'Encrypt' | 'Decrypt' | 'ReEncrypt' | 'GenerateDataKey' | 'GenerateDataKeyWithoutPlaintext' | 'Sign' | 'Verify' | 'GenerateMac' | 'VerifyMac';
+export type CryptoOperation =
+  | 'Encrypt' | 'Decrypt' | 'ReEncrypt' | 'GenerateDataKey' | 'GenerateDataKeyWithoutPlaintext' | 'GenerateDataKeyPair'
+  | 'GenerateDataKeyPairWithoutPlaintext' | 'Sign' | 'Verify' | 'GenerateMac' | 'VerifyMac' | 'DeriveSharedSecret';
 
 /** InvalidKeyUsageException as AWS words it: "<arn> key usage is SIGN_VERIFY which is not valid for Encrypt." */
 export function requireUsage(key: KeyRecord, usage: KeyUsageType, operation: CryptoOperation): void {
@@ -171,7 +176,7 @@ export function refuseContextForAsymmetric(context: Record<string, string> | und
   }
 }
 
-const SIGNING_SCHEMES: Readonly<Record<SigningAlgorithmSpec, SignatureScheme | 'ed25519ph' | 'unsupported'>> = {
+const SIGNING_SCHEMES: Readonly<Record<SigningAlgorithmSpec, SignatureScheme | 'unsupported'>> = {
   RSASSA_PSS_SHA_256: { kind: 'rsa-pss', hash: 'sha256' },
   RSASSA_PSS_SHA_384: { kind: 'rsa-pss', hash: 'sha384' },
   RSASSA_PSS_SHA_512: { kind: 'rsa-pss', hash: 'sha512' },
@@ -182,9 +187,9 @@ const SIGNING_SCHEMES: Readonly<Record<SigningAlgorithmSpec, SignatureScheme | '
   ECDSA_SHA_384: { kind: 'ecdsa', hash: 'sha384' },
   ECDSA_SHA_512: { kind: 'ecdsa', hash: 'sha512' },
   ED25519_SHA_512: { kind: 'ed25519' },
-  ED25519_PH_SHA_512: 'ed25519ph',
+  ED25519_PH_SHA_512: { kind: 'ed25519ph' },
   SM2DSA: 'unsupported',
-  ML_DSA_SHAKE_256: 'unsupported',
+  ML_DSA_SHAKE_256: { kind: 'ml-dsa' },
 };
 
 /**
@@ -202,20 +207,28 @@ export function signingRequest(
   if (!(SPECS[key.keySpec].signing ?? []).includes(algorithm)) throw incompatible(algorithm, key.keySpec);
   const type: MessageType = messageType ?? 'RAW';
   const scheme = SIGNING_SCHEMES[algorithm];
+  if (scheme !== 'unsupported' && scheme.kind === 'ml-dsa') {
+    // AWS: ML-DSA signs RAW messages (up to 4096 bytes) or EXTERNAL_MU, the 64-byte μ of FIPS 204 §6.2; no DIGEST.
+    if (type === 'DIGEST') throw new KmsError('ValidationException', `MessageType DIGEST is not compatible with signing algorithm ${algorithm}; use RAW or EXTERNAL_MU.`);
+    if (type === 'EXTERNAL_MU' && messageLength !== 64) {
+      throw new KmsError('ValidationException', `Message is invalid length for message type EXTERNAL_MU: it must be 64 bytes.`);
+    }
+    return { scheme, prehashed: type === 'EXTERNAL_MU' };
+  }
   if (type === 'EXTERNAL_MU') {
     throw new KmsError('ValidationException', `MessageType EXTERNAL_MU is not compatible with signing algorithm ${algorithm}.`);
-  }
-  if (scheme === 'ed25519ph') {
-    // AWS: ED25519_PH_SHA_512 requires MessageType DIGEST (a SHA-512 digest).
-    if (type !== 'DIGEST') throw new KmsError('ValidationException', `Signing algorithm ${algorithm} requires MessageType DIGEST.`);
-    if (messageLength !== 64) throw new KmsError('ValidationException', `Digest is invalid length for algorithm ${algorithm}.`);
-    throw new KmsError('UnsupportedOperationException', `${algorithm} (Ed25519ph, RFC 8032) is not supported by this Trent version: use ED25519_SHA_512 with MessageType RAW.`);
   }
   if (scheme === 'unsupported') throw new KmsError('UnsupportedOperationException', `${algorithm} is not supported by this Trent version yet.`);
   if (scheme.kind === 'ed25519') {
     // AWS: ED25519_SHA_512 requires MessageType RAW.
     if (type !== 'RAW') throw new KmsError('ValidationException', `Signing algorithm ${algorithm} requires MessageType RAW.`);
     return { scheme, prehashed: false };
+  }
+  if (scheme.kind === 'ed25519ph') {
+    // AWS: ED25519_PH_SHA_512 requires MessageType DIGEST (a SHA-512 digest).
+    if (type !== 'DIGEST') throw new KmsError('ValidationException', `Signing algorithm ${algorithm} requires MessageType DIGEST.`);
+    if (messageLength !== 64) throw new KmsError('ValidationException', `Digest is invalid length for algorithm ${algorithm}.`);
+    return { scheme, prehashed: true };
   }
   if (type === 'DIGEST' && messageLength !== HASH_BYTES[scheme.hash]) {
     throw new KmsError('ValidationException', `Digest is invalid length for algorithm ${algorithm}.`);
@@ -229,4 +242,33 @@ export function macRequest(key: KeyRecord, algorithm: MacAlgorithmSpec, operatio
   const form = SPECS[key.keySpec].form;
   if (form.kind !== 'hmac' || !(SPECS[key.keySpec].mac ?? []).includes(algorithm)) throw incompatible(algorithm, key.keySpec);
   return form.hash;
+}
+
+/** DeriveSharedSecret: a KEY_AGREEMENT key and one of its key agreement algorithms; returns the key's curve. */
+export function keyAgreementRequest(key: KeyRecord, algorithm: KeyAgreementAlgorithmSpec): EcCurve {
+  requireUsage(key, 'KEY_AGREEMENT', 'DeriveSharedSecret');
+  const info = SPECS[key.keySpec];
+  if (!(info.keyAgreement ?? []).includes(algorithm)) throw incompatible(algorithm, key.keySpec);
+  if (info.form.kind !== 'key-pair' || info.form.params.type !== 'ec') {
+    throw new KmsError('UnsupportedOperationException', `Key agreement with ${key.keySpec} keys is not supported by this Trent version.`);
+  }
+  return info.form.params.curve;
+}
+
+/** The peer's public key of DeriveSharedSecret: DER SPKI on the KMS key's curve, else ValidationException. */
+export function requirePeerKey(peer: PeerKey, key: KeyRecord): Extract<PeerKey, { ok: true }>['key'] {
+  if (peer.ok) return peer.key;
+  if (peer.why === 'malformed') {
+    throw new KmsError('ValidationException', 'PublicKey must be a DER-encoded X.509 SubjectPublicKeyInfo of an elliptic curve public key.');
+  }
+  throw new KmsError('ValidationException', `The public key is on ${peer.curve}, which does not match the key spec ${key.keySpec} of the KMS key.`);
+}
+
+/** GenerateDataKeyPair's KeyPairSpec: how the pair is made (DataKeyPairSpec names are KeySpec names). */
+export function dataKeyPairParams(spec: DataKeyPairSpec): KeyPairParams {
+  const form = SPECS[spec].form;
+  if (form.kind !== 'key-pair') {
+    throw new KmsError('UnsupportedOperationException', `KeyPairSpec ${spec} is not supported by this Trent version${form.kind === 'unsupported' ? `: ${form.why}` : ''}.`);
+  }
+  return form.params;
 }

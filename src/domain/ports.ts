@@ -1,5 +1,6 @@
 // Interfaces the domain needs from the outside world. Adapters (storage, keystores, clock, randomness)
 // implement them and are wired together in src/main.ts only.
+import type { KeyObject } from 'node:crypto';
 import type { KeyManagerType, KeySpec, KeyState, KeyUsageType, OriginType } from '../model/kms-model.generated.js';
 import type { HmacHash } from '../crypto/hmac.js';
 import type { RsaHash } from '../crypto/rsa.js';
@@ -201,6 +202,8 @@ export interface KeyStore {
   encryptAsymmetric(material: MaterialRecord, keySpec: KeySpec, hash: RsaHash, plaintext: Buffer): Promise<Buffer>;
   /** Undefined when the ciphertext does not decrypt. */
   decryptAsymmetric(material: MaterialRecord, keySpec: KeySpec, hash: RsaHash, ciphertext: Buffer): Promise<SecretBytes | undefined>;
+  /** ECDH with EC key-pair material and a peer public key already checked to be on the same curve: the raw shared secret. */
+  deriveSharedSecret(material: MaterialRecord, keySpec: KeySpec, peerPublicKey: KeyObject): Promise<SecretBytes>;
   /** Drops any cached unwrapped copy of a key's materials (key deleted or material erased). */
   forget(keyArn: string): void;
   /** Drops every cached unwrapped material (dev reset). */

@@ -29,6 +29,9 @@ import { verify } from './asymmetric/verify.js';
 import { getPublicKey } from './asymmetric/get-public-key.js';
 import { generateMac } from './asymmetric/generate-mac.js';
 import { verifyMac } from './asymmetric/verify-mac.js';
+import { deriveSharedSecret } from './asymmetric/derive-shared-secret.js';
+import { generateDataKeyPair } from './crypto/generate-data-key-pair.js';
+import { generateDataKeyPairWithoutPlaintext } from './crypto/generate-data-key-pair-without-plaintext.js';
 
 /** Every operation Trent implements. One module per operation; add new ones here. */
 const OPERATIONS: readonly Operation<any, any>[] = [
@@ -61,6 +64,9 @@ const OPERATIONS: readonly Operation<any, any>[] = [
   getPublicKey,
   generateMac,
   verifyMac,
+  deriveSharedSecret,
+  generateDataKeyPair,
+  generateDataKeyPairWithoutPlaintext,
 ];
 
 /** Maps `TrentService.<Operation>` targets to operation modules. */

@@ -3,10 +3,11 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { constants, createHash, createPrivateKey, createPublicKey, generateKeyPairSync, sign, verify, type KeyObject } from 'node:crypto';
 import { constantTimeEqual, hmac } from '../../src/crypto/hmac.js';
-import { CURVES, decodeDerSignature, ecdsaSignDigest, ecdsaVerifyDigest, encodeDerSignature } from '../../src/crypto/ecdsa.js';
+import { decodeDerSignature, ecdsaSignDigest, ecdsaVerifyDigest, encodeDerSignature } from '../../src/crypto/ecdsa.js';
 import { generateDerKeyPair, parsePkcs8 } from '../../src/crypto/key-pairs.js';
 import { oaepDecrypt, oaepEncrypt, oaepMaxPlaintext, pkcs1SignDigest, pkcs1VerifyDigest, pssSignDigest, pssVerifyDigest } from '../../src/crypto/rsa.js';
 import { signMessage, verifySignature } from '../../src/crypto/signatures.js';
+import { ed25519ph } from '@noble/curves/ed25519.js';
 
 const hex = (s: string): Buffer => Buffer.from(s, 'hex');
 const sha = (alg: string, b: Buffer): Buffer => createHash(alg).update(b).digest();
@@ -57,6 +58,39 @@ describe('Ed25519 (RFC 8032 §7.1)', () => {
   });
 });
 
+describe('Ed25519ph (RFC 8032 §7.3)', () => {
+  const seed = '833fe62409237b9d62ec77587520911e9a759cec1d19755b7da901b96dca3d42';
+  const expected = '98a70222f0b8121aa9d30f813d683f809e462b469c7ff87639499bb94e6dae4131f85042463c2a355a2003d062adf5aaa10b8c61e636062aaad11c2a26083406';
+  const { privateKey, publicKey } = parsePkcs8(Buffer.concat([hex('302e020100300506032b657004220420'), hex(seed)]));
+  it('signs SHA-512("abc") into the RFC signature, from the digest or from the message', () => {
+    assert.equal(publicKey.export({ format: 'jwk' }).x, hex('ec172b93ad5e563bf4932c70e1245034c35467ef2efd4d64ebf819683467e2bf').toString('base64url'));
+    const digest = sha('sha512', hex('616263'));
+    assert.equal(signMessage(privateKey, { kind: 'ed25519ph' }, digest, true).toString('hex'), expected);
+    assert.equal(signMessage(privateKey, { kind: 'ed25519ph' }, hex('616263'), false).toString('hex'), expected);
+    assert.equal(verifySignature(publicKey, { kind: 'ed25519ph' }, digest, true, hex(expected)), true);
+  });
+  it('refuses tampering, a pure Ed25519 signature of the same bytes, and digests of the wrong size', () => {
+    const digest = sha('sha512', hex('616263'));
+    const bad = hex(expected);
+    bad[40]! ^= 1;
+    assert.equal(verifySignature(publicKey, { kind: 'ed25519ph' }, digest, true, bad), false);
+    assert.equal(verifySignature(publicKey, { kind: 'ed25519ph' }, digest, true, hex(expected).subarray(1)), false);
+    assert.equal(verifySignature(publicKey, { kind: 'ed25519ph' }, sha('sha512', hex('616264')), true, hex(expected)), false);
+    const pure = signMessage(privateKey, { kind: 'ed25519' }, digest, false);
+    assert.equal(verifySignature(publicKey, { kind: 'ed25519ph' }, digest, true, pure), false, 'dom2 separates Ed25519ph from Ed25519');
+    assert.throws(() => signMessage(privateKey, { kind: 'ed25519ph' }, digest.subarray(1), true), RangeError);
+  });
+  it("agrees with noble's message-hashing ed25519ph on fresh keys", () => {
+    const pair = generateKeyPairSync('ed25519');
+    const d = Buffer.from(pair.privateKey.export({ format: 'jwk' }).d!, 'base64url');
+    const x = Buffer.from(pair.publicKey.export({ format: 'jwk' }).x!, 'base64url');
+    const message = Buffer.from('a longer message, hashed outside');
+    const mine = signMessage(pair.privateKey, { kind: 'ed25519ph' }, sha('sha512', message), true);
+    assert.deepEqual(mine, Buffer.from(ed25519ph.sign(message, d)), 'Ed25519ph is deterministic');
+    assert.equal(ed25519ph.verify(mine, message, x), true);
+  });
+});
+
 describe('RSA signatures over digests', () => {
   const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
   const message = Buffer.from('message to sign');
@@ -96,12 +130,35 @@ describe('ECDSA over digests', () => {
   const curves = [
     ['prime256v1', 'sha256'], ['secp384r1', 'sha384'], ['secp521r1', 'sha512'], ['secp256k1', 'sha256'],
   ] as const;
-  it('has domain parameters whose generator is on the curve', () => {
-    for (const c of Object.values(CURVES)) {
-      const lhs = (c.gy * c.gy) % c.p;
-      const rhs = (((c.gx ** 3n + c.a * c.gx + c.b) % c.p) + c.p) % c.p;
-      assert.equal(lhs, rhs);
-    }
+  it('verifies RFC 6979 A.2.5 (P-256, SHA-256, "sample"), and refuses it for another message', () => {
+    const jwk = {
+      kty: 'EC', crv: 'P-256',
+      x: hex('60FED4BA255A9D31C961EB74C6356D68C049B8923B61FA6CE669622E60F29FB6').toString('base64url'),
+      y: hex('7903FE1008B8BC99A41AE9E95628BC64F2F1B20C2D7E9F5177A3C294D4462299').toString('base64url'),
+    };
+    const pub = createPublicKey({ key: jwk, format: 'jwk' });
+    const sig = encodeDerSignature(
+      0xefd48b2aacb6a8fd1140dd9cd45e81d69d2c877b56aaf991c34d0ea84eaf3716n,
+      0xf7cb1c942d657c41d436c7a1b6e29f65f3e900dbb9aff4064dc4ab2f843acda8n,
+    );
+    assert.equal(verify('sha256', Buffer.from('sample'), { key: pub, dsaEncoding: 'der' }, sig), true, 'the vector is right (OpenSSL)');
+    assert.equal(ecdsaVerifyDigest(pub, sha('sha256', Buffer.from('sample')), sig), true);
+    assert.equal(ecdsaVerifyDigest(pub, sha('sha256', Buffer.from('test')), sig), false);
+  });
+  it('signs with fresh nonces (two signatures of one digest differ) and keeps high S as AWS does', () => {
+    const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
+    const digest = sha('sha256', Buffer.from('twice'));
+    const sigs = Array.from({ length: 16 }, () => ecdsaSignDigest(privateKey, digest));
+    assert.equal(new Set(sigs.map((s) => s.toString('hex'))).size, 16);
+    const n = 0xffffffff00000000ffffffffffffffffbce6faada7179e84f3b9cac2fc632551n;
+    const highS = sigs.map((s) => decodeDerSignature(s)!).filter(([, s]) => s > n / 2n);
+    assert.ok(highS.length > 0, 'some of 16 signatures have S above n/2 (probability 1 - 2^-16)');
+    // The low-S twin of a signature is valid too, in OpenSSL and here.
+    const [r, s] = decodeDerSignature(sigs[0]!)!;
+    const twin = encodeDerSignature(r, n - s);
+    assert.equal(verify('sha256', Buffer.from('twice'), { key: publicKey, dsaEncoding: 'der' }, twin), true);
+    assert.equal(verify('sha256', Buffer.from('twice'), { key: publicKey, dsaEncoding: 'der' }, sigs[0]!), true);
+    assert.equal(ecdsaVerifyDigest(publicKey, digest, twin), true);
   });
   for (const [curve, hash] of curves) {
     it(`${curve}: digest signatures verify in OpenSSL, and OpenSSL's verify here`, () => {

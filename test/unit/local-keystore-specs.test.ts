@@ -38,7 +38,20 @@ describe('local key store material per key spec', () => {
     }
   });
 
+  it('keeps ML-DSA keys as seed-only PKCS#8 (RFC 9881) at rest, and serves them again from the wrapped form alone', async () => {
+    const material = await store.createMaterial(arn, '3'.repeat(64), 'ML_DSA_65');
+    const der = unwrap(material);
+    assert.equal(der.length, 54, 'version, AlgorithmIdentifier and the 32-byte seed');
+    assert.equal(der.subarray(0, 22).toString('hex'), '3034020100300b0609608648016503040312' + '04228020');
+    const before = await store.publicKey(material, 'ML_DSA_65');
+    const sig = await store.sign(material, 'ML_DSA_65', { kind: 'ml-dsa' }, Buffer.from('m'), false);
+    store.forget(arn);
+    const fresh = new LocalKeyStore(root, systemRandom, systemClock);
+    assert.deepEqual(await fresh.publicKey(material, 'ML_DSA_65'), before);
+    assert.equal(await fresh.verify(material, 'ML_DSA_65', { kind: 'ml-dsa' }, Buffer.from('m'), false, sig), true);
+  });
+
   it('refuses to make material for specs it does not implement', async () => {
-    await assert.rejects(store.createMaterial(arn, '2'.repeat(64), 'ML_DSA_44'), /ML-DSA/);
+    await assert.rejects(store.createMaterial(arn, '2'.repeat(64), 'SM2'), /SM2/);
   });
 });

@@ -1,12 +1,14 @@
 import type { KeyObject } from 'node:crypto';
 import type { KeySpec } from '../../model/kms-model.generated.js';
 import { gcmDecrypt, gcmEncrypt } from '../../crypto/aes-gcm.js';
+import { ecdhSharedSecret } from '../../crypto/ecdh.js';
 import { hmac, type HmacHash } from '../../crypto/hmac.js';
-import { generateDerKeyPair, parsePkcs8, spkiDer } from '../../crypto/key-pairs.js';
+import { generateDerKeyPair, parsePkcs8, spkiDer, type KeyPairParams } from '../../crypto/key-pairs.js';
+import { MlDsaKey } from '../../crypto/ml-dsa.js';
 import { RandomPool } from '../../crypto/random-pool.js';
 import { oaepDecrypt, oaepEncrypt, type RsaHash } from '../../crypto/rsa.js';
 import { SecretBytes } from '../../crypto/secret-bytes.js';
-import { signMessage, verifySignature, type SignatureScheme } from '../../crypto/signatures.js';
+import { signMessage, verifySignature, type SignatureScheme, type SigningKey } from '../../crypto/signatures.js';
 import { materialForm } from '../../domain/key-specs.js';
 import type { Clock, KeyStore, MaterialRecord, RandomSource } from '../../domain/ports.js';
 import type { RootKey } from './root-key.js';
@@ -14,11 +16,19 @@ import type { RootKey } from './root-key.js';
 /** Associated data that binds wrapped material to its key and material id. */
 export const materialWrapContext = (keyArn: string, materialId: string): string[] => ['material', keyArn, materialId];
 
-/** Unwrapped key-pair material: parsed once, kept as KeyObjects (OpenSSL holds the private key). */
+/**
+ * Unwrapped key-pair material: parsed once, kept as KeyObjects (OpenSSL holds the private key), or for ML-DSA as one
+ * MlDsaKey for both halves (OpenSSL 3.0 has no ML-DSA).
+ */
 interface KeyPair {
-  readonly privateKey: KeyObject;
-  readonly publicKey: KeyObject;
+  readonly privateKey: SigningKey;
+  readonly publicKey: SigningKey;
   readonly spki: Buffer;
+}
+
+function openssl(key: SigningKey): KeyObject {
+  if (key instanceof MlDsaKey) throw new Error('ML-DSA material neither encrypts nor agrees keys');
+  return key;
 }
 
 /**
@@ -48,7 +58,7 @@ export class LocalKeyStore implements KeyStore {
         break;
       case 'key-pair':
         bytes = (await generateDerKeyPair(form.params)).privateKey;
-        this.#rememberPair(keyArn, materialId, bytes);
+        this.#rememberPair(keyArn, materialId, bytes, form.params);
         break;
       case 'unsupported':
         throw new Error(`no material for ${keySpec}: ${form.why}`);
@@ -89,16 +99,21 @@ export class LocalKeyStore implements KeyStore {
   }
 
   async encryptAsymmetric(material: MaterialRecord, keySpec: KeySpec, hash: RsaHash, plaintext: Buffer): Promise<Buffer> {
-    return oaepEncrypt(this.#pair(material, keySpec).publicKey, hash, plaintext);
+    return oaepEncrypt(openssl(this.#pair(material, keySpec).publicKey), hash, plaintext);
   }
 
   async decryptAsymmetric(material: MaterialRecord, keySpec: KeySpec, hash: RsaHash, ciphertext: Buffer): Promise<SecretBytes | undefined> {
-    const out = oaepDecrypt(this.#pair(material, keySpec).privateKey, hash, ciphertext);
+    const out = oaepDecrypt(openssl(this.#pair(material, keySpec).privateKey), hash, ciphertext);
     return out && SecretBytes.adopt(out);
+  }
+
+  async deriveSharedSecret(material: MaterialRecord, keySpec: KeySpec, peerPublicKey: KeyObject): Promise<SecretBytes> {
+    return SecretBytes.adopt(ecdhSharedSecret(openssl(this.#pair(material, keySpec).privateKey), peerPublicKey));
   }
 
   forget(keyArn: string): void {
     for (const secret of this.#unwrapped.get(keyArn)?.values() ?? []) secret.wipe();
+    for (const pair of this.#pairs.get(keyArn)?.values() ?? []) if (pair.privateKey instanceof MlDsaKey) pair.privateKey.wipe();
     this.#unwrapped.delete(keyArn);
     this.#pairs.delete(keyArn);
   }
@@ -126,10 +141,11 @@ export class LocalKeyStore implements KeyStore {
   #pair(material: MaterialRecord, keySpec: KeySpec): KeyPair {
     const cached = this.#pairs.get(material.keyArn)?.get(material.materialId);
     if (cached) return cached;
-    if (materialForm(keySpec).kind !== 'key-pair') throw new Error(`${keySpec} material is not a key pair`);
+    const form = materialForm(keySpec);
+    if (form.kind !== 'key-pair') throw new Error(`${keySpec} material is not a key pair`);
     const der = this.#unwrap(material);
     try {
-      return this.#rememberPair(material.keyArn, material.materialId, der);
+      return this.#rememberPair(material.keyArn, material.materialId, der, form.params);
     } finally {
       der.fill(0);
     }
@@ -141,9 +157,15 @@ export class LocalKeyStore implements KeyStore {
     byId.set(materialId, secret);
   }
 
-  #rememberPair(keyArn: string, materialId: string, pkcs8: Buffer): KeyPair {
-    const { privateKey, publicKey } = parsePkcs8(pkcs8);
-    const pair: KeyPair = { privateKey, publicKey, spki: spkiDer(publicKey) };
+  #rememberPair(keyArn: string, materialId: string, pkcs8: Buffer, params: KeyPairParams): KeyPair {
+    let pair: KeyPair;
+    if (params.type === 'ml-dsa') {
+      const key = MlDsaKey.fromPkcs8(pkcs8);
+      pair = { privateKey: key, publicKey: key, spki: key.spki };
+    } else {
+      const { privateKey, publicKey } = parsePkcs8(pkcs8);
+      pair = { privateKey, publicKey, spki: spkiDer(publicKey) };
+    }
     let byId = this.#pairs.get(keyArn);
     if (!byId) this.#pairs.set(keyArn, (byId = new Map()));
     byId.set(materialId, pair);

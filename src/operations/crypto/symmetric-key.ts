@@ -4,7 +4,10 @@ import type { KeyRecord, MaterialRecord } from '../../domain/ports.js';
 import type { Services } from '../operation.js';
 
 /** Data keys need an ENCRYPT_DECRYPT key of spec SYMMETRIC_DEFAULT. */
-export function requireSymmetricDataKey(key: KeyRecord, operation: 'GenerateDataKey' | 'GenerateDataKeyWithoutPlaintext'): void {
+export function requireSymmetricDataKey(
+  key: KeyRecord,
+  operation: 'GenerateDataKey' | 'GenerateDataKeyWithoutPlaintext' | 'GenerateDataKeyPair' | 'GenerateDataKeyPairWithoutPlaintext',
+): void {
   requireUsage(key, 'ENCRYPT_DECRYPT', operation);
   if (key.keySpec !== 'SYMMETRIC_DEFAULT') {
     throw new KmsError('InvalidKeyUsageException', `${key.arn} key usage is not valid for symmetric encryption.`);

@@ -1,0 +1,38 @@
+import type { DataKeyPairSpec } from '../../model/kms-model.generated.js';
+import { generateDerKeyPair } from '../../crypto/key-pairs.js';
+import { SecretBytes } from '../../crypto/secret-bytes.js';
+import type { EncryptionContext } from '../../domain/encryption-context.js';
+import { dataKeyPairParams } from '../../domain/key-specs.js';
+import { sealSymmetric } from '../../domain/symmetric.js';
+import { CRYPTO_KEY, dryRunCheck, keyForOperation } from '../common.js';
+import type { RequestContext, Services } from '../operation.js';
+import { currentMaterial, requireSymmetricDataKey } from './symmetric-key.js';
+
+export interface DataKeyPairInput {
+  readonly KeyId: string;
+  readonly KeyPairSpec: DataKeyPairSpec;
+  readonly EncryptionContext?: EncryptionContext;
+  readonly DryRun?: boolean;
+}
+
+/**
+ * GenerateDataKeyPair and GenerateDataKeyPairWithoutPlaintext: a fresh key pair (generated on libuv's thread pool,
+ * so RSA-4096 does not block the event loop), its PKCS#8 private key sealed under a symmetric KMS key as an ordinary
+ * Trent ciphertext blob (with the encryption context), and its DER SPKI public key.
+ */
+export async function generateDataKeyPair(
+  input: DataKeyPairInput,
+  operation: 'GenerateDataKeyPair' | 'GenerateDataKeyPairWithoutPlaintext',
+  ctx: RequestContext,
+  svc: Services,
+): Promise<{ privateKey: SecretBytes; blob: Buffer; publicKey: Buffer; keyArn: string; materialId: string }> {
+  const key = await keyForOperation(input.KeyId, operation, ctx, svc, CRYPTO_KEY);
+  requireSymmetricDataKey(key, operation);
+  const params = dataKeyPairParams(input.KeyPairSpec);
+  const material = await currentMaterial(key, svc);
+  dryRunCheck(input.DryRun);
+  const pair = await generateDerKeyPair(params);
+  const privateKey = SecretBytes.adopt(pair.privateKey);
+  const blob = await sealSymmetric(svc.keystore, key, material, privateKey.unsafeBytes(), input.EncryptionContext);
+  return { privateKey, blob, publicKey: pair.publicKey, keyArn: key.arn, materialId: material.materialId };
+}
