@@ -29,6 +29,11 @@ import { verify } from './asymmetric/verify.js';
 import { getPublicKey } from './asymmetric/get-public-key.js';
 import { generateMac } from './asymmetric/generate-mac.js';
 import { verifyMac } from './asymmetric/verify-mac.js';
+import { enableKeyRotation } from './rotation/enable-key-rotation.js';
+import { disableKeyRotation } from './rotation/disable-key-rotation.js';
+import { getKeyRotationStatus } from './rotation/get-key-rotation-status.js';
+import { rotateKeyOnDemand } from './rotation/rotate-key-on-demand.js';
+import { listKeyRotations } from './rotation/list-key-rotations.js';
 
 /** Every operation Trent implements. One module per operation; add new ones here. */
 const OPERATIONS: readonly Operation<any, any>[] = [
@@ -61,6 +66,11 @@ const OPERATIONS: readonly Operation<any, any>[] = [
   getPublicKey,
   generateMac,
   verifyMac,
+  enableKeyRotation,
+  disableKeyRotation,
+  getKeyRotationStatus,
+  rotateKeyOnDemand,
+  listKeyRotations,
 ];
 
 /** Maps `TrentService.<Operation>` targets to operation modules. */
