@@ -15,6 +15,7 @@ import { DevAuthenticator } from './auth/dev-authenticator.js';
 import { SigV4Authenticator } from './auth/sigv4-authenticator.js';
 import { describeStore, type TrentConfig } from './config/config.js';
 import { SameAccountAuthorizer } from './domain/authorizer.js';
+import { AdjustableClock } from './domain/clock.js';
 import { KeyRepository } from './domain/key-repository.js';
 import { LocalChangeFeed } from './domain/local-change-feed.js';
 import type { ChangeFeed, Clock, JobLease, RandomSource, Storage } from './domain/ports.js';
@@ -24,6 +25,7 @@ import type { Services } from './operations/operation.js';
 import { OperationRegistry } from './operations/registry.js';
 import { createRequestHandler, send, type ExtraRoute } from './protocol/http-handler.js';
 import { DeletionSweeper, IntervalScheduler } from './scheduler/deletion-sweeper.js';
+import { KeyRotator } from './scheduler/key-rotator.js';
 import { LeasedJob, SingleNodeLease } from './scheduler/leased-job.js';
 import { PostgresChangeFeed, PostgresJobLease } from './storage/postgres/postgres-coordination.js';
 import { PostgresStorage } from './storage/postgres/postgres-storage.js';
@@ -33,6 +35,8 @@ export interface RunningTrent {
   readonly url: string;
   readonly port: number;
   readonly services: Services;
+  /** Trent's clock: the system clock, moved forward only in dev mode (POST /_trent/dev/clock). */
+  readonly clock: AdjustableClock;
   /** Stops accepting connections, lets in-flight requests finish (up to the grace period), closes the store. */
   stop(): Promise<void>;
 }
@@ -54,7 +58,9 @@ function pooledRandom(): RandomSource {
 }
 
 export async function startTrent(config: TrentConfig, io: Io = { stdout: process.stdout, stderr: process.stderr }): Promise<RunningTrent> {
-  const clock = systemClock;
+  // Every key-management rule and the schedulers read this clock; dev mode may move it forward. SigV4's clock-skew
+  // check reads the system clock instead: a signature is judged against real time (and dev mode does not verify).
+  const clock = new AdjustableClock(systemClock);
   const random = pooledRandom();
   const say = (line: string) => io.stderr.write(`${line}\n`);
   const logger = { error: (message: string, fields?: Record<string, unknown>) => say(JSON.stringify({ level: 'error', message, ...fields })) };
@@ -106,15 +112,26 @@ export async function startTrent(config: TrentConfig, io: Io = { stdout: process
   const services: Services = { keys, storage, keystore, authorizer: new SameAccountAuthorizer(), clock, random };
   const authenticator: Authenticator = config.dev
     ? new DevAuthenticator(config.defaultAccount, config.region)
-    : new SigV4Authenticator({ storage, rootKey, clock, clockSkewSeconds: config.clockSkewSeconds });
+    : new SigV4Authenticator({ storage, rootKey, clock: systemClock, clockSkewSeconds: config.clockSkewSeconds });
 
   const requestLog = await openRequestLog(config.requestLog, io);
   const sweeper = new DeletionSweeper(keys, keystore, (arn) => say(JSON.stringify({ level: 'info', message: 'scheduled deletion: key deleted', arn })));
   const deletionJob = new LeasedJob('deletion-sweeper', lease, () => sweeper.sweep(), (held) =>
     say(JSON.stringify({ level: 'info', message: held ? 'scheduler: this node now runs the deletion sweeper' : 'scheduler: this node no longer runs the deletion sweeper' })),
   );
-  const scheduler = new IntervalScheduler(config.schedulerIntervalSeconds * 1000, () => deletionJob.run(), (err) =>
-    logger.error('scheduled deletion failed', { error: String(err) }),
+  const rotator = new KeyRotator({ keys, keystore, random, clock }, (arn, materialId) =>
+    say(JSON.stringify({ level: 'info', message: 'automatic rotation: new key material is current', arn, materialId })),
+  );
+  const rotationJob = new LeasedJob('key-rotation', lease, () => rotator.rotateDue(), (held) =>
+    say(JSON.stringify({ level: 'info', message: held ? 'scheduler: this node now runs automatic key rotation' : 'scheduler: this node no longer runs automatic key rotation' })),
+  );
+  // Each job's failure is logged on its own: a failing sweep does not hold rotation back, nor the reverse.
+  const runJobs = async () => {
+    await deletionJob.run().catch((err) => logger.error('scheduled deletion failed', { error: String(err) }));
+    await rotationJob.run().catch((err) => logger.error('automatic key rotation failed', { error: String(err) }));
+  };
+  const scheduler = new IntervalScheduler(config.schedulerIntervalSeconds * 1000, runJobs, (err) =>
+    logger.error('scheduled jobs failed', { error: String(err) }),
   );
 
   const health: ExtraRoute = async (req, res) => {
@@ -135,6 +152,38 @@ export async function startTrent(config: TrentConfig, io: Io = { stdout: process
     return true;
   };
 
+  // Dev mode: move the clock forward, then run the due jobs at once (a run already under way read the old time, so
+  // a fresh one follows it). Only this node's clock moves: see docs/rotation.md for several nodes.
+  const devClock: ExtraRoute = async (req, res, body) => {
+    if (req.url !== '/_trent/dev/clock' || (req.method !== 'POST' && req.method !== 'GET')) return false;
+    if (!config.dev) {
+      send(res, 404, { __type: 'UnknownOperationException', message: 'Not found.' });
+      return true;
+    }
+    if (req.method === 'POST') {
+      let advanceSeconds: unknown;
+      try {
+        advanceSeconds = (JSON.parse(body.toString('utf8') || '{}') as { advanceSeconds?: unknown }).advanceSeconds;
+      } catch {
+        advanceSeconds = undefined;
+      }
+      if (typeof advanceSeconds !== 'number' || !Number.isSafeInteger(advanceSeconds) || advanceSeconds < 0) {
+        send(res, 400, { __type: 'ValidationException', message: 'Send {"advanceSeconds": N} with N a non-negative whole number of seconds: the clock only moves forward.' });
+        return true;
+      }
+      try {
+        clock.advance(advanceSeconds * 1000);
+      } catch (err) {
+        send(res, 400, { __type: 'ValidationException', message: (err as Error).message });
+        return true;
+      }
+      await scheduler.runNow();
+      await scheduler.runNow();
+    }
+    send(res, 200, { now: clock.now().toISOString(), offsetSeconds: clock.offsetMs / 1000 }, { 'Content-Type': 'application/json' });
+    return true;
+  };
+
   const handler = createRequestHandler({
     registry: new OperationRegistry(),
     authenticator,
@@ -142,7 +191,7 @@ export async function startTrent(config: TrentConfig, io: Io = { stdout: process
     requestLog,
     logger,
     maxBodyBytes: config.maxBodyBytes,
-    extraRoutes: [health, devReset],
+    extraRoutes: [health, devReset, devClock],
   });
   const inFlight = new Set<Promise<void>>();
   const onRequest = (req: IncomingMessage, res: ServerResponse) => {
@@ -173,11 +222,12 @@ export async function startTrent(config: TrentConfig, io: Io = { stdout: process
       await closed;
       await scheduler.stop();
       await deletionJob.release().catch((err) => logger.error('could not release the scheduler lease', { error: String(err) }));
+      await rotationJob.release().catch((err) => logger.error('could not release the scheduler lease', { error: String(err) }));
       await requestLog.flush();
       await coordination.close();
       await storage.close();
     })());
-  return { url, port, services, stop };
+  return { url, port, services, clock, stop };
 }
 
 interface Coordination {

@@ -8,7 +8,9 @@ import path from 'node:path';
 import {
   emptySnapshotCounts, type KeyRecord, type SnapshotCounts, type SnapshotRecord,
 } from '../domain/ports.js';
-import { KeyManagerTypeValues, KeySpecValues, KeyStateValues, KeyUsageTypeValues, OriginTypeValues } from '../model/kms-model.generated.js';
+import {
+  KeyManagerTypeValues, KeySpecValues, KeyStateValues, KeyUsageTypeValues, OriginTypeValues, RotationTypeValues,
+} from '../model/kms-model.generated.js';
 
 export const BACKUP_FORMAT = 'trent-backup';
 export const BACKUP_FORMAT_VERSION = 1;
@@ -61,11 +63,19 @@ export function encodeRecord(r: SnapshotRecord): Record<string, unknown> {
         description: k.description, keyUsage: k.keyUsage, keySpec: k.keySpec, origin: k.origin, keyManager: k.keyManager,
         keyState: k.keyState, deletionDate: k.deletionDate?.getTime() ?? null, currentMaterialId: k.currentMaterialId ?? null,
         multiRegion: k.multiRegion, policy: k.policy, version: k.version,
+        // Rotation fields (added in format version 1 without a bump): written only when set, read when present, so
+        // backups of stores without rotation stay byte-compatible with the Trent versions before rotation.
+        ...(k.rotationPeriodDays !== undefined && { rotationPeriodDays: k.rotationPeriodDays }),
+        ...(k.nextRotationDate !== undefined && { nextRotationDate: k.nextRotationDate.getTime() }),
+        ...(k.onDemandRotations !== undefined && { onDemandRotations: k.onDemandRotations }),
       };
     }
     case 'material': {
       const m = r.material;
-      return { type: r.type, keyArn: m.keyArn, materialId: m.materialId, wrapped: m.wrapped.toString('base64'), createdAt: m.createdAt.getTime() };
+      return {
+        type: r.type, keyArn: m.keyArn, materialId: m.materialId, wrapped: m.wrapped.toString('base64'), createdAt: m.createdAt.getTime(),
+        ...(m.rotationType !== undefined && { rotationType: m.rotationType }),
+      };
     }
     case 'alias': {
       const a = r.alias;
@@ -87,6 +97,11 @@ export function encodeRecord(r: SnapshotRecord): Record<string, unknown> {
 class Fields {
   readonly #seen = new Set<string>(['type']);
   constructor(private readonly o: Record<string, unknown>, private readonly where: string) {}
+  /** Whether an optional field is present (absent and optional fields read as undefined). */
+  has(name: string): boolean {
+    this.#seen.add(name);
+    return name in this.o;
+  }
   #get(name: string): unknown {
     this.#seen.add(name);
     if (!(name in this.o)) throw new BackupFormatError(`${this.where}: missing "${name}"`);
@@ -153,12 +168,21 @@ export function decodeRecord(o: Record<string, unknown>, where: string): Snapsho
         origin: f.oneOf('origin', OriginTypeValues), keyManager: f.oneOf('keyManager', KeyManagerTypeValues), keyState: f.oneOf('keyState', KeyStateValues),
         deletionDate: f.optDate('deletionDate'), currentMaterialId: f.optStr('currentMaterialId'), multiRegion: f.bool('multiRegion'),
         policy: f.str('policy'), version: f.int('version'),
+        ...(f.has('rotationPeriodDays') && { rotationPeriodDays: f.int('rotationPeriodDays') }),
+        ...(f.has('nextRotationDate') && { nextRotationDate: f.date('nextRotationDate') }),
+        ...(f.has('onDemandRotations') && { onDemandRotations: f.int('onDemandRotations') }),
       };
       r = { type: 'key', key };
       break;
     }
     case 'material':
-      r = { type: 'material', material: { keyArn: f.str('keyArn'), materialId: f.str('materialId'), wrapped: f.bytes('wrapped'), createdAt: f.date('createdAt') } };
+      r = {
+        type: 'material',
+        material: {
+          keyArn: f.str('keyArn'), materialId: f.str('materialId'), wrapped: f.bytes('wrapped'), createdAt: f.date('createdAt'),
+          ...(f.has('rotationType') && { rotationType: f.oneOf('rotationType', RotationTypeValues) }),
+        },
+      };
       break;
     case 'alias':
       r = {

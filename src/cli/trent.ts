@@ -2,6 +2,7 @@ import { parseArgs } from 'node:util';
 import { CONFIG_FLAGS, ConfigError, loadConfig } from '../config/config.js';
 import { startTrent } from '../main.js';
 import { BACKUP_USAGE, backupCommand, restoreCommand } from './backup.js';
+import { parseDuration } from './duration.js';
 
 const USAGE = `Usage:
   trent serve [--host 127.0.0.1] [--port 4599] [--data-dir ./data] [--region us-east-1] [--dev]
@@ -14,6 +15,9 @@ const USAGE = `Usage:
       the root key file and credentials stay in --data-dir either way.
   trent dev reset --endpoint URL
       Wipes all keys, aliases and tags of a server running with --dev.
+  trent dev advance-clock DURATION --endpoint URL
+      Moves the clock of a server running with --dev forward by DURATION (400d, 36h, 90m, 30s, 1d12h) and runs
+      the jobs that are then due (automatic rotation, scheduled deletion) at once. Only that node's clock moves.
 ${BACKUP_USAGE}`;
 
 async function serve(argv: string[]): Promise<void> {
@@ -42,13 +46,31 @@ async function serve(argv: string[]): Promise<void> {
 
 async function devCommand(argv: string[]): Promise<void> {
   const [sub, ...rest] = argv;
-  const { values } = parseArgs({ args: rest, options: { endpoint: { type: 'string' } }, strict: true });
+  const { values, positionals } = parseArgs({ args: rest, options: { endpoint: { type: 'string' } }, strict: true, allowPositionals: sub === 'advance-clock' });
   const endpoint = values.endpoint ?? process.env.TRENT_ENDPOINT ?? 'http://127.0.0.1:4599';
-  if (sub !== 'reset') throw new ConfigError(`unknown dev command "${sub ?? ''}"`);
-  const res = await fetch(new URL('/_trent/dev/reset', endpoint), { method: 'POST' });
-  if (res.status === 404) throw new ConfigError(`${endpoint} refused the reset: it is not running with --dev`);
-  if (!res.ok) throw new Error(`reset failed: HTTP ${res.status} ${await res.text()}`);
-  process.stdout.write(`reset ${endpoint}\n`);
+  switch (sub) {
+    case 'reset': {
+      const res = await fetch(new URL('/_trent/dev/reset', endpoint), { method: 'POST' });
+      if (res.status === 404) throw new ConfigError(`${endpoint} refused the reset: it is not running with --dev`);
+      if (!res.ok) throw new Error(`reset failed: HTTP ${res.status} ${await res.text()}`);
+      process.stdout.write(`reset ${endpoint}\n`);
+      return;
+    }
+    case 'advance-clock': {
+      const advanceSeconds = positionals.length === 1 ? parseDuration(positionals[0]!) : undefined;
+      if (advanceSeconds === undefined) throw new ConfigError('usage: trent dev advance-clock DURATION --endpoint URL (DURATION like 400d, 36h, 90m, 30s, 1d12h)');
+      const res = await fetch(new URL('/_trent/dev/clock', endpoint), {
+        method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ advanceSeconds }),
+      });
+      if (res.status === 404) throw new ConfigError(`${endpoint} refused to move its clock: it is not running with --dev`);
+      if (!res.ok) throw new Error(`advance-clock failed: HTTP ${res.status} ${await res.text()}`);
+      const { now, offsetSeconds } = (await res.json()) as { now: string; offsetSeconds: number };
+      process.stdout.write(`${endpoint} now reads ${now} (${offsetSeconds} s ahead of real time)\n`);
+      return;
+    }
+    default:
+      throw new ConfigError(`unknown dev command "${sub ?? ''}" (reset, advance-clock)`);
+  }
 }
 
 async function run(argv: string[]): Promise<void> {

@@ -109,6 +109,37 @@ export class KeyRepository {
   }
 
   /**
+   * Rotation: `change` makes the next key record (its new currentMaterialId) and the new material; both are written in
+   * one compare-and-set (Storage.rotateKey), retried on a concurrent update with the freshest key. `change` may throw
+   * a KmsError to refuse, or return undefined to leave the key as it is. Every node drops its cached key and materials.
+   */
+  async rotateKey(
+    scope: Scope,
+    keyId: string,
+    change: (key: KeyRecord) => Promise<{ key: KeyRecord; material: MaterialRecord } | undefined>,
+  ): Promise<KeyRecord> {
+    for (let attempt = 0; attempt < 5; attempt++) {
+      const current = attempt === 0 ? await this.getKey(scope, keyId) : await this.storage.getKey(scope, keyId);
+      if (!current) throw new KmsError('NotFoundException', `Key '${keyId}' does not exist`);
+      const next = await change(current);
+      if (!next) return current;
+      try {
+        const stored = await this.storage.rotateKey(next.key, next.material);
+        this.#epoch++;
+        this.#keys.set(scopeKey(scope, keyId), this.#entry(stored));
+        this.#materials.delete(stored.arn);
+        await this.#publish({ kind: 'key', account: scope.account, region: scope.region, keyId, arn: stored.arn });
+        return stored;
+      } catch (err) {
+        if (!(err instanceof StorageConflictError)) throw err;
+        this.#epoch++;
+        this.#keys.delete(scopeKey(scope, keyId));
+      }
+    }
+    throw new KmsError('ConflictException', 'The key was changed concurrently; retry the request.');
+  }
+
+  /**
    * Deletes the key with its materials, aliases and tags, if it is still at `key.version` (a concurrent
    * CancelKeyDeletion wins). Returns whether it was deleted.
    */

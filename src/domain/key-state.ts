@@ -64,6 +64,9 @@ export const KEY_STATE_TABLE = {
   PutKeyPolicy: ALWAYS,
   ReEncrypt: CRYPTO,
   ReplicateKey: [A, D, I, I, I, I, I, I],
+  // Newer than the 2023 table, which has no row for it: as EnableKeyRotation, except that a key pending import has no
+  // material to rotate yet ([5]); imported keys themselves are refused by the rotation rules, not by state.
+  RotateKeyOnDemand: [A, D, I, I, I, U, I, A],
   RetireGrant: ALWAYS,
   RevokeGrant: ALWAYS,
   ScheduleKeyDeletion: [A, A, I, I, A, A, A, I],

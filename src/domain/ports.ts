@@ -1,7 +1,7 @@
 // Interfaces the domain needs from the outside world. Adapters (storage, keystores, clock, randomness)
 // implement them and are wired together in src/main.ts only.
 import type { KeyObject } from 'node:crypto';
-import type { KeyManagerType, KeySpec, KeyState, KeyUsageType, OriginType } from '../model/kms-model.generated.js';
+import type { KeyManagerType, KeySpec, KeyState, KeyUsageType, OriginType, RotationType } from '../model/kms-model.generated.js';
 import type { HmacHash } from '../crypto/hmac.js';
 import type { RsaHash } from '../crypto/rsa.js';
 import type { SecretBytes } from '../crypto/secret-bytes.js';
@@ -42,6 +42,12 @@ export interface KeyRecord {
   readonly policy: string;
   /** Optimistic-concurrency counter: incremented by every update. */
   readonly version: number;
+  /** Automatic rotation: the period in days, set (with nextRotationDate) while automatic rotation is enabled. */
+  readonly rotationPeriodDays?: number | undefined;
+  /** When the rotation job rotates the key next (while rotation is enabled). */
+  readonly nextRotationDate?: Date | undefined;
+  /** On-demand rotations performed so far (AWS allows a fixed number per key); absent: none. */
+  readonly onDemandRotations?: number | undefined;
 }
 
 /** Key material, wrapped under the root key: the only form in which it is ever stored. */
@@ -50,6 +56,8 @@ export interface MaterialRecord {
   readonly materialId: string;
   readonly wrapped: Buffer;
   readonly createdAt: Date;
+  /** How the material came to be: absent for a key's first material, else the kind of rotation that made it (at createdAt). */
+  readonly rotationType?: RotationType | undefined;
 }
 
 export interface AliasRecord {
@@ -135,6 +143,13 @@ export interface Storage {
   updateKey(key: KeyRecord): Promise<KeyRecord>;
   /** Keys of a scope ordered by key id, starting after `after`. */
   listKeys(scope: Scope, limit: number, after?: string): Promise<Page<KeyRecord>>;
+  /**
+   * Rotation: writes `key` (with its new currentMaterialId) if the stored version equals `key.version`, and inserts
+   * `material`, in one transaction; StorageConflictError (nothing written) if the version moved. Returns the stored key.
+   */
+  rotateKey(key: KeyRecord, material: MaterialRecord): Promise<KeyRecord>;
+  /** Enabled keys with automatic rotation enabled whose next rotation date is at or before `now`, in any scope. */
+  listKeysDueForRotation(now: Date, limit: number): Promise<KeyRecord[]>;
   /** Keys in PendingDeletion whose deletion date is at or before `now`, in any scope. */
   listKeysDueForDeletion(now: Date, limit: number): Promise<KeyRecord[]>;
   /**

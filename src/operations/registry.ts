@@ -32,6 +32,11 @@ import { verifyMac } from './asymmetric/verify-mac.js';
 import { deriveSharedSecret } from './asymmetric/derive-shared-secret.js';
 import { generateDataKeyPair } from './crypto/generate-data-key-pair.js';
 import { generateDataKeyPairWithoutPlaintext } from './crypto/generate-data-key-pair-without-plaintext.js';
+import { enableKeyRotation } from './rotation/enable-key-rotation.js';
+import { disableKeyRotation } from './rotation/disable-key-rotation.js';
+import { getKeyRotationStatus } from './rotation/get-key-rotation-status.js';
+import { rotateKeyOnDemand } from './rotation/rotate-key-on-demand.js';
+import { listKeyRotations } from './rotation/list-key-rotations.js';
 
 /** Every operation Trent implements. One module per operation; add new ones here. */
 const OPERATIONS: readonly Operation<any, any>[] = [
@@ -67,6 +72,11 @@ const OPERATIONS: readonly Operation<any, any>[] = [
   deriveSharedSecret,
   generateDataKeyPair,
   generateDataKeyPairWithoutPlaintext,
+  enableKeyRotation,
+  disableKeyRotation,
+  getKeyRotationStatus,
+  rotateKeyOnDemand,
+  listKeyRotations,
 ];
 
 /** Maps `TrentService.<Operation>` targets to operation modules. */

@@ -31,11 +31,15 @@ export async function populate(s: Storage): Promise<void> {
   const material = (arn: string, id: string, at: number): MaterialRecord => ({
     keyArn: arn, materialId: id, wrapped: Buffer.concat([Buffer.of(1, 0, 0xff), randomBytes(57)]), createdAt: new Date(at),
   });
-  const enabled = keyRecord(A, 1, { description: 'Schlüssel ✓ "quoted"\nnewline', policy: '{"Version":"2012-10-17","Statement":[]}', version: 7 });
+  // Rotated once on demand, automatic rotation enabled: the rotation fields and the second material's type travel too.
+  const enabled = keyRecord(A, 1, {
+    description: 'Schlüssel ✓ "quoted"\nnewline', policy: '{"Version":"2012-10-17","Statement":[]}', version: 7, currentMaterialId: 'm2',
+    rotationPeriodDays: 90, nextRotationDate: new Date(1_710_000_000_000), onDemandRotations: 1,
+  });
   const disabled = keyRecord(A, 2, { keyState: 'Disabled', description: '', multiRegion: true });
   const pending = keyRecord(B, 3, { keyState: 'PendingDeletion', deletionDate: new Date(1_900_000_000_123) });
   const noMaterial = keyRecord(B, 4, { keyState: 'PendingImport', origin: 'EXTERNAL', currentMaterialId: undefined });
-  await s.insertKey(enabled, [material(enabled.arn, 'm1', 1_700_000_000_001), material(enabled.arn, 'm2', 1_700_000_000_002)], [
+  await s.insertKey(enabled, [material(enabled.arn, 'm1', 1_700_000_000_001), { ...material(enabled.arn, 'm2', 1_700_000_000_002), rotationType: 'ON_DEMAND' }], [
     { key: 'team', value: 'storage' }, { key: 'empty', value: '' }, { key: 'ünïcode', value: '値' },
   ]);
   await s.insertKey(disabled, [material(disabled.arn, 'm1', 1_700_000_000_003)], []);

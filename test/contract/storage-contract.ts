@@ -263,5 +263,61 @@ export function storageContract(name: string, factory: StorageFactory): void {
       assert.equal(tags.length, 4);
       for (const t of tags.filter((x) => x.key.startsWith('a'))) assert.ok(tags.some((x) => x.key === `b${t.key.slice(1)}`), 'each call whole or not at all');
     });
+
+    it('keeps rotation settings, and rotates atomically: the new material and the key change commit together or not at all', async () => {
+      await reset();
+      const k = keyRecord(A, 1, { rotationPeriodDays: 365, nextRotationDate: new Date(1_731_536_000_000), deletionDate: undefined });
+      await s.insertKey(k, [material(k)], []);
+      assert.deepEqual(await s.getKey(A, k.keyId), k, 'the rotation fields round-trip');
+      const m2: MaterialRecord = { keyArn: k.arn, materialId: 'm2', wrapped: Buffer.from([4]), createdAt: new Date(1_731_536_000_001), rotationType: 'AUTOMATIC' };
+      const next = { ...k, currentMaterialId: 'm2', nextRotationDate: new Date(1_763_072_000_001) };
+      const stored = await s.rotateKey(next, m2);
+      assert.deepEqual(stored, { ...next, version: 2 });
+      assert.deepEqual(await s.getKey(A, k.keyId), stored);
+      assert.deepEqual(await s.getMaterials(k.arn), [material(k), m2], 'materials in the order they were made, with how they came to be');
+
+      // A stale version (a concurrent rotation won): nothing is written, not even the material.
+      const m3: MaterialRecord = { ...m2, materialId: 'm3', rotationType: 'ON_DEMAND' };
+      await assert.rejects(s.rotateKey({ ...next, currentMaterialId: 'm3', onDemandRotations: 1 }, m3), StorageConflictError);
+      assert.deepEqual((await s.getMaterials(k.arn)).map((m) => m.materialId), ['m1', 'm2']);
+      assert.deepEqual(await s.getKey(A, k.keyId), stored);
+
+      // A material id that exists already: the key change is rolled back with it.
+      await assert.rejects(s.rotateKey({ ...stored, currentMaterialId: 'm1', onDemandRotations: 1 }, { ...m3, materialId: 'm1' }), StorageDuplicateError);
+      assert.deepEqual(await s.getKey(A, k.keyId), stored, 'the key change was rolled back');
+
+      // Of concurrent rotations from one version, exactly one wins.
+      const tries = await settle(Array.from({ length: 4 }, (_, i) =>
+        s.rotateKey({ ...stored, currentMaterialId: `c${i}`, onDemandRotations: 1 }, { ...m3, materialId: `c${i}` })));
+      assert.equal(tries.won.length, 1);
+      assert.ok(tries.lost.every((e) => e instanceof StorageConflictError), String(tries.lost.find((e) => !(e instanceof StorageConflictError))));
+      assert.equal((await s.getMaterials(k.arn)).length, 3);
+
+      // Turning rotation off clears the fields.
+      const now = (await s.getKey(A, k.keyId))!;
+      const off = await s.updateKey({ ...now, rotationPeriodDays: undefined, nextRotationDate: undefined });
+      const read = (await s.getKey(A, k.keyId))!;
+      assert.equal(read.rotationPeriodDays, undefined);
+      assert.equal(read.nextRotationDate, undefined);
+      assert.equal(read.onDemandRotations, 1);
+      assert.equal(read.version, off.version);
+    });
+
+    it('lists Enabled keys whose automatic rotation is due, in any scope, soonest first', async () => {
+      await reset();
+      const at = (ms: number) => ({ rotationPeriodDays: 90, nextRotationDate: new Date(ms) });
+      const keys = [
+        keyRecord(A, 1, at(2_000)),
+        keyRecord(B, 2, at(1_000)),
+        keyRecord(A, 3, at(5_000)), // not yet due
+        keyRecord(A, 4, { ...at(1_500), keyState: 'Disabled' }), // not rotated while disabled
+        keyRecord(A, 5, { ...at(1_500), keyState: 'PendingDeletion', deletionDate: new Date(9_000) }),
+        keyRecord(A, 6), // rotation not enabled
+      ];
+      for (const k of keys) await s.insertKey(k, [material(k)], []);
+      assert.deepEqual((await s.listKeysDueForRotation(new Date(3_000), 10)).map((k) => k.keyId), [id(2), id(1)]);
+      assert.deepEqual((await s.listKeysDueForRotation(new Date(3_000), 1)).map((k) => k.keyId), [id(2)]);
+      assert.deepEqual(await s.listKeysDueForRotation(new Date(999), 10), []);
+    });
   });
 }

@@ -26,7 +26,12 @@ interface Node {
 }
 
 async function startNode(name: string, url: string): Promise<Node> {
-  const server = await startServer({ env, args: ['--store', url, '--request-log', 'off', '--store-timeout-seconds', String(STORE_TIMEOUT_S)] });
+  // A cache lifetime longer than any of these tests: warm keys must stay warm through an outage, whatever the
+  // machine's load (the 30 s default could lapse mid-test and turn a hot-path request into a database read).
+  const server = await startServer({
+    env,
+    args: ['--store', url, '--request-log', 'off', '--store-timeout-seconds', String(STORE_TIMEOUT_S), '--cache-ttl-seconds', '600'],
+  });
   return { name, server, kms: devClient(server.url) };
 }
 

@@ -10,10 +10,14 @@ import { keyRecord } from '../contract/storage-contract.js';
 
 const scope = { account: '111122223333', region: 'us-east-1' };
 const key = keyRecord(scope, 1, { deletionDate: new Date(1_900_000_000_000), keyState: 'PendingDeletion' });
+/** A key with automatic rotation enabled, rotated once on demand: its rotation fields and its second material's type. */
+const rotated = keyRecord(scope, 2, { currentMaterialId: 'm2', rotationPeriodDays: 180, nextRotationDate: new Date(1_800_000_000_000), onDemandRotations: 1, deletionDate: undefined });
 const RECORDS: SnapshotRecord[] = [
   { type: 'setting', name: 'root.check', value: 'abc=' },
   { type: 'key', key },
+  { type: 'key', key: rotated },
   { type: 'material', material: { keyArn: key.arn, materialId: 'm1', wrapped: Buffer.of(1, 0, 255, 7), createdAt: new Date(5) } },
+  { type: 'material', material: { keyArn: rotated.arn, materialId: 'm2', wrapped: Buffer.of(9), createdAt: new Date(6), rotationType: 'ON_DEMAND' } },
   { type: 'tag', keyArn: key.arn, tag: { key: 'k', value: '' } },
 ];
 
@@ -55,7 +59,7 @@ describe('backup file format', () => {
     const { records, summary } = await readAll(file);
     assert.deepEqual(records, RECORDS);
     assert.equal(summary.header.trentVersion, '9.9.9');
-    assert.deepEqual(summary.counts, { setting: 1, accessKey: 0, key: 1, material: 1, alias: 0, tag: 1 });
+    assert.deepEqual(summary.counts, { setting: 1, accessKey: 0, key: 2, material: 2, alias: 0, tag: 1 });
     const text = readFileSync(file, 'utf8');
     const body = text.slice(0, text.lastIndexOf('{"type":"end"'));
     assert.equal(summary.sha256, createHash('sha256').update(body).digest('hex'));
@@ -82,6 +86,8 @@ describe('backup file format', () => {
     ['bytes that are not base64', (l) => l.map((x) => x.replace(/"wrapped":"[^"]*"/, '"wrapped":"not base64!"')), /"wrapped" must be base64/],
     ['a missing field', (l) => l.map((x) => x.replace(',"value":""', '')), /missing "value"/],
     ['a date that is not an integer', (l) => l.map((x) => x.replace('"createdAt":5', '"createdAt":"yesterday"')), /"createdAt" must be a non-negative integer/],
+    ['a rotation type outside the model', (l) => l.map((x) => x.replace('"ON_DEMAND"', '"SOMETIMES"')), /"rotationType" must be one of/],
+    ['a rotation period that is not an integer', (l) => l.map((x) => x.replace('"rotationPeriodDays":180', '"rotationPeriodDays":"180"')), /"rotationPeriodDays" must be a non-negative integer/],
     ['a line that is not JSON', (l) => [...l.slice(0, 2), '{"type":', ...l.slice(2)], /not JSON/],
   ];
   for (const [what, edit, why] of refusals) {
@@ -91,6 +97,15 @@ describe('backup file format', () => {
       await assert.rejects(readAll(file), (err: Error) => err instanceof BackupFormatError && why.test(err.message));
     });
   }
+
+  it('reads a key and a material written before rotation existed (no rotation fields) as not rotated', async () => {
+    const file = await write();
+    const text = readFileSync(file, 'utf8');
+    assert.match(text, /"keyId":"[^"]*1","arn[^\n]*"version":1\}/, 'a key without rotation is written without rotation fields');
+    const { records } = await readAll(file);
+    const first = records.find((r) => r.type === 'key')!;
+    assert.ok(first.type === 'key' && !('rotationPeriodDays' in first.key) && !('onDemandRotations' in first.key));
+  });
 
   it('refuses damage, truncation, a wrong count, data after the trailer and CRLF line ends', async () => {
     const cases: [(text: string) => string, RegExp][] = [

@@ -40,6 +40,7 @@ ListResourceTags                     ✓  ✓  ✓  ✓  ✓  ✓  ✓  ✓
 PutKeyPolicy                         ✓  ✓  ✓  ✓  ✓  ✓  ✓  ✓
 ReEncrypt                            ✓  1  3  3  5  11 14 ✓
 ReplicateKey                         ✓  1  3  3  5  11 14 15
+RotateKeyOnDemand                    ✓  1  3  3  5  7  14 ✓
 RetireGrant                          ✓  ✓  ✓  ✓  ✓  ✓  ✓  ✓
 RevokeGrant                          ✓  ✓  ✓  ✓  ✓  ✓  ✓  ✓
 ScheduleKeyDeletion                  ✓  ✓  3  3  ✓  ✓  ✓  15

@@ -45,4 +45,15 @@ export const POSTGRES_MIGRATIONS: readonly { version: number; sql: string }[] = 
     version: 2,
     sql: `CREATE TABLE scheduler_leases (job text PRIMARY KEY, holder text NOT NULL, expires_at bigint NOT NULL);`,
   },
+  {
+    // Rotation (issue #5): automatic rotation settings and the on-demand count per key; how each material came to be.
+    version: 3,
+    sql: `
+      ALTER TABLE keys ADD COLUMN rotation_period_days integer;
+      ALTER TABLE keys ADD COLUMN next_rotation_date bigint;
+      ALTER TABLE keys ADD COLUMN on_demand_rotations integer NOT NULL DEFAULT 0;
+      CREATE INDEX keys_due_for_rotation ON keys (key_state, next_rotation_date);
+      ALTER TABLE key_materials ADD COLUMN rotation_type text;
+    `,
+  },
 ];

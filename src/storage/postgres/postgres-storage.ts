@@ -14,6 +14,7 @@ interface KeyRow {
   account: string; region: string; key_id: string; arn: string; creation_date: string; description: string;
   key_usage: string; key_spec: string; origin: string; key_manager: string; key_state: string;
   deletion_date: string | null; current_material_id: string | null; multi_region: boolean; policy: string; version: string;
+  rotation_period_days: number | null; next_rotation_date: string | null; on_demand_rotations: number;
 }
 interface AliasRow {
   account: string; region: string; alias_name: string; target_key_id: string; creation_date: string; last_updated_date: string;
@@ -36,6 +37,10 @@ const toKey = (r: KeyRow): KeyRecord => ({
   multiRegion: r.multi_region,
   policy: r.policy,
   version: Number(r.version),
+  // Rotation fields only when set, so that a key without rotation reads back exactly as it was written.
+  ...(r.rotation_period_days !== null && { rotationPeriodDays: r.rotation_period_days }),
+  ...(r.next_rotation_date !== null && { nextRotationDate: new Date(Number(r.next_rotation_date)) }),
+  ...(r.on_demand_rotations > 0 && { onDemandRotations: r.on_demand_rotations }),
 });
 const toAlias = (r: AliasRow): AliasRecord => ({
   account: r.account, region: r.region, aliasName: r.alias_name, targetKeyId: r.target_key_id,
@@ -43,19 +48,25 @@ const toAlias = (r: AliasRow): AliasRecord => ({
 });
 
 interface MaterialRow {
-  key_arn: string; material_id: string; wrapped: Buffer; created_at: string;
+  key_arn: string; material_id: string; wrapped: Buffer; created_at: string; rotation_type: string | null;
 }
 interface AccessKeyRow {
   access_key_id: string; account: string; principal_arn: string; secret_wrapped: Buffer; created_at: string;
 }
-const toMaterial = (m: MaterialRow): MaterialRecord => ({ keyArn: m.key_arn, materialId: m.material_id, wrapped: m.wrapped, createdAt: new Date(Number(m.created_at)) });
+const toMaterial = (m: MaterialRow): MaterialRecord => ({
+  keyArn: m.key_arn, materialId: m.material_id, wrapped: m.wrapped, createdAt: new Date(Number(m.created_at)),
+  ...(m.rotation_type !== null && { rotationType: m.rotation_type as MaterialRecord['rotationType'] }),
+});
+const INSERT_MATERIAL = 'INSERT INTO key_materials (key_arn, material_id, wrapped, created_at, rotation_type) VALUES ($1, $2, $3, $4, $5)';
+const materialValues = (m: MaterialRecord): unknown[] => [m.keyArn, m.materialId, m.wrapped, m.createdAt.getTime(), m.rotationType ?? null];
 const toAccessKey = (a: AccessKeyRow): AccessKeyRecord => ({
   accessKeyId: a.access_key_id, account: a.account, principalArn: a.principal_arn, secretWrapped: a.secret_wrapped, createdAt: new Date(Number(a.created_at)),
 });
 const keyValues = (key: KeyRecord): unknown[] => [
   key.account, key.region, key.keyId, key.arn, key.creationDate.getTime(), key.description, key.keyUsage, key.keySpec,
   key.origin, key.keyManager, key.keyState, key.deletionDate?.getTime() ?? null, key.currentMaterialId ?? null,
-  key.multiRegion, key.policy, key.version,
+  key.multiRegion, key.policy, key.version, key.rotationPeriodDays ?? null, key.nextRotationDate?.getTime() ?? null,
+  key.onDemandRotations ?? 0,
 ];
 
 /** The tables a snapshot covers, in export order, with the order of their rows (the primary key). */
@@ -70,9 +81,21 @@ const SNAPSHOT_TABLES = [
 const SNAPSHOT_FETCH = 500;
 
 const KEY_COLUMNS = `account, region, key_id, arn, creation_date, description, key_usage, key_spec, origin, key_manager,
-  key_state, deletion_date, current_material_id, multi_region, policy, version`;
+  key_state, deletion_date, current_material_id, multi_region, policy, version, rotation_period_days, next_rotation_date,
+  on_demand_rotations`;
 
-const INSERT_KEY = `INSERT INTO keys (${KEY_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)`;
+const INSERT_KEY = `INSERT INTO keys (${KEY_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)`;
+/** Compare-and-set of every mutable column: one statement, so under any isolation level a second writer with the same
+ * version finds version + 1 and matches no row (PostgreSQL re-checks the WHERE clause after waiting for the row lock). */
+const UPDATE_KEY = `UPDATE keys SET description = $4, key_usage = $5, key_spec = $6, origin = $7, key_manager = $8, key_state = $9,
+    deletion_date = $10, current_material_id = $11, multi_region = $12, policy = $13, rotation_period_days = $15,
+    next_rotation_date = $16, on_demand_rotations = $17, version = version + 1
+  WHERE account = $1 AND region = $2 AND key_id = $3 AND version = $14`;
+const updateValues = (key: KeyRecord): unknown[] => [
+  key.account, key.region, key.keyId, key.description, key.keyUsage, key.keySpec, key.origin, key.keyManager, key.keyState,
+  key.deletionDate?.getTime() ?? null, key.currentMaterialId ?? null, key.multiRegion, key.policy, key.version,
+  key.rotationPeriodDays ?? null, key.nextRotationDate?.getTime() ?? null, key.onDemandRotations ?? 0,
+];
 
 const sqlState = (err: unknown): string | undefined =>
   typeof err === 'object' && err !== null && typeof (err as { code?: unknown }).code === 'string' ? (err as { code: string }).code : undefined;
@@ -220,11 +243,7 @@ export class PostgresStorage implements Storage, SnapshotStorage {
     try {
       await this.#tx(`key ${key.arn}`, async (c) => {
         await c.query(INSERT_KEY, keyValues(key));
-        for (const m of materials) {
-          await c.query('INSERT INTO key_materials (key_arn, material_id, wrapped, created_at) VALUES ($1, $2, $3, $4)', [
-            m.keyArn, m.materialId, m.wrapped, m.createdAt.getTime(),
-          ]);
-        }
+        for (const m of materials) await c.query(INSERT_MATERIAL, materialValues(m));
         for (const t of tags) await c.query('INSERT INTO tags (key_arn, tag_key, tag_value) VALUES ($1, $2, $3)', [key.arn, t.key, t.value]);
       });
     } catch (err) {
@@ -241,19 +260,31 @@ export class PostgresStorage implements Storage, SnapshotStorage {
   }
 
   async updateKey(key: KeyRecord): Promise<KeyRecord> {
-    // One statement: under any isolation level a second writer with the same version finds version + 1 and matches
-    // no row (PostgreSQL re-checks the WHERE clause after waiting for the first writer's row lock).
-    const r = await this.#db.query(
-      `UPDATE keys SET description = $4, key_usage = $5, key_spec = $6, origin = $7, key_manager = $8, key_state = $9,
-         deletion_date = $10, current_material_id = $11, multi_region = $12, policy = $13, version = version + 1
-       WHERE account = $1 AND region = $2 AND key_id = $3 AND version = $14`,
-      [
-        key.account, key.region, key.keyId, key.description, key.keyUsage, key.keySpec, key.origin, key.keyManager, key.keyState,
-        key.deletionDate?.getTime() ?? null, key.currentMaterialId ?? null, key.multiRegion, key.policy, key.version,
-      ],
-    );
+    const r = await this.#db.query(UPDATE_KEY, updateValues(key));
     if (r.rowCount !== 1) throw new StorageConflictError(`key ${key.arn}`);
     return { ...key, version: key.version + 1 };
+  }
+
+  async rotateKey(key: KeyRecord, material: MaterialRecord): Promise<KeyRecord> {
+    try {
+      await this.#tx(`key ${key.arn}`, async (c) => {
+        // The compare-and-set first: a lost race throws before the material is inserted (and the throw rolls back).
+        if ((await c.query(UPDATE_KEY, updateValues(key))).rowCount !== 1) throw new StorageConflictError(`key ${key.arn}`);
+        await c.query(INSERT_MATERIAL, materialValues(material));
+      });
+    } catch (err) {
+      if (isUniqueViolation(err)) throw new StorageDuplicateError(`material ${material.materialId} of key ${key.arn}`);
+      throw err;
+    }
+    return { ...key, version: key.version + 1 };
+  }
+
+  async listKeysDueForRotation(now: Date, limit: number): Promise<KeyRecord[]> {
+    const r = await this.#db.query<KeyRow>(
+      `SELECT ${KEY_COLUMNS} FROM keys WHERE key_state = 'Enabled' AND next_rotation_date <= $1 ORDER BY next_rotation_date, arn LIMIT $2`,
+      [now.getTime(), limit],
+    );
+    return r.rows.map(toKey);
   }
 
   async listKeys(scope: Scope, limit: number, after?: string): Promise<Page<KeyRecord>> {
@@ -292,7 +323,7 @@ export class PostgresStorage implements Storage, SnapshotStorage {
 
   async getMaterials(keyArn: string): Promise<MaterialRecord[]> {
     const r = await this.#db.query<MaterialRow>(
-      'SELECT key_arn, material_id, wrapped, created_at FROM key_materials WHERE key_arn = $1 ORDER BY created_at, material_id',
+      'SELECT key_arn, material_id, wrapped, created_at, rotation_type FROM key_materials WHERE key_arn = $1 ORDER BY created_at, material_id',
       [keyArn],
     );
     return r.rows.map(toMaterial);
@@ -493,15 +524,9 @@ export class PostgresStorage implements Storage, SnapshotStorage {
           case 'key':
             await c.query({ name: 'snapshot_key', text: INSERT_KEY, values: keyValues(r.key) });
             break;
-          case 'material': {
-            const m = r.material;
-            await c.query({
-              name: 'snapshot_material',
-              text: 'INSERT INTO key_materials (key_arn, material_id, wrapped, created_at) VALUES ($1, $2, $3, $4)',
-              values: [m.keyArn, m.materialId, m.wrapped, m.createdAt.getTime()],
-            });
+          case 'material':
+            await c.query({ name: 'snapshot_material', text: INSERT_MATERIAL, values: materialValues(r.material) });
             break;
-          }
           case 'alias': {
             const a = r.alias;
             await c.query({

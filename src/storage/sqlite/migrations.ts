@@ -32,4 +32,15 @@ export const SQLITE_MIGRATIONS: readonly { version: number; sql: string }[] = [
       CREATE TABLE settings (name TEXT PRIMARY KEY, value TEXT NOT NULL);
     `,
   },
+  {
+    // Rotation (issue #5): automatic rotation settings and the on-demand count per key; how each material came to be.
+    version: 2,
+    sql: `
+      ALTER TABLE keys ADD COLUMN rotation_period_days INTEGER;
+      ALTER TABLE keys ADD COLUMN next_rotation_date INTEGER;
+      ALTER TABLE keys ADD COLUMN on_demand_rotations INTEGER NOT NULL DEFAULT 0;
+      CREATE INDEX keys_due_for_rotation ON keys (key_state, next_rotation_date);
+      ALTER TABLE key_materials ADD COLUMN rotation_type TEXT;
+    `,
+  },
 ];

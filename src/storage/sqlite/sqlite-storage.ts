@@ -11,12 +11,13 @@ interface KeyRow {
   account: string; region: string; key_id: string; arn: string; creation_date: number; description: string;
   key_usage: string; key_spec: string; origin: string; key_manager: string; key_state: string;
   deletion_date: number | null; current_material_id: string | null; multi_region: number; policy: string; version: number;
+  rotation_period_days: number | null; next_rotation_date: number | null; on_demand_rotations: number;
 }
 interface AliasRow {
   account: string; region: string; alias_name: string; target_key_id: string; creation_date: number; last_updated_date: number;
 }
 interface MaterialRow {
-  key_arn: string; material_id: string; wrapped: Buffer; created_at: number;
+  key_arn: string; material_id: string; wrapped: Buffer; created_at: number; rotation_type: string | null;
 }
 interface AccessKeyRow {
   access_key_id: string; account: string; principal_arn: string; secret_wrapped: Buffer; created_at: number;
@@ -39,25 +40,45 @@ const toKey = (r: KeyRow): KeyRecord => ({
   multiRegion: r.multi_region === 1,
   policy: r.policy,
   version: r.version,
+  // Rotation fields only when set, so that a key without rotation reads back exactly as it was written.
+  ...(r.rotation_period_days !== null && { rotationPeriodDays: r.rotation_period_days }),
+  ...(r.next_rotation_date !== null && { nextRotationDate: new Date(r.next_rotation_date) }),
+  ...(r.on_demand_rotations > 0 && { onDemandRotations: r.on_demand_rotations }),
 });
 const keyParams = (k: KeyRecord) => ({
   account: k.account, region: k.region, key_id: k.keyId, arn: k.arn, creation_date: k.creationDate.getTime(),
   description: k.description, key_usage: k.keyUsage, key_spec: k.keySpec, origin: k.origin, key_manager: k.keyManager,
   key_state: k.keyState, deletion_date: k.deletionDate?.getTime() ?? null, current_material_id: k.currentMaterialId ?? null,
   multi_region: k.multiRegion ? 1 : 0, policy: k.policy, version: k.version,
+  rotation_period_days: k.rotationPeriodDays ?? null, next_rotation_date: k.nextRotationDate?.getTime() ?? null,
+  on_demand_rotations: k.onDemandRotations ?? 0,
 });
 const toAlias = (r: AliasRow): AliasRecord => ({
   account: r.account, region: r.region, aliasName: r.alias_name, targetKeyId: r.target_key_id,
   creationDate: new Date(r.creation_date), lastUpdatedDate: new Date(r.last_updated_date),
 });
 
-const toMaterial = (r: MaterialRow): MaterialRecord => ({ keyArn: r.key_arn, materialId: r.material_id, wrapped: r.wrapped, createdAt: new Date(r.created_at) });
+const toMaterial = (r: MaterialRow): MaterialRecord => ({
+  keyArn: r.key_arn, materialId: r.material_id, wrapped: r.wrapped, createdAt: new Date(r.created_at),
+  ...(r.rotation_type !== null && { rotationType: r.rotation_type as MaterialRecord['rotationType'] }),
+});
+const INSERT_MATERIAL = 'INSERT INTO key_materials (key_arn, material_id, wrapped, created_at, rotation_type) VALUES (?, ?, ?, ?, ?)';
+const materialParams = (m: MaterialRecord) => [m.keyArn, m.materialId, m.wrapped, m.createdAt.getTime(), m.rotationType ?? null];
 const toAccessKey = (r: AccessKeyRow): AccessKeyRecord => ({
   accessKeyId: r.access_key_id, account: r.account, principalArn: r.principal_arn, secretWrapped: r.secret_wrapped, createdAt: new Date(r.created_at),
 });
 
-const INSERT_KEY = `INSERT INTO keys VALUES (@account, @region, @key_id, @arn, @creation_date, @description, @key_usage, @key_spec,
-  @origin, @key_manager, @key_state, @deletion_date, @current_material_id, @multi_region, @policy, @version)`;
+const INSERT_KEY = `INSERT INTO keys (account, region, key_id, arn, creation_date, description, key_usage, key_spec, origin, key_manager,
+  key_state, deletion_date, current_material_id, multi_region, policy, version, rotation_period_days, next_rotation_date, on_demand_rotations)
+  VALUES (@account, @region, @key_id, @arn, @creation_date, @description, @key_usage, @key_spec,
+  @origin, @key_manager, @key_state, @deletion_date, @current_material_id, @multi_region, @policy, @version,
+  @rotation_period_days, @next_rotation_date, @on_demand_rotations)`;
+const UPDATE_KEY = `UPDATE keys SET description = @description, key_usage = @key_usage, key_spec = @key_spec, origin = @origin,
+    key_manager = @key_manager, key_state = @key_state, deletion_date = @deletion_date,
+    current_material_id = @current_material_id, multi_region = @multi_region, policy = @policy,
+    rotation_period_days = @rotation_period_days, next_rotation_date = @next_rotation_date, on_demand_rotations = @on_demand_rotations,
+    version = @version + 1
+  WHERE account = @account AND region = @region AND key_id = @key_id AND version = @version`;
 /** The tables a snapshot covers, in export order. */
 const SNAPSHOT_TABLES = ['settings', 'access_keys', 'keys', 'key_materials', 'aliases', 'tags'] as const;
 
@@ -106,8 +127,8 @@ export class SqliteStorage implements Storage, SnapshotStorage {
     try {
       db.transaction(() => {
         db.prepare(INSERT_KEY).run(keyParams(key));
-        const m = db.prepare('INSERT INTO key_materials VALUES (?, ?, ?, ?)');
-        for (const mat of materials) m.run(mat.keyArn, mat.materialId, mat.wrapped, mat.createdAt.getTime());
+        const m = db.prepare(INSERT_MATERIAL);
+        for (const mat of materials) m.run(...materialParams(mat));
         const t = db.prepare('INSERT INTO tags VALUES (?, ?, ?)');
         for (const tag of tags) t.run(key.arn, tag.key, tag.value);
       }).immediate();
@@ -124,16 +145,31 @@ export class SqliteStorage implements Storage, SnapshotStorage {
 
   async updateKey(key: KeyRecord): Promise<KeyRecord> {
     const next = { ...key, version: key.version + 1 };
-    const result = this.#db
-      .prepare(
-        `UPDATE keys SET description = @description, key_usage = @key_usage, key_spec = @key_spec, origin = @origin,
-           key_manager = @key_manager, key_state = @key_state, deletion_date = @deletion_date,
-           current_material_id = @current_material_id, multi_region = @multi_region, policy = @policy, version = @version + 1
-         WHERE account = @account AND region = @region AND key_id = @key_id AND version = @version`,
-      )
-      .run(keyParams(key));
+    const result = this.#db.prepare(UPDATE_KEY).run(keyParams(key));
     if (result.changes !== 1) throw new StorageConflictError(`key ${key.arn}`);
     return next;
+  }
+
+  async rotateKey(key: KeyRecord, material: MaterialRecord): Promise<KeyRecord> {
+    const db = this.#db;
+    try {
+      db.transaction(() => {
+        // The compare-and-set first: a lost race throws before the material is inserted (and the throw rolls back).
+        if (db.prepare(UPDATE_KEY).run(keyParams(key)).changes !== 1) throw new StorageConflictError(`key ${key.arn}`);
+        db.prepare(INSERT_MATERIAL).run(...materialParams(material));
+      }).immediate();
+    } catch (err) {
+      if (isUniqueViolation(err)) throw new StorageDuplicateError(`material ${material.materialId} of key ${key.arn}`);
+      throw err;
+    }
+    return { ...key, version: key.version + 1 };
+  }
+
+  async listKeysDueForRotation(now: Date, limit: number): Promise<KeyRecord[]> {
+    const rows = this.#db
+      .prepare("SELECT * FROM keys WHERE key_state = 'Enabled' AND next_rotation_date <= ? ORDER BY next_rotation_date, arn LIMIT ?")
+      .all(now.getTime(), limit) as KeyRow[];
+    return rows.map(toKey);
   }
 
   async listKeys(scope: Scope, limit: number, after?: string): Promise<Page<KeyRecord>> {
@@ -343,7 +379,7 @@ export class SqliteStorage implements Storage, SnapshotStorage {
         setting: db.prepare('INSERT INTO settings VALUES (?, ?)'),
         accessKey: db.prepare('INSERT INTO access_keys VALUES (?, ?, ?, ?, ?)'),
         key: db.prepare(INSERT_KEY),
-        material: db.prepare('INSERT INTO key_materials VALUES (?, ?, ?, ?)'),
+        material: db.prepare(INSERT_MATERIAL),
         alias: db.prepare('INSERT INTO aliases VALUES (?, ?, ?, ?, ?, ?)'),
         tag: db.prepare('INSERT INTO tags VALUES (?, ?, ?)'),
       };
@@ -360,11 +396,9 @@ export class SqliteStorage implements Storage, SnapshotStorage {
           case 'key':
             insert.key.run(keyParams(r.key));
             break;
-          case 'material': {
-            const m = r.material;
-            insert.material.run(m.keyArn, m.materialId, m.wrapped, m.createdAt.getTime());
+          case 'material':
+            insert.material.run(...materialParams(r.material));
             break;
-          }
           case 'alias': {
             const a = r.alias;
             insert.alias.run(a.account, a.region, a.aliasName, a.targetKeyId, a.creationDate.getTime(), a.lastUpdatedDate.getTime());

@@ -1,0 +1,82 @@
+import type { RotationType } from '../model/kms-model.generated.js';
+import { KmsError } from './errors.js';
+import type { KeyRepository } from './key-repository.js';
+import type { Clock, KeyRecord, KeyStore, MaterialRecord, RandomSource } from './ports.js';
+
+/** EnableKeyRotation: RotationPeriodInDays 90–2560, 365 when omitted (API_EnableKeyRotation). */
+export const DEFAULT_ROTATION_PERIOD_DAYS = 365;
+export const MIN_ROTATION_PERIOD_DAYS = 90;
+export const MAX_ROTATION_PERIOD_DAYS = 2560;
+/** On-demand rotations per key: the resource quota "On-demand rotations: 25", not adjustable (developerguide/resource-limits). */
+export const ON_DEMAND_ROTATION_LIMIT = 25;
+/** ConflictException: "an automatic rotation of this key is currently in progress or scheduled to begin within the next 20 minutes". */
+export const AUTOMATIC_ROTATION_CONFLICT_WINDOW_MS = 20 * 60 * 1000;
+
+export const DAY_MS = 24 * 60 * 60 * 1000;
+
+export type RotationOperation = 'EnableKeyRotation' | 'DisableKeyRotation' | 'GetKeyRotationStatus' | 'RotateKeyOnDemand' | 'ListKeyRotations';
+
+/**
+ * Only symmetric encryption keys with key material AWS KMS made can be rotated: not asymmetric or HMAC keys, not
+ * keys in a custom key store; imported key material (origin EXTERNAL) is refused here too for now (AWS rotates it
+ * on demand once new material has been imported: the import slice of issue #5).
+ */
+export function assertRotatable(key: KeyRecord, operation: RotationOperation): void {
+  if (key.origin === 'AWS_CLOUDHSM' || key.origin === 'EXTERNAL_KEY_STORE') {
+    throw new KmsError('UnsupportedOperationException', `${key.arn} is in a custom key store, which is not valid for this operation.`);
+  }
+  if (key.origin === 'EXTERNAL') {
+    throw new KmsError('UnsupportedOperationException', `${key.arn} origin is EXTERNAL which is not valid for this operation.`);
+  }
+  if (key.keySpec !== 'SYMMETRIC_DEFAULT') {
+    throw new KmsError('UnsupportedOperationException', `${operation} is not supported for ${key.keySpec} keys: only symmetric encryption keys are rotated (${key.arn}).`);
+  }
+}
+
+export const rotationEnabled = (key: KeyRecord): boolean => key.rotationPeriodDays !== undefined && key.nextRotationDate !== undefined;
+
+/** The key after a rotation at `at` to `materialId`: an automatic one schedules the next; an on-demand one is counted. */
+export function rotated(key: KeyRecord, materialId: string, type: RotationType, at: Date): KeyRecord {
+  switch (type) {
+    case 'AUTOMATIC':
+      // "every [period] thereafter": counted from this rotation, so a key rotated late (it was disabled, or the clock
+      // jumped) is not rotated again at once to catch up.
+      return { ...key, currentMaterialId: materialId, nextRotationDate: new Date(at.getTime() + key.rotationPeriodDays! * DAY_MS) };
+    case 'ON_DEMAND':
+      // "On-demand rotations do not change existing automatic rotation schedules."
+      return { ...key, currentMaterialId: materialId, onDemandRotations: (key.onDemandRotations ?? 0) + 1 };
+    default:
+      return type satisfies never;
+  }
+}
+
+export interface RotationServices {
+  readonly keys: KeyRepository;
+  readonly keystore: KeyStore;
+  readonly random: RandomSource;
+  readonly clock: Clock;
+}
+
+/**
+ * Rotates a key: fresh material becomes its current material, in one compare-and-set write with the new material
+ * (nothing half-written). `check` sees the freshest stored key before each attempt: it may throw to refuse, or
+ * return false to leave the key alone (the job: no longer due). Returns the key as stored, or undefined if left alone.
+ */
+export async function rotateKeyMaterial(
+  svc: RotationServices,
+  key: KeyRecord,
+  type: RotationType,
+  check: (current: KeyRecord, at: Date) => boolean,
+): Promise<KeyRecord | undefined> {
+  let changed = false;
+  const stored = await svc.keys.rotateKey(key, key.keyId, async (current) => {
+    const at = svc.clock.now();
+    if (!check(current, at)) return undefined;
+    const materialId = svc.random.bytes(32).toString('hex');
+    const made = await svc.keystore.createMaterial(current.arn, materialId, current.keySpec);
+    const material: MaterialRecord = { ...made, createdAt: at, rotationType: type };
+    changed = true;
+    return { key: rotated(current, materialId, type, at), material };
+  });
+  return changed ? stored : undefined;
+}

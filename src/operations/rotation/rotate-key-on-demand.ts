@@ -1,0 +1,31 @@
+import type { RotateKeyOnDemandRequest, RotateKeyOnDemandResponse } from '../../model/kms-model.generated.js';
+import { KmsError } from '../../domain/errors.js';
+import { assertKeyState } from '../../domain/key-state.js';
+import { assertRotatable, AUTOMATIC_ROTATION_CONFLICT_WINDOW_MS, ON_DEMAND_ROTATION_LIMIT, rotateKeyMaterial } from '../../domain/rotation.js';
+import { keyForOperation, OWN_KEY } from '../common.js';
+import { defineOperation } from '../operation.js';
+
+/**
+ * API_RotateKeyOnDemand: new material becomes current at once (Trent rotates within the request; AWS in the
+ * background). At most 25 per key (LimitExceededException); ConflictException while another rotation of the key is
+ * under way (a concurrent request won) or an automatic rotation is due within 20 minutes. The automatic schedule
+ * does not move.
+ */
+export const rotateKeyOnDemand = defineOperation<RotateKeyOnDemandRequest, RotateKeyOnDemandResponse>('RotateKeyOnDemand', async (input, ctx, svc) => {
+  const key = await keyForOperation(input.KeyId, 'RotateKeyOnDemand', ctx, svc, OWN_KEY);
+  assertRotatable(key, 'RotateKeyOnDemand');
+  await rotateKeyMaterial(svc, key, 'ON_DEMAND', (current, at) => {
+    assertKeyState(current, 'RotateKeyOnDemand');
+    if (current.currentMaterialId !== key.currentMaterialId) {
+      throw new KmsError('ConflictException', `A rotation of ${key.arn} was in progress; it has completed. Retry the request to rotate again.`);
+    }
+    if ((current.onDemandRotations ?? 0) >= ON_DEMAND_ROTATION_LIMIT) {
+      throw new KmsError('LimitExceededException', `${key.arn} has reached the limit of ${ON_DEMAND_ROTATION_LIMIT} on-demand rotations.`);
+    }
+    if (current.nextRotationDate && current.nextRotationDate.getTime() - at.getTime() <= AUTOMATIC_ROTATION_CONFLICT_WINDOW_MS) {
+      throw new KmsError('ConflictException', `An automatic rotation of ${key.arn} is in progress or scheduled to begin within the next 20 minutes.`);
+    }
+    return true;
+  });
+  return { KeyId: key.arn };
+});
