@@ -26,6 +26,7 @@ import { OperationRegistry } from './operations/registry.js';
 import { createRequestHandler, send, type ExtraRoute } from './protocol/http-handler.js';
 import { DeletionSweeper, IntervalScheduler } from './scheduler/deletion-sweeper.js';
 import { KeyRotator } from './scheduler/key-rotator.js';
+import { MaterialExpirer } from './scheduler/material-expirer.js';
 import { LeasedJob, SingleNodeLease } from './scheduler/leased-job.js';
 import { PostgresChangeFeed, PostgresJobLease } from './storage/postgres/postgres-coordination.js';
 import { PostgresStorage } from './storage/postgres/postgres-storage.js';
@@ -107,7 +108,7 @@ export async function startTrent(config: TrentConfig, io: Io = { stdout: process
   // Unwrapped material goes when its key is deleted (on any node), or everything when the feed may have missed changes.
   feed.subscribe((change) => {
     if (change.kind === 'all') keystore.forgetAll();
-    else if (change.kind === 'key' && change.deleted) keystore.forget(change.arn);
+    else if (change.kind === 'key' && (change.deleted || change.erased)) keystore.forget(change.arn);
   });
   const services: Services = { keys, storage, keystore, authorizer: new SameAccountAuthorizer(), clock, random };
   const authenticator: Authenticator = config.dev
@@ -125,10 +126,17 @@ export async function startTrent(config: TrentConfig, io: Io = { stdout: process
   const rotationJob = new LeasedJob('key-rotation', lease, () => rotator.rotateDue(), (held) =>
     say(JSON.stringify({ level: 'info', message: held ? 'scheduler: this node now runs automatic key rotation' : 'scheduler: this node no longer runs automatic key rotation' })),
   );
+  const expirer = new MaterialExpirer(keys, clock, (arn, materialId) =>
+    say(JSON.stringify({ level: 'info', message: 'imported key material expired: erased, key pending import', arn, materialId })),
+  );
+  const expiryJob = new LeasedJob('material-expiry', lease, () => expirer.expireDue(), (held) =>
+    say(JSON.stringify({ level: 'info', message: held ? 'scheduler: this node now runs imported material expiry' : 'scheduler: this node no longer runs imported material expiry' })),
+  );
   // Each job's failure is logged on its own: a failing sweep does not hold rotation back, nor the reverse.
   const runJobs = async () => {
     await deletionJob.run().catch((err) => logger.error('scheduled deletion failed', { error: String(err) }));
     await rotationJob.run().catch((err) => logger.error('automatic key rotation failed', { error: String(err) }));
+    await expiryJob.run().catch((err) => logger.error('imported material expiry failed', { error: String(err) }));
   };
   const scheduler = new IntervalScheduler(config.schedulerIntervalSeconds * 1000, runJobs, (err) =>
     logger.error('scheduled jobs failed', { error: String(err) }),
@@ -223,6 +231,7 @@ export async function startTrent(config: TrentConfig, io: Io = { stdout: process
       await scheduler.stop();
       await deletionJob.release().catch((err) => logger.error('could not release the scheduler lease', { error: String(err) }));
       await rotationJob.release().catch((err) => logger.error('could not release the scheduler lease', { error: String(err) }));
+      await expiryJob.release().catch((err) => logger.error('could not release the scheduler lease', { error: String(err) }));
       await requestLog.flush();
       await coordination.close();
       await storage.close();

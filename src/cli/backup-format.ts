@@ -9,7 +9,7 @@ import {
   emptySnapshotCounts, type KeyRecord, type SnapshotCounts, type SnapshotRecord,
 } from '../domain/ports.js';
 import {
-  KeyManagerTypeValues, KeySpecValues, KeyStateValues, KeyUsageTypeValues, OriginTypeValues, RotationTypeValues,
+  ExpirationModelTypeValues, KeyManagerTypeValues, KeySpecValues, KeyStateValues, KeyUsageTypeValues, OriginTypeValues, RotationTypeValues,
 } from '../model/kms-model.generated.js';
 
 export const BACKUP_FORMAT = 'trent-backup';
@@ -75,6 +75,11 @@ export function encodeRecord(r: SnapshotRecord): Record<string, unknown> {
       return {
         type: r.type, keyArn: m.keyArn, materialId: m.materialId, wrapped: m.wrapped.toString('base64'), createdAt: m.createdAt.getTime(),
         ...(m.rotationType !== undefined && { rotationType: m.rotationType }),
+        // Import fields (format version 1, no bump): written only when set, as the rotation fields.
+        ...(m.expirationModel !== undefined && { expirationModel: m.expirationModel }),
+        ...(m.validTo !== undefined && { validTo: m.validTo.getTime() }),
+        ...(m.description !== undefined && { description: m.description }),
+        ...(m.pendingRotation === true && { pendingRotation: true }),
       };
     }
     case 'alias': {
@@ -181,6 +186,10 @@ export function decodeRecord(o: Record<string, unknown>, where: string): Snapsho
         material: {
           keyArn: f.str('keyArn'), materialId: f.str('materialId'), wrapped: f.bytes('wrapped'), createdAt: f.date('createdAt'),
           ...(f.has('rotationType') && { rotationType: f.oneOf('rotationType', RotationTypeValues) }),
+          ...(f.has('expirationModel') && { expirationModel: f.oneOf('expirationModel', ExpirationModelTypeValues) }),
+          ...(f.has('validTo') && { validTo: f.date('validTo') }),
+          ...(f.has('description') && { description: f.str('description') }),
+          ...(f.has('pendingRotation') && f.bool('pendingRotation') && { pendingRotation: true }),
         },
       };
       break;

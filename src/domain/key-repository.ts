@@ -140,6 +140,63 @@ export class KeyRepository {
   }
 
   /**
+   * Import: `change` makes the next key record and the material to insert or replace (Storage.putMaterial), written in
+   * one compare-and-set, retried with the freshest key on a concurrent update. As rotateKey otherwise.
+   */
+  async putMaterial(
+    scope: Scope,
+    keyId: string,
+    change: (key: KeyRecord, materials: readonly MaterialRecord[]) => Promise<{ key: KeyRecord; material: MaterialRecord } | undefined>,
+  ): Promise<KeyRecord> {
+    return this.#materialWrite(scope, keyId, false, async (current) => {
+      const next = await change(current, await this.storage.getMaterials(current.arn));
+      return next && (() => this.storage.putMaterial(next.key, next.material));
+    });
+  }
+
+  /**
+   * Cryptographic erasure of imported material: `change` names the next key record and the materials to erase
+   * (Storage.eraseMaterials), one compare-and-set, retried. Every node drops its unwrapped copies of the key's materials.
+   */
+  async eraseMaterials(
+    scope: Scope,
+    keyId: string,
+    change: (key: KeyRecord, materials: readonly MaterialRecord[]) => { key: KeyRecord; materialIds: readonly string[] } | undefined,
+  ): Promise<KeyRecord> {
+    return this.#materialWrite(scope, keyId, true, async (current) => {
+      const next = change(current, await this.storage.getMaterials(current.arn));
+      return next && (() => this.storage.eraseMaterials(next.key, next.materialIds));
+    });
+  }
+
+  async #materialWrite(
+    scope: Scope,
+    keyId: string,
+    erased: boolean,
+    plan: (current: KeyRecord) => Promise<(() => Promise<KeyRecord>) | undefined>,
+  ): Promise<KeyRecord> {
+    for (let attempt = 0; attempt < 5; attempt++) {
+      const current = attempt === 0 ? await this.getKey(scope, keyId) : await this.storage.getKey(scope, keyId);
+      if (!current) throw new KmsError('NotFoundException', `Key '${keyId}' does not exist`);
+      const write = await plan(current);
+      if (!write) return current;
+      try {
+        const stored = await write();
+        const change: CacheChange = { kind: 'key', account: scope.account, region: scope.region, keyId, arn: stored.arn, ...(erased && { erased }) };
+        this.apply(change);
+        this.#keys.set(scopeKey(scope, keyId), this.#entry(stored));
+        await this.#publish(change);
+        return stored;
+      } catch (err) {
+        if (!(err instanceof StorageConflictError)) throw err;
+        this.#epoch++;
+        this.#keys.delete(scopeKey(scope, keyId));
+      }
+    }
+    throw new KmsError('ConflictException', 'The key was changed concurrently; retry the request.');
+  }
+
+  /**
    * Deletes the key with its materials, aliases and tags, if it is still at `key.version` (a concurrent
    * CancelKeyDeletion wins). Returns whether it was deleted.
    */

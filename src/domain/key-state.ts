@@ -42,6 +42,9 @@ export const KEY_STATE_TABLE = {
   CreateGrant: [A, D, I, I, I, A, I, A],
   Decrypt: CRYPTO,
   DeleteAlias: ALWAYS,
+  // Import operations: allowed while the key can take material (Enabled and Disabled: re-import; PendingImport), not
+  // while it is being deleted ([3]) nor in a custom key store ([7]). See docs/import.md.
+  DeleteImportedKeyMaterial: [A, A, I, I, A, U, I, A],
   DeriveSharedSecret: CRYPTO,
   DescribeKey: ALWAYS,
   DisableKey: [A, A, I, I, I, A, I, I], // Unavailable: [12] succeeds; Updating: [15]
@@ -56,7 +59,9 @@ export const KEY_STATE_TABLE = {
   GenerateMac: CRYPTO,
   GetKeyPolicy: ALWAYS,
   GetKeyRotationStatus: [A, A, A, A, U, U, A, A],
+  GetParametersForImport: [A, A, I, I, A, U, I, A],
   GetPublicKey: CRYPTO,
+  ImportKeyMaterial: [A, A, I, I, A, U, I, A],
   ListGrants: ALWAYS,
   ListKeyPolicies: ALWAYS,
   ListKeyRotations: ALWAYS, // newer than the 2023 table; read-only like ListGrants

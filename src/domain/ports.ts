@@ -1,7 +1,7 @@
 // Interfaces the domain needs from the outside world. Adapters (storage, keystores, clock, randomness)
 // implement them and are wired together in src/main.ts only.
 import type { KeyObject } from 'node:crypto';
-import type { KeyManagerType, KeySpec, KeyState, KeyUsageType, OriginType, RotationType } from '../model/kms-model.generated.js';
+import type { AlgorithmSpec, ExpirationModelType, KeyManagerType, KeySpec, KeyState, KeyUsageType, OriginType, RotationType } from '../model/kms-model.generated.js';
 import type { HmacHash } from '../crypto/hmac.js';
 import type { RsaHash } from '../crypto/rsa.js';
 import type { SecretBytes } from '../crypto/secret-bytes.js';
@@ -58,7 +58,20 @@ export interface MaterialRecord {
   readonly createdAt: Date;
   /** How the material came to be: absent for a key's first material, else the kind of rotation that made it (at createdAt). */
   readonly rotationType?: RotationType | undefined;
+  /**
+   * Imported material (origin EXTERNAL) only. An erased material (expired, or DeleteImportedKeyMaterial) keeps its row
+   * with an EMPTY `wrapped`: its id and import fields stay, so that the same material can be imported again.
+   */
+  readonly expirationModel?: ExpirationModelType | undefined;
+  /** When the imported material expires (expirationModel KEY_MATERIAL_EXPIRES). */
+  readonly validTo?: Date | undefined;
+  readonly description?: string | undefined;
+  /** Imported with ImportType NEW_KEY_MATERIAL and not yet made current by RotateKeyOnDemand. */
+  readonly pendingRotation?: boolean | undefined;
 }
+
+/** Whether imported material was erased (expired or deleted): its row stays, its wrapped bytes are gone. */
+export const isErased = (m: MaterialRecord): boolean => m.wrapped.length === 0;
 
 export interface AliasRecord {
   readonly account: string;
@@ -159,6 +172,20 @@ export interface Storage {
   deleteKey(scope: Scope, keyId: string, version?: number): Promise<boolean>;
 
   getMaterials(keyArn: string): Promise<MaterialRecord[]>;
+  /**
+   * Import: writes `key` if the stored version equals `key.version` and inserts `material`, or replaces the stored
+   * material of that id (wrapped bytes, import fields, createdAt, rotationType), in one transaction; StorageConflictError
+   * (nothing written) if the version moved. Returns the stored key.
+   */
+  putMaterial(key: KeyRecord, material: MaterialRecord): Promise<KeyRecord>;
+  /**
+   * Cryptographic erasure of imported material: writes `key` (compare-and-set as putMaterial) and replaces the wrapped
+   * bytes of the named materials with nothing, in one transaction; the rows (ids, import fields) stay. The old bytes
+   * must not stay readable in the store's files (SQLite: secure_delete and a WAL checkpoint). Returns the stored key.
+   */
+  eraseMaterials(key: KeyRecord, materialIds: readonly string[]): Promise<KeyRecord>;
+  /** Imported materials not yet erased whose validTo is at or before `now`, in any scope, oldest validTo first. */
+  listMaterialsDueForExpiry(now: Date, limit: number): Promise<MaterialRecord[]>;
 
   /** Throws StorageDuplicateError if the name is taken, StorageLimitError if the target would get more than `maxPerTarget` aliases. */
   insertAlias(alias: AliasRecord, maxPerTarget?: number): Promise<void>;
@@ -219,11 +246,27 @@ export interface KeyStore {
   decryptAsymmetric(material: MaterialRecord, keySpec: KeySpec, hash: RsaHash, ciphertext: Buffer): Promise<SecretBytes | undefined>;
   /** ECDH with EC key-pair material and a peer public key already checked to be on the same curve: the raw shared secret. */
   deriveSharedSecret(material: MaterialRecord, keySpec: KeySpec, peerPublicKey: KeyObject): Promise<SecretBytes>;
+  /**
+   * GetParametersForImport: a fresh RSA wrapping key pair of `wrappingKeyBits` (made off the event loop) and an import
+   * token that carries its private key wrapped under the root key, bound to `keyArn`, `algorithm` and `validTo`.
+   */
+  createImportParameters(keyArn: string, algorithm: AlgorithmSpec, wrappingKeyBits: 2048 | 3072 | 4096, validTo: Date): Promise<{ publicKey: Buffer; importToken: Buffer }>;
+  /**
+   * ImportKeyMaterial: opens the token (for `keyArn` only), unwraps the material with the token's algorithm, checks it
+   * is material for `keySpec`, and returns it wrapped under the root key as a material of the id the store derives
+   * from the material (the same material always gets the same id for a key). Nothing is stored here.
+   */
+  importMaterial(keyArn: string, keySpec: KeySpec, importToken: Buffer, encryptedKeyMaterial: Buffer, now: Date): Promise<ImportedMaterial>;
   /** Drops any cached unwrapped copy of a key's materials (key deleted or material erased). */
   forget(keyArn: string): void;
   /** Drops every cached unwrapped material (dev reset). */
   forgetAll(): void;
 }
+
+/** What KeyStore.importMaterial found. */
+export type ImportedMaterial =
+  | { readonly kind: 'ok'; readonly material: MaterialRecord }
+  | { readonly kind: 'invalid-token' | 'expired-token' | 'invalid-ciphertext' | 'incorrect-material'; readonly why: string };
 
 /**
  * What a write changed, for the caches of every node: drop the named entries (they are re-read from storage on next
@@ -231,7 +274,7 @@ export interface KeyStore {
  * reset, or a feed that may have missed changes).
  */
 export type CacheChange =
-  | { readonly kind: 'key'; readonly account: string; readonly region: string; readonly keyId: string; readonly arn: string; readonly deleted?: boolean }
+  | { readonly kind: 'key'; readonly account: string; readonly region: string; readonly keyId: string; readonly arn: string; readonly deleted?: boolean; readonly erased?: boolean }
   | { readonly kind: 'alias'; readonly account: string; readonly region: string; readonly aliasName: string }
   | { readonly kind: 'all' };
 

@@ -17,15 +17,15 @@ export const DAY_MS = 24 * 60 * 60 * 1000;
 export type RotationOperation = 'EnableKeyRotation' | 'DisableKeyRotation' | 'GetKeyRotationStatus' | 'RotateKeyOnDemand' | 'ListKeyRotations';
 
 /**
- * Only symmetric encryption keys with key material AWS KMS made can be rotated: not asymmetric or HMAC keys, not
- * keys in a custom key store; imported key material (origin EXTERNAL) is refused here too for now (AWS rotates it
- * on demand once new material has been imported: the import slice of issue #5).
+ * Only symmetric encryption keys can be rotated: not asymmetric or HMAC keys, not keys in a custom key store. Keys
+ * with imported material (origin EXTERNAL) are not rotated automatically (Enable/DisableKeyRotation refused); they
+ * rotate on demand to new material imported with ImportType NEW_KEY_MATERIAL, and list their materials.
  */
 export function assertRotatable(key: KeyRecord, operation: RotationOperation): void {
   if (key.origin === 'AWS_CLOUDHSM' || key.origin === 'EXTERNAL_KEY_STORE') {
     throw new KmsError('UnsupportedOperationException', `${key.arn} is in a custom key store, which is not valid for this operation.`);
   }
-  if (key.origin === 'EXTERNAL') {
+  if (key.origin === 'EXTERNAL' && operation !== 'RotateKeyOnDemand' && operation !== 'ListKeyRotations') {
     throw new KmsError('UnsupportedOperationException', `${key.arn} origin is EXTERNAL which is not valid for this operation.`);
   }
   if (key.keySpec !== 'SYMMETRIC_DEFAULT') {

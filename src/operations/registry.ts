@@ -37,6 +37,9 @@ import { disableKeyRotation } from './rotation/disable-key-rotation.js';
 import { getKeyRotationStatus } from './rotation/get-key-rotation-status.js';
 import { rotateKeyOnDemand } from './rotation/rotate-key-on-demand.js';
 import { listKeyRotations } from './rotation/list-key-rotations.js';
+import { getParametersForImport } from './import/get-parameters-for-import.js';
+import { importKeyMaterial } from './import/import-key-material.js';
+import { deleteImportedKeyMaterial } from './import/delete-imported-key-material.js';
 
 /** Every operation Trent implements. One module per operation; add new ones here. */
 const OPERATIONS: readonly Operation<any, any>[] = [
@@ -77,6 +80,9 @@ const OPERATIONS: readonly Operation<any, any>[] = [
   getKeyRotationStatus,
   rotateKeyOnDemand,
   listKeyRotations,
+  getParametersForImport,
+  importKeyMaterial,
+  deleteImportedKeyMaterial,
 ];
 
 /** Maps `TrentService.<Operation>` targets to operation modules. */

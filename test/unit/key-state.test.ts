@@ -18,6 +18,7 @@ CreateAlias                          ✓  ✓  3  3  ✓  ✓  ✓  ✓
 CreateGrant                          ✓  1  3  3  5  ✓  14 ✓
 Decrypt                              ✓  1  3  3  5  11 14 ✓
 DeleteAlias                          ✓  ✓  ✓  ✓  ✓  ✓  ✓  ✓
+DeleteImportedKeyMaterial            ✓  ✓  3  3  ✓  7  14 ✓
 DeriveSharedSecret                   ✓  1  3  3  5  11 14 ✓
 DescribeKey                          ✓  ✓  ✓  ✓  ✓  ✓  ✓  ✓
 DisableKey                           ✓  ✓  3  3  5  ✓  14 15
@@ -32,7 +33,9 @@ GenerateDataKeyWithoutPlaintext      ✓  1  3  3  5  11 14 ✓
 GenerateMac                          ✓  1  3  3  5  11 14 ✓
 GetKeyPolicy                         ✓  ✓  ✓  ✓  ✓  ✓  ✓  ✓
 GetKeyRotationStatus                 ✓  ✓  ✓  ✓  6  7  ✓  ✓
+GetParametersForImport               ✓  ✓  3  3  ✓  7  14 ✓
 GetPublicKey                         ✓  1  3  3  5  11 14 ✓
+ImportKeyMaterial                    ✓  ✓  3  3  ✓  7  14 ✓
 ListGrants                           ✓  ✓  ✓  ✓  ✓  ✓  ✓  ✓
 ListKeyPolicies                      ✓  ✓  ✓  ✓  ✓  ✓  ✓  ✓
 ListKeyRotations                     ✓  ✓  ✓  ✓  ✓  ✓  ✓  ✓

@@ -1,8 +1,9 @@
-import type { KeyObject } from 'node:crypto';
+import { createPrivateKey, createPublicKey, type KeyObject } from 'node:crypto';
 import type { KeySpec } from '../../model/kms-model.generated.js';
 import { gcmDecrypt, gcmEncrypt } from '../../crypto/aes-gcm.js';
 import { ecdhSharedSecret } from '../../crypto/ecdh.js';
 import { hmac, type HmacHash } from '../../crypto/hmac.js';
+import { unwrapImportedMaterial, type RsaWrappingAlgorithm } from '../../crypto/key-import.js';
 import { generateDerKeyPair, parsePkcs8, spkiDer, type KeyPairParams } from '../../crypto/key-pairs.js';
 import { MlDsaKey } from '../../crypto/ml-dsa.js';
 import { RandomPool } from '../../crypto/random-pool.js';
@@ -10,11 +11,49 @@ import { oaepDecrypt, oaepEncrypt, type RsaHash } from '../../crypto/rsa.js';
 import { SecretBytes } from '../../crypto/secret-bytes.js';
 import { signMessage, verifySignature, type SignatureScheme, type SigningKey } from '../../crypto/signatures.js';
 import { materialForm } from '../../domain/key-specs.js';
-import type { Clock, KeyStore, MaterialRecord, RandomSource } from '../../domain/ports.js';
+import type { AlgorithmSpec, KeySpec as Spec } from '../../model/kms-model.generated.js';
+import type { Clock, ImportedMaterial, KeyStore, MaterialRecord, RandomSource } from '../../domain/ports.js';
 import type { RootKey } from './root-key.js';
 
 /** Associated data that binds wrapped material to its key and material id. */
 export const materialWrapContext = (keyArn: string, materialId: string): string[] => ['material', keyArn, materialId];
+
+/** Associated data of an import token: it opens only for the key it was made for. */
+const importTokenContext = (keyArn: string): string[] => ['import-token', keyArn];
+const IMPORT_TOKEN_VERSION = 1;
+const WRAPPING_ALGORITHMS: readonly RsaWrappingAlgorithm[] = ['RSAES_OAEP_SHA_1', 'RSAES_OAEP_SHA_256', 'RSA_AES_KEY_WRAP_SHA_1', 'RSA_AES_KEY_WRAP_SHA_256'];
+
+/**
+ * HMAC key material sizes AWS accepts on import (importing-keys-conceptual / key spec reference): from the hash's
+ * output size up to its block size.
+ */
+const HMAC_IMPORT_BYTES: Readonly<Record<string, readonly [number, number]>> = {
+  HMAC_224: [28, 64], HMAC_256: [32, 64], HMAC_384: [48, 128], HMAC_512: [64, 128],
+};
+
+/** Imported key-pair material: PKCS#8 DER of a private key of exactly the key spec's type and size. */
+function checkImportedKeyPair(der: Buffer, params: KeyPairParams, keySpec: Spec): Buffer | string {
+  let key: KeyObject;
+  try {
+    key = createPrivateKey({ key: der, format: 'der', type: 'pkcs8' });
+  } catch {
+    return `the key material is not a PKCS#8 DER private key (${keySpec} needs one)`;
+  }
+  const d = key.asymmetricKeyDetails ?? {};
+  switch (params.type) {
+    case 'rsa':
+      if (key.asymmetricKeyType !== 'rsa' || d.modulusLength !== params.bits) return `the key material is not an RSA ${params.bits}-bit private key`;
+      break;
+    case 'ec':
+      if (key.asymmetricKeyType !== 'ec' || d.namedCurve !== params.curve) return `the key material is not an EC private key on ${params.curve}`;
+      break;
+    default:
+      return `${keySpec} key material cannot be imported`;
+  }
+  createPublicKey(key); // the public half must be derivable
+  // Canonical PKCS#8 (OpenSSL's encoding): the same key always has the same bytes, hence the same material id.
+  return key.export({ format: 'der', type: 'pkcs8' });
+}
 
 /**
  * Unwrapped key-pair material: parsed once, kept as KeyObjects (OpenSSL holds the private key), or for ML-DSA as one
@@ -72,6 +111,75 @@ export class LocalKeyStore implements KeyStore {
     return { keyArn, materialId, wrapped, createdAt: this.clock.now() };
   }
 
+  async createImportParameters(keyArn: string, algorithm: AlgorithmSpec, wrappingKeyBits: 2048 | 3072 | 4096, validTo: Date) {
+    const alg = WRAPPING_ALGORITHMS.indexOf(algorithm as RsaWrappingAlgorithm);
+    if (alg < 0) throw new Error(`wrapping algorithm ${algorithm} is not implemented`);
+    const pair = await generateDerKeyPair({ type: 'rsa', bits: wrappingKeyBits });
+    // Token payload: u8 algorithm || u64 validTo (ms) || PKCS#8 of the wrapping private key; wrapped under the root
+    // key for this key ARN only. The private key leaves Trent only inside it, encrypted.
+    const head = Buffer.alloc(9);
+    head.writeUInt8(alg, 0);
+    head.writeBigUInt64BE(BigInt(validTo.getTime()), 1);
+    const payload = Buffer.concat([head, pair.privateKey]);
+    try {
+      const importToken = Buffer.concat([Buffer.of(IMPORT_TOKEN_VERSION), this.root.wrap(importTokenContext(keyArn), payload)]);
+      return { publicKey: pair.publicKey, importToken };
+    } finally {
+      payload.fill(0);
+      pair.privateKey.fill(0);
+    }
+  }
+
+  async importMaterial(keyArn: string, keySpec: Spec, importToken: Buffer, encryptedKeyMaterial: Buffer, now: Date): Promise<ImportedMaterial> {
+    const payload = importToken[0] === IMPORT_TOKEN_VERSION ? this.root.unwrap(importTokenContext(keyArn), importToken.subarray(1)) : undefined;
+    if (!payload || payload.length < 10 || payload[0]! >= WRAPPING_ALGORITHMS.length) {
+      return { kind: 'invalid-token', why: `The import token is not valid for ${keyArn}.` };
+    }
+    let material: Buffer | undefined;
+    try {
+      const algorithm = WRAPPING_ALGORITHMS[payload[0]!]!;
+      const validTo = Number(payload.readBigUInt64BE(1));
+      if (now.getTime() > validTo) return { kind: 'expired-token', why: 'The import token has expired: call GetParametersForImport again.' };
+      const wrappingKey = createPrivateKey({ key: payload.subarray(9), format: 'der', type: 'pkcs8' });
+      material = unwrapImportedMaterial(wrappingKey, algorithm, encryptedKeyMaterial);
+      if (!material) return { kind: 'invalid-ciphertext', why: `The encrypted key material does not decrypt with the wrapping key of this import token (${algorithm}).` };
+      const form = materialForm(keySpec);
+      let canonical: Buffer;
+      switch (form.kind) {
+        case 'aes':
+          if (material.length !== form.bytes) return { kind: 'incorrect-material', why: `${keySpec} key material must be ${form.bytes} bytes (256 bits).` };
+          canonical = material;
+          break;
+        case 'hmac': {
+          const [min, max] = HMAC_IMPORT_BYTES[keySpec] ?? [form.bytes, form.bytes];
+          if (material.length < min || material.length > max) return { kind: 'incorrect-material', why: `${keySpec} key material must be ${min} to ${max} bytes.` };
+          canonical = material;
+          break;
+        }
+        case 'key-pair': {
+          const checked = checkImportedKeyPair(material, form.params, keySpec);
+          if (typeof checked === 'string') return { kind: 'incorrect-material', why: checked };
+          material.fill(0);
+          canonical = material = checked;
+          break;
+        }
+        case 'unsupported':
+          return { kind: 'incorrect-material', why: `${keySpec} key material cannot be imported: ${form.why}.` };
+        default: {
+          const never: never = form;
+          throw new Error(`unknown material form ${String(never)}`);
+        }
+      }
+      // The same material always gets the same id for this key (re-import finds it); nobody can test a guess.
+      const materialId = this.root.fingerprint(['imported-material-id', keyArn], canonical).toString('hex');
+      const wrapped = this.root.wrap(materialWrapContext(keyArn, materialId), canonical);
+      return { kind: 'ok', material: { keyArn, materialId, wrapped, createdAt: now } };
+    } finally {
+      payload.fill(0);
+      material?.fill(0);
+    }
+  }
+
   async encrypt(material: MaterialRecord, plaintext: Buffer, aad: Buffer) {
     return gcmEncrypt(this.#material(material).unsafeBytes(), plaintext, aad, (n) => this.#ivs.take(n));
   }
@@ -123,6 +231,7 @@ export class LocalKeyStore implements KeyStore {
   }
 
   #unwrap(material: MaterialRecord): Buffer {
+    if (material.wrapped.length === 0) throw new Error(`key material ${material.materialId} of ${material.keyArn} was erased`);
     const bytes = this.root.unwrap(materialWrapContext(material.keyArn, material.materialId), material.wrapped);
     if (!bytes) throw new Error(`key material ${material.materialId} of ${material.keyArn} does not unwrap under the root key`);
     return bytes;

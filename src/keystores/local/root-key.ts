@@ -93,6 +93,19 @@ export class RootKey implements SecretWrapper {
     }
   }
 
+  /**
+   * A keyed fingerprint: HMAC-SHA-256 of `data` under a subkey derived from the root key for `context`. The same input
+   * always gives the same value; without the root key nobody can test a guess (ids of imported material).
+   */
+  fingerprint(context: readonly string[], data: Buffer): Buffer {
+    const subkey = createHmac('sha256', this.#key.unsafeBytes()).update(lengthPrefixed(['trent fingerprint v1', ...context])).digest();
+    try {
+      return createHmac('sha256', subkey).update(data).digest();
+    } finally {
+      subkey.fill(0);
+    }
+  }
+
   wrap(context: readonly string[], secret: Buffer): Buffer {
     const { iv, ciphertext, tag } = gcmEncrypt(this.#key.unsafeBytes(), secret, lengthPrefixed(context));
     return Buffer.concat([Buffer.of(WRAP_VERSION), iv, ciphertext, tag]);

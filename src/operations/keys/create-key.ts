@@ -6,6 +6,7 @@ import { checkKeyUsage, materialForm } from '../../domain/key-specs.js';
 import { checkKeyPolicy, defaultKeyPolicy } from '../../domain/key-policy.js';
 import type { KeyRecord } from '../../domain/ports.js';
 import { checkTags } from '../../domain/tags.js';
+import { importable } from '../../domain/import.js';
 import { defineOperation } from '../operation.js';
 
 export const createKey = defineOperation<CreateKeyRequest, CreateKeyResponse>('CreateKey', async (input, ctx, svc) => {
@@ -20,7 +21,10 @@ export const createKey = defineOperation<CreateKeyRequest, CreateKeyResponse>('C
   if (form.kind === 'unsupported') {
     throw new KmsError('UnsupportedOperationException', `KeySpec ${keySpec} is not supported by this Trent version yet: ${form.why}.`);
   }
-  if (origin !== 'AWS_KMS') {
+  if (origin === 'EXTERNAL' && !importable(keySpec)) {
+    throw new KmsError('UnsupportedOperationException', `KeySpec ${keySpec} does not support Origin EXTERNAL: its key material cannot be imported.`);
+  }
+  if (origin !== 'AWS_KMS' && origin !== 'EXTERNAL') {
     throw new KmsError('UnsupportedOperationException', `Origin ${origin} is not supported by this Trent version yet.`);
   }
   if (input.CustomKeyStoreId !== undefined || input.XksKeyId !== undefined) {
@@ -36,8 +40,10 @@ export const createKey = defineOperation<CreateKeyRequest, CreateKeyResponse>('C
 
   const keyId = svc.random.uuid();
   const arn = keyArn(ctx.scope, keyId);
-  const materialId = svc.random.bytes(32).toString('hex');
-  const material = await svc.keystore.createMaterial(arn, materialId, keySpec);
+  // Origin EXTERNAL: no material until ImportKeyMaterial (state PendingImport).
+  const external = origin === 'EXTERNAL';
+  const materialId = external ? undefined : svc.random.bytes(32).toString('hex');
+  const material = materialId === undefined ? undefined : await svc.keystore.createMaterial(arn, materialId, keySpec);
   const key: KeyRecord = {
     account: ctx.scope.account,
     region: ctx.scope.region,
@@ -49,13 +55,13 @@ export const createKey = defineOperation<CreateKeyRequest, CreateKeyResponse>('C
     keySpec,
     origin,
     keyManager: 'CUSTOMER',
-    keyState: 'Enabled',
+    keyState: external ? 'PendingImport' : 'Enabled',
     currentMaterialId: materialId,
     multiRegion: false,
     policy,
     version: 1,
   };
-  await svc.keys.createKey(key, [material], tags);
+  await svc.keys.createKey(key, material ? [material] : [], tags);
   ctx.resourceArn = arn;
   return { KeyMetadata: keyMetadata(key) };
 });

@@ -5,5 +5,6 @@ import { defineOperation } from '../operation.js';
 
 export const describeKey = defineOperation<DescribeKeyRequest, DescribeKeyResponse>('DescribeKey', async (input, ctx, svc) => {
   const key = await keyForOperation(input.KeyId, 'DescribeKey', ctx, svc, CRYPTO_KEY);
-  return { KeyMetadata: keyMetadata(key) };
+  const current = key.origin === 'EXTERNAL' && key.currentMaterialId ? await svc.keys.getMaterial(key, key.currentMaterialId) : undefined;
+  return { KeyMetadata: keyMetadata(key, current) };
 });

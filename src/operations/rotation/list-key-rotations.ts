@@ -1,6 +1,7 @@
 import type { ListKeyRotationsRequest, ListKeyRotationsResponse, RotationsListEntry } from '../../model/kms-model.generated.js';
 import { validationError } from '../../domain/errors.js';
 import { assertRotatable } from '../../domain/rotation.js';
+import { isErased } from '../../domain/ports.js';
 import { keyForOperation, OWN_KEY } from '../common.js';
 import { defineOperation } from '../operation.js';
 import { decodeMarker, pageFields, pageLimit } from '../paging.js';
@@ -21,7 +22,8 @@ export const listKeyRotations = defineOperation<ListKeyRotationsRequest, ListKey
   const limit = pageLimit(input.Limit, 100, 1000);
   const key = await keyForOperation(input.KeyId, 'ListKeyRotations', ctx, svc, OWN_KEY);
   assertRotatable(key, 'ListKeyRotations');
-  const materials = (await svc.storage.getMaterials(key.arn)).filter((m) => include === 'ALL_KEY_MATERIAL' || m.rotationType !== undefined);
+  // ROTATIONS_ONLY: materials made by rotation, and (imported keys) new material waiting to be rotated to.
+  const materials = (await svc.storage.getMaterials(key.arn)).filter((m) => include === 'ALL_KEY_MATERIAL' || m.rotationType !== undefined || m.pendingRotation);
   const after = decodeMarker(LISTING, input.Marker, (id) => materials.some((m) => m.materialId === id));
   const start = after === undefined ? 0 : materials.findIndex((m) => m.materialId === after) + 1;
   const page = materials.slice(start, start + limit);
@@ -29,8 +31,15 @@ export const listKeyRotations = defineOperation<ListKeyRotationsRequest, ListKey
   const rotations: RotationsListEntry[] = page.map((m) => ({
     KeyId: key.arn,
     KeyMaterialId: m.materialId,
-    KeyMaterialState: m.materialId === key.currentMaterialId ? 'CURRENT' : 'NON_CURRENT',
+    KeyMaterialState: m.materialId === key.currentMaterialId ? 'CURRENT' : m.pendingRotation ? 'PENDING_ROTATION' : 'NON_CURRENT',
     ...(m.rotationType !== undefined && { RotationDate: m.createdAt, RotationType: m.rotationType }),
+    // Imported material: whether it is there, how it expires, its description.
+    ...(key.origin === 'EXTERNAL' && {
+      ImportState: isErased(m) ? 'PENDING_IMPORT' : 'IMPORTED',
+      ...(m.expirationModel !== undefined && { ExpirationModel: m.expirationModel }),
+      ...(m.validTo !== undefined && { ValidTo: m.validTo }),
+      ...(m.description !== undefined && { KeyMaterialDescription: m.description }),
+    }),
   }));
   return { Rotations: rotations, ...pageFields(LISTING, more ? page[page.length - 1]!.materialId : undefined) };
 });

@@ -1,7 +1,9 @@
 import type { RotateKeyOnDemandRequest, RotateKeyOnDemandResponse } from '../../model/kms-model.generated.js';
 import { KmsError } from '../../domain/errors.js';
 import { assertKeyState } from '../../domain/key-state.js';
-import { assertRotatable, AUTOMATIC_ROTATION_CONFLICT_WINDOW_MS, ON_DEMAND_ROTATION_LIMIT, rotateKeyMaterial } from '../../domain/rotation.js';
+import { assertRotatable, AUTOMATIC_ROTATION_CONFLICT_WINDOW_MS, ON_DEMAND_ROTATION_LIMIT, rotated, rotateKeyMaterial } from '../../domain/rotation.js';
+import type { KeyRecord } from '../../domain/ports.js';
+import { isErased } from '../../domain/ports.js';
 import { keyForOperation, OWN_KEY } from '../common.js';
 import { defineOperation } from '../operation.js';
 
@@ -14,7 +16,7 @@ import { defineOperation } from '../operation.js';
 export const rotateKeyOnDemand = defineOperation<RotateKeyOnDemandRequest, RotateKeyOnDemandResponse>('RotateKeyOnDemand', async (input, ctx, svc) => {
   const key = await keyForOperation(input.KeyId, 'RotateKeyOnDemand', ctx, svc, OWN_KEY);
   assertRotatable(key, 'RotateKeyOnDemand');
-  await rotateKeyMaterial(svc, key, 'ON_DEMAND', (current, at) => {
+  const check = (current: KeyRecord, at: Date): true => {
     assertKeyState(current, 'RotateKeyOnDemand');
     if (current.currentMaterialId !== key.currentMaterialId) {
       throw new KmsError('ConflictException', `A rotation of ${key.arn} was in progress; it has completed. Retry the request to rotate again.`);
@@ -26,6 +28,20 @@ export const rotateKeyOnDemand = defineOperation<RotateKeyOnDemandRequest, Rotat
       throw new KmsError('ConflictException', `An automatic rotation of ${key.arn} is in progress or scheduled to begin within the next 20 minutes.`);
     }
     return true;
-  });
+  };
+  if (key.origin === 'EXTERNAL') {
+    // Imported material: the material imported with ImportType NEW_KEY_MATERIAL becomes current.
+    await svc.keys.putMaterial(key, key.keyId, async (current, materials) => {
+      const at = svc.clock.now();
+      check(current, at);
+      const pending = materials.find((m) => m.pendingRotation && !isErased(m));
+      if (!pending) {
+        throw new KmsError('KMSInvalidStateException', `${key.arn} has no new key material to rotate to: import it first with ImportKeyMaterial and ImportType NEW_KEY_MATERIAL.`);
+      }
+      return { key: rotated(current, pending.materialId, 'ON_DEMAND', at), material: { ...pending, pendingRotation: false, rotationType: 'ON_DEMAND', createdAt: at } };
+    });
+  } else {
+    await rotateKeyMaterial(svc, key, 'ON_DEMAND', check);
+  }
   return { KeyId: key.arn };
 });

@@ -56,4 +56,15 @@ export const POSTGRES_MIGRATIONS: readonly { version: number; sql: string }[] = 
       ALTER TABLE key_materials ADD COLUMN rotation_type text;
     `,
   },
+  {
+    // Import (issue #5): expiry and description of imported material; material imported for a later on-demand rotation.
+    version: 4,
+    sql: `
+      ALTER TABLE key_materials ADD COLUMN expiration_model text;
+      ALTER TABLE key_materials ADD COLUMN valid_to bigint;
+      ALTER TABLE key_materials ADD COLUMN description text;
+      ALTER TABLE key_materials ADD COLUMN pending_rotation boolean NOT NULL DEFAULT false;
+      CREATE INDEX key_materials_due_for_expiry ON key_materials (valid_to) WHERE valid_to IS NOT NULL;
+    `,
+  },
 ];

@@ -186,7 +186,7 @@ export function parseChange(payload: string | undefined): CacheChange {
   try {
     const v = JSON.parse(payload ?? '') as Record<string, unknown>;
     if (v.kind === 'key' && isString(v.account) && isString(v.region) && isString(v.keyId) && isString(v.arn)) {
-      return { kind: 'key', account: v.account, region: v.region, keyId: v.keyId, arn: v.arn, deleted: v.deleted === true };
+      return { kind: 'key', account: v.account, region: v.region, keyId: v.keyId, arn: v.arn, deleted: v.deleted === true, ...(v.erased === true && { erased: true }) };
     }
     if (v.kind === 'alias' && isString(v.account) && isString(v.region) && isString(v.aliasName)) {
       return { kind: 'alias', account: v.account, region: v.region, aliasName: v.aliasName };

@@ -49,6 +49,7 @@ const toAlias = (r: AliasRow): AliasRecord => ({
 
 interface MaterialRow {
   key_arn: string; material_id: string; wrapped: Buffer; created_at: string; rotation_type: string | null;
+  expiration_model: string | null; valid_to: string | null; description: string | null; pending_rotation: boolean;
 }
 interface AccessKeyRow {
   access_key_id: string; account: string; principal_arn: string; secret_wrapped: Buffer; created_at: string;
@@ -56,9 +57,21 @@ interface AccessKeyRow {
 const toMaterial = (m: MaterialRow): MaterialRecord => ({
   keyArn: m.key_arn, materialId: m.material_id, wrapped: m.wrapped, createdAt: new Date(Number(m.created_at)),
   ...(m.rotation_type !== null && { rotationType: m.rotation_type as MaterialRecord['rotationType'] }),
+  // Import fields only when set, so that generated material reads back exactly as it was written.
+  ...(m.expiration_model !== null && { expirationModel: m.expiration_model as MaterialRecord['expirationModel'] }),
+  ...(m.valid_to !== null && { validTo: new Date(Number(m.valid_to)) }),
+  ...(m.description !== null && { description: m.description }),
+  ...(m.pending_rotation && { pendingRotation: true }),
 });
-const INSERT_MATERIAL = 'INSERT INTO key_materials (key_arn, material_id, wrapped, created_at, rotation_type) VALUES ($1, $2, $3, $4, $5)';
-const materialValues = (m: MaterialRecord): unknown[] => [m.keyArn, m.materialId, m.wrapped, m.createdAt.getTime(), m.rotationType ?? null];
+const MATERIAL_COLUMNS = 'key_arn, material_id, wrapped, created_at, rotation_type, expiration_model, valid_to, description, pending_rotation';
+const INSERT_MATERIAL = `INSERT INTO key_materials (${MATERIAL_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`;
+const UPSERT_MATERIAL = `${INSERT_MATERIAL} ON CONFLICT (key_arn, material_id) DO UPDATE SET wrapped = excluded.wrapped,
+  created_at = excluded.created_at, rotation_type = excluded.rotation_type, expiration_model = excluded.expiration_model,
+  valid_to = excluded.valid_to, description = excluded.description, pending_rotation = excluded.pending_rotation`;
+const materialValues = (m: MaterialRecord): unknown[] => [
+  m.keyArn, m.materialId, m.wrapped, m.createdAt.getTime(), m.rotationType ?? null, m.expirationModel ?? null,
+  m.validTo?.getTime() ?? null, m.description ?? null, m.pendingRotation === true,
+];
 const toAccessKey = (a: AccessKeyRow): AccessKeyRecord => ({
   accessKeyId: a.access_key_id, account: a.account, principalArn: a.principal_arn, secretWrapped: a.secret_wrapped, createdAt: new Date(Number(a.created_at)),
 });
@@ -279,6 +292,31 @@ export class PostgresStorage implements Storage, SnapshotStorage {
     return { ...key, version: key.version + 1 };
   }
 
+  async putMaterial(key: KeyRecord, material: MaterialRecord): Promise<KeyRecord> {
+    await this.#tx(`key ${key.arn}`, async (c) => {
+      if ((await c.query(UPDATE_KEY, updateValues(key))).rowCount !== 1) throw new StorageConflictError(`key ${key.arn}`);
+      await c.query(UPSERT_MATERIAL, materialValues(material));
+    });
+    return { ...key, version: key.version + 1 };
+  }
+
+  async eraseMaterials(key: KeyRecord, materialIds: readonly string[]): Promise<KeyRecord> {
+    // The old row versions stay in the table's pages until VACUUM reclaims them (autovacuum): see docs/import.md.
+    await this.#tx(`key ${key.arn}`, async (c) => {
+      if ((await c.query(UPDATE_KEY, updateValues(key))).rowCount !== 1) throw new StorageConflictError(`key ${key.arn}`);
+      await c.query('UPDATE key_materials SET wrapped = $3 WHERE key_arn = $1 AND material_id = ANY($2::text[])', [key.arn, [...materialIds], Buffer.alloc(0)]);
+    });
+    return { ...key, version: key.version + 1 };
+  }
+
+  async listMaterialsDueForExpiry(now: Date, limit: number): Promise<MaterialRecord[]> {
+    const r = await this.#db.query<MaterialRow>(
+      `SELECT ${MATERIAL_COLUMNS} FROM key_materials WHERE valid_to IS NOT NULL AND valid_to <= $1 AND length(wrapped) > 0 ORDER BY valid_to, key_arn LIMIT $2`,
+      [now.getTime(), limit],
+    );
+    return r.rows.map(toMaterial);
+  }
+
   async listKeysDueForRotation(now: Date, limit: number): Promise<KeyRecord[]> {
     const r = await this.#db.query<KeyRow>(
       `SELECT ${KEY_COLUMNS} FROM keys WHERE key_state = 'Enabled' AND next_rotation_date <= $1 ORDER BY next_rotation_date, arn LIMIT $2`,
@@ -323,7 +361,7 @@ export class PostgresStorage implements Storage, SnapshotStorage {
 
   async getMaterials(keyArn: string): Promise<MaterialRecord[]> {
     const r = await this.#db.query<MaterialRow>(
-      'SELECT key_arn, material_id, wrapped, created_at, rotation_type FROM key_materials WHERE key_arn = $1 ORDER BY created_at, material_id',
+      `SELECT ${MATERIAL_COLUMNS} FROM key_materials WHERE key_arn = $1 ORDER BY created_at, material_id`,
       [keyArn],
     );
     return r.rows.map(toMaterial);

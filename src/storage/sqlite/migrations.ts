@@ -43,4 +43,15 @@ export const SQLITE_MIGRATIONS: readonly { version: number; sql: string }[] = [
       ALTER TABLE key_materials ADD COLUMN rotation_type TEXT;
     `,
   },
+  {
+    // Import (issue #5): expiry and description of imported material; material imported for a later on-demand rotation.
+    version: 3,
+    sql: `
+      ALTER TABLE key_materials ADD COLUMN expiration_model TEXT;
+      ALTER TABLE key_materials ADD COLUMN valid_to INTEGER;
+      ALTER TABLE key_materials ADD COLUMN description TEXT;
+      ALTER TABLE key_materials ADD COLUMN pending_rotation INTEGER NOT NULL DEFAULT 0;
+      CREATE INDEX key_materials_due_for_expiry ON key_materials (valid_to) WHERE valid_to IS NOT NULL;
+    `,
+  },
 ];

@@ -18,6 +18,7 @@ interface AliasRow {
 }
 interface MaterialRow {
   key_arn: string; material_id: string; wrapped: Buffer; created_at: number; rotation_type: string | null;
+  expiration_model: string | null; valid_to: number | null; description: string | null; pending_rotation: number;
 }
 interface AccessKeyRow {
   access_key_id: string; account: string; principal_arn: string; secret_wrapped: Buffer; created_at: number;
@@ -61,9 +62,21 @@ const toAlias = (r: AliasRow): AliasRecord => ({
 const toMaterial = (r: MaterialRow): MaterialRecord => ({
   keyArn: r.key_arn, materialId: r.material_id, wrapped: r.wrapped, createdAt: new Date(r.created_at),
   ...(r.rotation_type !== null && { rotationType: r.rotation_type as MaterialRecord['rotationType'] }),
+  // Import fields only when set, so that generated material reads back exactly as it was written.
+  ...(r.expiration_model !== null && { expirationModel: r.expiration_model as MaterialRecord['expirationModel'] }),
+  ...(r.valid_to !== null && { validTo: new Date(r.valid_to) }),
+  ...(r.description !== null && { description: r.description }),
+  ...(r.pending_rotation === 1 && { pendingRotation: true }),
 });
-const INSERT_MATERIAL = 'INSERT INTO key_materials (key_arn, material_id, wrapped, created_at, rotation_type) VALUES (?, ?, ?, ?, ?)';
-const materialParams = (m: MaterialRecord) => [m.keyArn, m.materialId, m.wrapped, m.createdAt.getTime(), m.rotationType ?? null];
+const INSERT_MATERIAL = `INSERT INTO key_materials (key_arn, material_id, wrapped, created_at, rotation_type, expiration_model, valid_to,
+  description, pending_rotation) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`;
+const UPSERT_MATERIAL = `${INSERT_MATERIAL} ON CONFLICT (key_arn, material_id) DO UPDATE SET wrapped = excluded.wrapped,
+  created_at = excluded.created_at, rotation_type = excluded.rotation_type, expiration_model = excluded.expiration_model,
+  valid_to = excluded.valid_to, description = excluded.description, pending_rotation = excluded.pending_rotation`;
+const materialParams = (m: MaterialRecord) => [
+  m.keyArn, m.materialId, m.wrapped, m.createdAt.getTime(), m.rotationType ?? null, m.expirationModel ?? null,
+  m.validTo?.getTime() ?? null, m.description ?? null, m.pendingRotation ? 1 : 0,
+];
 const toAccessKey = (r: AccessKeyRow): AccessKeyRecord => ({
   accessKeyId: r.access_key_id, account: r.account, principalArn: r.principal_arn, secretWrapped: r.secret_wrapped, createdAt: new Date(r.created_at),
 });
@@ -102,6 +115,8 @@ export class SqliteStorage implements Storage, SnapshotStorage {
     db.pragma('synchronous = FULL');
     db.pragma('foreign_keys = ON');
     db.pragma('busy_timeout = 5000');
+    // Deleted content is overwritten with zeros, not left in free pages: erased key material is gone from the file.
+    db.pragma('secure_delete = ON');
     return db;
   }
 
@@ -163,6 +178,34 @@ export class SqliteStorage implements Storage, SnapshotStorage {
       throw err;
     }
     return { ...key, version: key.version + 1 };
+  }
+
+  async putMaterial(key: KeyRecord, material: MaterialRecord): Promise<KeyRecord> {
+    const db = this.#db;
+    db.transaction(() => {
+      if (db.prepare(UPDATE_KEY).run(keyParams(key)).changes !== 1) throw new StorageConflictError(`key ${key.arn}`);
+      db.prepare(UPSERT_MATERIAL).run(...materialParams(material));
+    }).immediate();
+    return { ...key, version: key.version + 1 };
+  }
+
+  async eraseMaterials(key: KeyRecord, materialIds: readonly string[]): Promise<KeyRecord> {
+    const db = this.#db;
+    db.transaction(() => {
+      if (db.prepare(UPDATE_KEY).run(keyParams(key)).changes !== 1) throw new StorageConflictError(`key ${key.arn}`);
+      const erase = db.prepare("UPDATE key_materials SET wrapped = x'' WHERE key_arn = ? AND material_id = ?");
+      for (const id of materialIds) erase.run(key.arn, id);
+    }).immediate();
+    // The WAL still holds the pages as they were before: copy the new pages into the file and empty the WAL.
+    db.pragma('wal_checkpoint(TRUNCATE)');
+    return { ...key, version: key.version + 1 };
+  }
+
+  async listMaterialsDueForExpiry(now: Date, limit: number): Promise<MaterialRecord[]> {
+    const rows = this.#db
+      .prepare('SELECT * FROM key_materials WHERE valid_to IS NOT NULL AND valid_to <= ? AND length(wrapped) > 0 ORDER BY valid_to, key_arn LIMIT ?')
+      .all(now.getTime(), limit) as MaterialRow[];
+    return rows.map(toMaterial);
   }
 
   async listKeysDueForRotation(now: Date, limit: number): Promise<KeyRecord[]> {
