@@ -45,6 +45,15 @@ export async function populate(s: Storage): Promise<void> {
   await s.insertKey(disabled, [material(disabled.arn, 'm1', 1_700_000_000_003)], []);
   await s.insertKey(pending, [material(pending.arn, 'm1', 1_700_000_000_004)], [{ key: 'k', value: 'v' }]);
   await s.insertKey(noMaterial, [], []);
+  // Imported material (BYOK): expiry fields, a description, one material waiting for RotateKeyOnDemand, one erased.
+  const imported = keyRecord(A, 5, { origin: 'EXTERNAL', keyState: 'PendingImport', currentMaterialId: undefined });
+  await s.insertKey(imported, [], []);
+  let ik = await s.putMaterial({ ...imported, keyState: 'Enabled', currentMaterialId: 'x1' }, {
+    ...material(imported.arn, 'x1', 1_700_000_000_005), expirationModel: 'KEY_MATERIAL_EXPIRES', validTo: new Date(1_750_000_000_000), description: 'importé ✓',
+  });
+  ik = await s.putMaterial(ik, { ...material(imported.arn, 'x2', 1_700_000_000_006), expirationModel: 'KEY_MATERIAL_DOES_NOT_EXPIRE', pendingRotation: true });
+  ik = await s.putMaterial(ik, { ...material(imported.arn, 'x0', 1_700_000_000_004), expirationModel: 'KEY_MATERIAL_EXPIRES', validTo: new Date(1_700_000_100_000) });
+  await s.eraseMaterials(ik, ['x0']);
   const alias = (scope: Scope, name: string, target: string, created: number, updated: number): AliasRecord => ({
     account: scope.account, region: scope.region, aliasName: name, targetKeyId: target, creationDate: new Date(created), lastUpdatedDate: new Date(updated),
   });
@@ -83,13 +92,13 @@ export function snapshotContract(source: SnapshotFactory, target: SnapshotFactor
       const src = await make(source);
       await populate(src);
       const exported = await collect(src.exportSnapshot());
-      assert.deepEqual(countByType(exported), { setting: 3, accessKey: 2, key: 4, material: 4, alias: 3, tag: 4 });
+      assert.deepEqual(countByType(exported), { setting: 3, accessKey: 2, key: 5, material: 7, alias: 3, tag: 4 });
       assert.deepEqual(exported.map((r) => r.type), [...exported.map((r) => r.type)].sort((a, b) =>
         ['setting', 'accessKey', 'key', 'material', 'alias', 'tag'].indexOf(a) - ['setting', 'accessKey', 'key', 'material', 'alias', 'tag'].indexOf(b)));
 
       const dst = await make(target);
       const counts = await dst.importSnapshot(exported);
-      assert.deepEqual(counts, { setting: 3, accessKey: 2, key: 4, material: 4, alias: 3, tag: 4 });
+      assert.deepEqual(counts, { setting: 3, accessKey: 2, key: 5, material: 7, alias: 3, tag: 4 });
       assert.deepEqual(await collect(dst.exportSnapshot()), exported, 'the copy exports exactly what the original did');
 
       // And through the ordinary Storage API.
@@ -179,7 +188,7 @@ export function snapshotContract(source: SnapshotFactory, target: SnapshotFactor
         break;
       }
       await src.insertKey(keyRecord(A, 60), [], []); // a writer is not blocked by the abandoned snapshot
-      assert.equal((await collect(src.exportSnapshot())).filter((r) => r.type === 'key').length, 5);
+      assert.equal((await collect(src.exportSnapshot())).filter((r) => r.type === 'key').length, 6);
     });
   });
 }

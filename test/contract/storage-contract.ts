@@ -303,6 +303,65 @@ export function storageContract(name: string, factory: StorageFactory): void {
       assert.equal(read.version, off.version);
     });
 
+    it('imports material: putMaterial inserts or replaces a material and changes the key in one compare-and-set', async () => {
+      await reset();
+      const k = keyRecord(A, 1, { origin: 'EXTERNAL', keyState: 'PendingImport', currentMaterialId: undefined });
+      await s.insertKey(k, [], []);
+      const imported: MaterialRecord = {
+        keyArn: k.arn, materialId: 'i1', wrapped: Buffer.from([9, 9, 9]), createdAt: new Date(2_000),
+        expirationModel: 'KEY_MATERIAL_EXPIRES', validTo: new Date(5_000), description: 'first import',
+      };
+      const stored = await s.putMaterial({ ...k, keyState: 'Enabled', currentMaterialId: 'i1' }, imported);
+      assert.equal(stored.version, 2);
+      assert.equal((await s.getKey(A, k.keyId))!.keyState, 'Enabled');
+      const [m] = await s.getMaterials(k.arn);
+      assert.deepEqual({ ...m, pendingRotation: undefined, rotationType: undefined }, { ...imported, pendingRotation: undefined, rotationType: undefined });
+      // The same id again replaces the row (re-import after expiry); a stale version writes nothing.
+      const again = await s.putMaterial(stored, { ...imported, wrapped: Buffer.from([7, 7]), validTo: new Date(9_000) });
+      assert.equal(again.version, 3);
+      assert.deepEqual((await s.getMaterials(k.arn)).map((x) => [x.materialId, [...x.wrapped], x.validTo?.getTime()]), [['i1', [7, 7], 9_000]]);
+      await assert.rejects(s.putMaterial(stored, { ...imported, materialId: 'i2' }), StorageConflictError);
+      assert.deepEqual((await s.getMaterials(k.arn)).map((x) => x.materialId), ['i1'], 'the refused import wrote nothing');
+    });
+
+    it('erases imported material: the row and its import fields stay, the wrapped bytes go, with the key change', async () => {
+      await reset();
+      const k = keyRecord(A, 1, { origin: 'EXTERNAL', currentMaterialId: undefined, keyState: 'PendingImport' });
+      await s.insertKey(k, [], []);
+      const m: MaterialRecord = { keyArn: k.arn, materialId: 'i1', wrapped: Buffer.from([1, 2, 3, 4]), createdAt: new Date(2_000), expirationModel: 'KEY_MATERIAL_EXPIRES', validTo: new Date(5_000) };
+      const withMaterial = await s.putMaterial({ ...k, keyState: 'Enabled', currentMaterialId: 'i1' }, m);
+      await assert.rejects(s.eraseMaterials({ ...withMaterial, version: 1 }, ['i1']), StorageConflictError);
+      assert.equal((await s.getMaterials(k.arn))[0]!.wrapped.length, 4, 'a refused erasure erased nothing');
+      const erased = await s.eraseMaterials({ ...withMaterial, keyState: 'PendingImport' }, ['i1']);
+      assert.equal(erased.keyState, 'PendingImport');
+      const [after] = await s.getMaterials(k.arn);
+      assert.equal(after!.materialId, 'i1');
+      assert.equal(after!.wrapped.length, 0);
+      assert.equal(after!.validTo?.getTime(), 5_000);
+      assert.equal((await s.getKey(A, k.keyId))!.keyState, 'PendingImport');
+    });
+
+    it('lists imported materials due for expiry, not yet erased, in any scope, oldest first', async () => {
+      await reset();
+      const mk = async (scope: Scope, n: number, validTo: number | undefined, wrapped = Buffer.from([1])) => {
+        const k = keyRecord(scope, n, { origin: 'EXTERNAL', keyState: 'PendingImport', currentMaterialId: undefined });
+        await s.insertKey(k, [], []);
+        await s.putMaterial({ ...k, keyState: 'Enabled', currentMaterialId: `e${n}` }, {
+          keyArn: k.arn, materialId: `e${n}`, wrapped, createdAt: new Date(1_000),
+          expirationModel: validTo === undefined ? 'KEY_MATERIAL_DOES_NOT_EXPIRE' : 'KEY_MATERIAL_EXPIRES', validTo: validTo === undefined ? undefined : new Date(validTo),
+        });
+        return k;
+      };
+      await mk(A, 1, 4_000);
+      await mk(B, 2, 3_000);
+      await mk(A, 3, 9_000);
+      await mk(A, 4, undefined);
+      const k5 = await mk(A, 5, 2_000);
+      await s.eraseMaterials({ ...(await s.getKey(A, k5.keyId))!, keyState: 'PendingImport' }, ['e5']);
+      assert.deepEqual((await s.listMaterialsDueForExpiry(new Date(5_000), 10)).map((m) => m.materialId), ['e2', 'e1']);
+      assert.deepEqual((await s.listMaterialsDueForExpiry(new Date(5_000), 1)).map((m) => m.materialId), ['e2']);
+    });
+
     it('lists Enabled keys whose automatic rotation is due, in any scope, soonest first', async () => {
       await reset();
       const at = (ms: number) => ({ rotationPeriodDays: 90, nextRotationDate: new Date(ms) });
