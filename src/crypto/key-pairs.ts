@@ -1,5 +1,6 @@
 import { createPrivateKey, createPublicKey, generateKeyPair, type KeyObject } from 'node:crypto';
 import { generateMlDsaKeyPair, type MlDsaLevel } from './ml-dsa.js';
+import { generateSm2KeyPair } from './sm2.js';
 
 /** The named curves Trent uses, by their OpenSSL names. */
 export type EcCurve = 'prime256v1' | 'secp384r1' | 'secp521r1' | 'secp256k1';
@@ -9,7 +10,9 @@ export type KeyPairParams =
   | { readonly type: 'ec'; readonly curve: EcCurve }
   | { readonly type: 'ed25519' }
   /** FIPS 204; the private key is the seed-only PKCS#8 form (see ml-dsa.ts). */
-  | { readonly type: 'ml-dsa'; readonly level: MlDsaLevel };
+  | { readonly type: 'ml-dsa'; readonly level: MlDsaLevel }
+  /** GB/T 32918 SM2 curve; held in JavaScript (see sm2.ts), PKCS#8 with id-ecPublicKey and the SM2 curve OID. */
+  | { readonly type: 'sm2' };
 
 export interface DerKeyPair {
   /** PKCS#8 PrivateKeyInfo, DER. */
@@ -38,8 +41,10 @@ export function generateDerKeyPair(params: KeyPairParams): Promise<DerKeyPair> {
         generateKeyPair('ed25519', DER, done);
         return;
       case 'ml-dsa':
+      case 'sm2':
         try {
-          resolve(generateMlDsaKeyPair(params.level)); // milliseconds: no need for the thread pool
+          // milliseconds: no need for the thread pool
+          resolve(params.type === 'ml-dsa' ? generateMlDsaKeyPair(params.level) : generateSm2KeyPair());
         } catch (e) {
           reject(e as Error);
         }

@@ -4,6 +4,7 @@ import { createHash, sign, verify, type KeyObject } from 'node:crypto';
 import { ecdsaSignDigest, ecdsaVerifyDigest } from './ecdsa.js';
 import { ed25519phSignDigest, ed25519phVerifyDigest } from './ed25519ph.js';
 import { MlDsaKey } from './ml-dsa.js';
+import { Sm2Key } from './sm2.js';
 import { pkcs1SignDigest, pkcs1VerifyDigest, pssSignDigest, pssVerifyDigest, type SignatureHash } from './rsa.js';
 
 export type SignatureScheme =
@@ -15,17 +16,24 @@ export type SignatureScheme =
   /** HashEdDSA (RFC 8032 Ed25519ph) with SHA-512: the digest is signed, a RAW message is hashed first. */
   | { readonly kind: 'ed25519ph' }
   /** ML-DSA (FIPS 204, pure, empty context); `prehashed` means the message is μ (AWS's EXTERNAL_MU). */
-  | { readonly kind: 'ml-dsa' };
+  | { readonly kind: 'ml-dsa' }
+  /** SM2DSA (GB/T 32918.2) with SM3 and the default distinguishing ID; `prehashed`: the message is e = SM3(Z_A || M). */
+  | { readonly kind: 'sm2dsa' };
 
-/** OpenSSL holds classic keys; ML-DSA keys are held in JavaScript (OpenSSL 3.0 has no ML-DSA). */
-export type SigningKey = KeyObject | MlDsaKey;
+/** OpenSSL holds classic keys; ML-DSA and SM2 keys are held in JavaScript (Node cannot sign with either). */
+export type SigningKey = KeyObject | MlDsaKey | Sm2Key;
 
 function keyObject(key: SigningKey): KeyObject {
   if (key instanceof MlDsaKey) throw new TypeError('an ML-DSA key signs with the ml-dsa scheme only');
+  if (key instanceof Sm2Key) throw new TypeError('an SM2 key signs with the sm2dsa scheme only');
   return key;
 }
 function mlDsaKey(key: SigningKey): MlDsaKey {
   if (!(key instanceof MlDsaKey)) throw new TypeError('the ml-dsa scheme needs an ML-DSA key');
+  return key;
+}
+function sm2Key(key: SigningKey): Sm2Key {
+  if (!(key instanceof Sm2Key)) throw new TypeError('the sm2dsa scheme needs an SM2 key');
   return key;
 }
 
@@ -34,6 +42,7 @@ const digestOf = (hash: SignatureHash | 'sha512', message: Buffer, prehashed: bo
 
 export function signMessage(key: SigningKey, scheme: SignatureScheme, message: Buffer, prehashed: boolean): Buffer {
   if (scheme.kind === 'ml-dsa') return mlDsaKey(key).sign(message, prehashed);
+  if (scheme.kind === 'sm2dsa') return prehashed ? sm2Key(key).signDigest(message) : sm2Key(key).sign(message);
   const privateKey = keyObject(key);
   switch (scheme.kind) {
     case 'rsa-pss':
@@ -56,6 +65,7 @@ export function signMessage(key: SigningKey, scheme: SignatureScheme, message: B
 
 export function verifySignature(key: SigningKey, scheme: SignatureScheme, message: Buffer, prehashed: boolean, signature: Buffer): boolean {
   if (scheme.kind === 'ml-dsa') return mlDsaKey(key).verify(message, prehashed, signature);
+  if (scheme.kind === 'sm2dsa') return prehashed ? sm2Key(key).verifyDigest(message, signature) : sm2Key(key).verify(message, signature);
   const publicKey = keyObject(key);
   switch (scheme.kind) {
     case 'rsa-pss':

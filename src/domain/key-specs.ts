@@ -6,8 +6,9 @@ import type {
   DataKeyPairSpec, EncryptionAlgorithmSpec, KeyAgreementAlgorithmSpec, KeySpec, KeyUsageType, MacAlgorithmSpec, MessageType, SigningAlgorithmSpec,
 } from '../model/kms-model.generated.js';
 import type { HmacHash } from '../crypto/hmac.js';
-import type { EcCurve, KeyPairParams } from '../crypto/key-pairs.js';
-import type { PeerKey } from '../crypto/ecdh.js';
+import type { KeyPairParams } from '../crypto/key-pairs.js';
+import type { AgreementCurve, PeerKey } from '../crypto/ecdh.js';
+import { SM2_DIGEST_BYTES } from '../crypto/sm2.js';
 import { HASH_BYTES, oaepMaxPlaintext, type RsaHash } from '../crypto/rsa.js';
 import type { SignatureScheme } from '../crypto/signatures.js';
 import { KmsError } from './errors.js';
@@ -18,7 +19,7 @@ export type MaterialForm =
   | { readonly kind: 'aes'; readonly bytes: 32 }
   | { readonly kind: 'hmac'; readonly bytes: number; readonly hash: HmacHash }
   | { readonly kind: 'key-pair'; readonly params: KeyPairParams }
-  /** In the model, not implemented by this Trent version (ML-DSA, SM2). */
+  /** In the model, not implemented by this Trent version (none at present). */
   | { readonly kind: 'unsupported'; readonly why: string };
 
 interface SpecInfo {
@@ -69,7 +70,8 @@ const SPECS: Readonly<Record<KeySpec, SpecInfo>> = {
   ML_DSA_87: mlDsa(87),
   SM2: {
     usages: ['ENCRYPT_DECRYPT', 'SIGN_VERIFY', 'KEY_AGREEMENT'],
-    form: { kind: 'unsupported', why: 'SM2 (GM/T 0003) is not implemented yet' },
+    // AWS offers SM2 in its China Regions only; Trent offers it in every region (docs/key-specs.md).
+    form: { kind: 'key-pair', params: { type: 'sm2' } },
     encryption: ['SM2PKE'], signing: ['SM2DSA'], keyAgreement: ['ECDH'],
   },
 };
@@ -131,7 +133,10 @@ export function requireUsage(key: KeyRecord, usage: KeyUsageType, operation: Cry
 const incompatible = (algorithm: string, spec: KeySpec): KmsError =>
   new KmsError('InvalidKeyUsageException', `Algorithm ${algorithm} is incompatible with key spec ${spec}.`);
 
-export type EncryptionScheme = { readonly kind: 'symmetric' } | { readonly kind: 'rsa-oaep'; readonly hash: RsaHash; readonly algorithm: EncryptionAlgorithmSpec };
+export type EncryptionScheme =
+  | { readonly kind: 'symmetric' }
+  | { readonly kind: 'rsa-oaep'; readonly hash: RsaHash; readonly algorithm: EncryptionAlgorithmSpec }
+  | { readonly kind: 'sm2pke'; readonly algorithm: 'SM2PKE' };
 
 /**
  * The encryption an ENCRYPT_DECRYPT key does for `algorithm`. Omitted, the algorithm is SYMMETRIC_DEFAULT (AWS's
@@ -151,7 +156,7 @@ export function encryptionScheme(key: KeyRecord, algorithm: EncryptionAlgorithmS
     case 'RSAES_OAEP_SHA_256':
       return { kind: 'rsa-oaep', hash: 'sha256', algorithm: alg };
     case 'SM2PKE':
-      throw new KmsError('UnsupportedOperationException', 'SM2PKE is not supported by this Trent version yet.');
+      return { kind: 'sm2pke', algorithm: alg };
     default: {
       const never: never = alg;
       throw new Error(`unknown encryption algorithm ${String(never)}`);
@@ -159,8 +164,19 @@ export function encryptionScheme(key: KeyRecord, algorithm: EncryptionAlgorithmS
   }
 }
 
-/** AWS's plaintext limit for RSAES-OAEP: (bits/8) - 2·hLen - 2 (RSA_2048 with SHA-256: 190 bytes). */
-export function checkAsymmetricPlaintext(key: KeyRecord, scheme: { hash: RsaHash; algorithm: EncryptionAlgorithmSpec }, length: number): void {
+/** AWS's SM2PKE plaintext limit (API_Encrypt): 1024 bytes. */
+export const SM2PKE_MAX_PLAINTEXT = 1024;
+
+/**
+ * AWS's plaintext limits: RSAES-OAEP (bits/8) - 2·hLen - 2 (RSA_2048 with SHA-256: 190 bytes); SM2PKE 1024 bytes.
+ */
+export function checkAsymmetricPlaintext(key: KeyRecord, scheme: Exclude<EncryptionScheme, { kind: 'symmetric' }>, length: number): void {
+  if (scheme.kind === 'sm2pke') {
+    if (length > SM2PKE_MAX_PLAINTEXT) {
+      throw new KmsError('ValidationException', `Plaintext is ${length} bytes; SM2PKE encrypts at most ${SM2PKE_MAX_PLAINTEXT} bytes.`);
+    }
+    return;
+  }
   const form = SPECS[key.keySpec].form;
   if (form.kind !== 'key-pair' || form.params.type !== 'rsa') throw new Error(`${key.keySpec} is not an RSA spec`);
   const max = oaepMaxPlaintext(form.params.bits, scheme.hash);
@@ -188,7 +204,7 @@ const SIGNING_SCHEMES: Readonly<Record<SigningAlgorithmSpec, SignatureScheme | '
   ECDSA_SHA_512: { kind: 'ecdsa', hash: 'sha512' },
   ED25519_SHA_512: { kind: 'ed25519' },
   ED25519_PH_SHA_512: { kind: 'ed25519ph' },
-  SM2DSA: 'unsupported',
+  SM2DSA: { kind: 'sm2dsa' },
   ML_DSA_SHAKE_256: { kind: 'ml-dsa' },
 };
 
@@ -230,6 +246,11 @@ export function signingRequest(
     if (messageLength !== 64) throw new KmsError('ValidationException', `Digest is invalid length for algorithm ${algorithm}.`);
     return { scheme, prehashed: true };
   }
+  if (scheme.kind === 'sm2dsa') {
+    // AWS: a DIGEST is SM3(Z_A || M), Z_A computed with the distinguishing ID the caller chose (32 bytes).
+    if (type === 'DIGEST' && messageLength !== SM2_DIGEST_BYTES) throw new KmsError('ValidationException', `Digest is invalid length for algorithm ${algorithm}.`);
+    return { scheme, prehashed: type === 'DIGEST' };
+  }
   if (type === 'DIGEST' && messageLength !== HASH_BYTES[scheme.hash]) {
     throw new KmsError('ValidationException', `Digest is invalid length for algorithm ${algorithm}.`);
   }
@@ -245,10 +266,11 @@ export function macRequest(key: KeyRecord, algorithm: MacAlgorithmSpec, operatio
 }
 
 /** DeriveSharedSecret: a KEY_AGREEMENT key and one of its key agreement algorithms; returns the key's curve. */
-export function keyAgreementRequest(key: KeyRecord, algorithm: KeyAgreementAlgorithmSpec): EcCurve {
+export function keyAgreementRequest(key: KeyRecord, algorithm: KeyAgreementAlgorithmSpec): AgreementCurve {
   requireUsage(key, 'KEY_AGREEMENT', 'DeriveSharedSecret');
   const info = SPECS[key.keySpec];
   if (!(info.keyAgreement ?? []).includes(algorithm)) throw incompatible(algorithm, key.keySpec);
+  if (info.form.kind === 'key-pair' && info.form.params.type === 'sm2') return 'SM2';
   if (info.form.kind !== 'key-pair' || info.form.params.type !== 'ec') {
     throw new KmsError('UnsupportedOperationException', `Key agreement with ${key.keySpec} keys is not supported by this Trent version.`);
   }

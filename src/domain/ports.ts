@@ -1,9 +1,9 @@
 // Interfaces the domain needs from the outside world. Adapters (storage, keystores, clock, randomness)
 // implement them and are wired together in src/main.ts only.
-import type { KeyObject } from 'node:crypto';
 import type { AlgorithmSpec, ExpirationModelType, KeyManagerType, KeySpec, KeyState, KeyUsageType, OriginType, RotationType } from '../model/kms-model.generated.js';
 import type { HmacHash } from '../crypto/hmac.js';
-import type { RsaHash } from '../crypto/rsa.js';
+import type { AsymmetricCipher } from '../crypto/asymmetric-cipher.js';
+import type { PeerPublicKey } from '../crypto/ecdh.js';
 import type { SecretBytes } from '../crypto/secret-bytes.js';
 import type { SignatureScheme } from '../crypto/signatures.js';
 
@@ -240,12 +240,12 @@ export interface KeyStore {
   verify(material: MaterialRecord, keySpec: KeySpec, scheme: SignatureScheme, message: Buffer, prehashed: boolean, signature: Buffer): Promise<boolean>;
   /** HMAC under HMAC material. */
   mac(material: MaterialRecord, keySpec: KeySpec, hash: HmacHash, message: Buffer): Promise<Buffer>;
-  /** RSAES-OAEP with RSA key-pair material: raw algorithm output, no header. */
-  encryptAsymmetric(material: MaterialRecord, keySpec: KeySpec, hash: RsaHash, plaintext: Buffer): Promise<Buffer>;
+  /** RSAES-OAEP (RSA) or SM2PKE (SM2) with key-pair material: raw algorithm output, no header. */
+  encryptAsymmetric(material: MaterialRecord, keySpec: KeySpec, cipher: AsymmetricCipher, plaintext: Buffer): Promise<Buffer>;
   /** Undefined when the ciphertext does not decrypt. */
-  decryptAsymmetric(material: MaterialRecord, keySpec: KeySpec, hash: RsaHash, ciphertext: Buffer): Promise<SecretBytes | undefined>;
-  /** ECDH with EC key-pair material and a peer public key already checked to be on the same curve: the raw shared secret. */
-  deriveSharedSecret(material: MaterialRecord, keySpec: KeySpec, peerPublicKey: KeyObject): Promise<SecretBytes>;
+  decryptAsymmetric(material: MaterialRecord, keySpec: KeySpec, cipher: AsymmetricCipher, ciphertext: Buffer): Promise<SecretBytes | undefined>;
+  /** ECDH with EC or SM2 key-pair material and a peer public key already checked to be on the same curve: the raw shared secret. */
+  deriveSharedSecret(material: MaterialRecord, keySpec: KeySpec, peerPublicKey: PeerPublicKey): Promise<SecretBytes>;
   /**
    * GetParametersForImport: a fresh RSA wrapping key pair of `wrappingKeyBits` (made off the event loop) and an import
    * token that carries its private key wrapped under the root key, bound to `keyArn`, `algorithm` and `validTo`.

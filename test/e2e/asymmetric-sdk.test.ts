@@ -73,7 +73,7 @@ describe('asymmetric and HMAC keys through @aws-sdk/client-kms and openssl', () 
     assert.ok(answeredWhileGenerating >= 3, `only ${answeredWhileGenerating} requests answered in ${rsa4096Millis} ms`);
   });
 
-  it('refuses KeySpec/KeyUsage combinations AWS refuses, and SM2 (not implemented)', async () => {
+  it('refuses KeySpec/KeyUsage combinations AWS refuses', async () => {
     const refused = async (input: object, name: string, message: RegExp): Promise<void> => {
       await assert.rejects(kms.send(new CreateKeyCommand(input)), (e: Error) => (assert.equal(e.name, name), assert.match(e.message, message), true));
     };
@@ -85,7 +85,7 @@ describe('asymmetric and HMAC keys through @aws-sdk/client-kms and openssl', () 
     await refused({ KeySpec: 'RSA_2048', KeyUsage: 'GENERATE_VERIFY_MAC' }, 'ValidationException', /not compatible/);
     await refused({ KeySpec: 'HMAC_256', KeyUsage: 'SIGN_VERIFY' }, 'ValidationException', /not compatible/);
     await refused({ KeySpec: 'SYMMETRIC_DEFAULT', KeyUsage: 'SIGN_VERIFY' }, 'ValidationException', /not compatible/);
-    await refused({ KeySpec: 'SM2', KeyUsage: 'ENCRYPT_DECRYPT' }, 'UnsupportedOperationException', /SM2/);
+    await refused({ KeySpec: 'SM2', KeyUsage: 'GENERATE_VERIFY_MAC' }, 'ValidationException', /KeyUsage GENERATE_VERIFY_MAC is not compatible with KeySpec SM2/);
     await refused({ KeySpec: 'ML_DSA_44', KeyUsage: 'ENCRYPT_DECRYPT' }, 'ValidationException', /not compatible/);
   });
 

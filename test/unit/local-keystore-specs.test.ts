@@ -51,7 +51,19 @@ describe('local key store material per key spec', () => {
     assert.equal(await fresh.verify(material, 'ML_DSA_65', { kind: 'ml-dsa' }, Buffer.from('m'), false, sig), true);
   });
 
-  it('refuses to make material for specs it does not implement', async () => {
-    await assert.rejects(store.createMaterial(arn, '2'.repeat(64), 'SM2'), /SM2/);
+  it('keeps SM2 keys as PKCS#8 (id-ecPublicKey, SM2 curve OID) at rest, loadable by OpenSSL, and serves them again', async () => {
+    const material = await store.createMaterial(arn, '2'.repeat(64), 'SM2');
+    const der = unwrap(material);
+    assert.equal(der.length, 138);
+    assert.equal(der.subarray(0, 36).toString('hex'), '308187020100301306072a8648ce3d020106082a811ccf5501822d046d306b0201010420');
+    const spki = await store.publicKey(material, 'SM2');
+    assert.deepEqual(execFileSync('openssl', ['pkey', '-inform', 'der', '-pubout', '-outform', 'der'], { input: der }), spki);
+    const sig = await store.sign(material, 'SM2', { kind: 'sm2dsa' }, Buffer.from('m'), false);
+    const ct = await store.encryptAsymmetric(material, 'SM2', { kind: 'sm2pke' }, Buffer.from('p'));
+    store.forget(arn);
+    const fresh = new LocalKeyStore(root, systemRandom, systemClock);
+    assert.deepEqual(await fresh.publicKey(material, 'SM2'), spki);
+    assert.equal(await fresh.verify(material, 'SM2', { kind: 'sm2dsa' }, Buffer.from('m'), false, sig), true);
+    assert.equal((await fresh.decryptAsymmetric(material, 'SM2', { kind: 'sm2pke' }, ct))?.unsafeBytes().toString(), 'p');
   });
 });

@@ -1,14 +1,16 @@
 import { createPrivateKey, createPublicKey, type KeyObject } from 'node:crypto';
+import type { AsymmetricCipher } from '../../crypto/asymmetric-cipher.js';
 import type { KeySpec } from '../../model/kms-model.generated.js';
 import { gcmDecrypt, gcmEncrypt } from '../../crypto/aes-gcm.js';
-import { ecdhSharedSecret } from '../../crypto/ecdh.js';
+import { ecdhSharedSecret, type PeerPublicKey } from '../../crypto/ecdh.js';
 import { hmac, type HmacHash } from '../../crypto/hmac.js';
 import { unwrapImportedMaterial, type RsaWrappingAlgorithm } from '../../crypto/key-import.js';
 import { generateDerKeyPair, parsePkcs8, spkiDer, type KeyPairParams } from '../../crypto/key-pairs.js';
 import { MlDsaKey } from '../../crypto/ml-dsa.js';
 import { RandomPool } from '../../crypto/random-pool.js';
-import { oaepDecrypt, oaepEncrypt, type RsaHash } from '../../crypto/rsa.js';
+import { oaepDecrypt, oaepEncrypt } from '../../crypto/rsa.js';
 import { SecretBytes } from '../../crypto/secret-bytes.js';
+import { Sm2Key } from '../../crypto/sm2.js';
 import { signMessage, verifySignature, type SignatureScheme, type SigningKey } from '../../crypto/signatures.js';
 import { materialForm } from '../../domain/key-specs.js';
 import type { AlgorithmSpec, KeySpec as Spec } from '../../model/kms-model.generated.js';
@@ -67,6 +69,11 @@ interface KeyPair {
 
 function openssl(key: SigningKey): KeyObject {
   if (key instanceof MlDsaKey) throw new Error('ML-DSA material neither encrypts nor agrees keys');
+  if (key instanceof Sm2Key) throw new Error('SM2 material is not an OpenSSL key');
+  return key;
+}
+function sm2(key: SigningKey): Sm2Key {
+  if (!(key instanceof Sm2Key)) throw new Error('SM2PKE needs SM2 material');
   return key;
 }
 
@@ -206,17 +213,20 @@ export class LocalKeyStore implements KeyStore {
     return hmac(hash, this.#material(material).unsafeBytes(), message);
   }
 
-  async encryptAsymmetric(material: MaterialRecord, keySpec: KeySpec, hash: RsaHash, plaintext: Buffer): Promise<Buffer> {
-    return oaepEncrypt(openssl(this.#pair(material, keySpec).publicKey), hash, plaintext);
+  async encryptAsymmetric(material: MaterialRecord, keySpec: KeySpec, cipher: AsymmetricCipher, plaintext: Buffer): Promise<Buffer> {
+    const pair = this.#pair(material, keySpec);
+    return cipher.kind === 'sm2pke' ? sm2(pair.publicKey).encrypt(plaintext) : oaepEncrypt(openssl(pair.publicKey), cipher.hash, plaintext);
   }
 
-  async decryptAsymmetric(material: MaterialRecord, keySpec: KeySpec, hash: RsaHash, ciphertext: Buffer): Promise<SecretBytes | undefined> {
-    const out = oaepDecrypt(openssl(this.#pair(material, keySpec).privateKey), hash, ciphertext);
+  async decryptAsymmetric(material: MaterialRecord, keySpec: KeySpec, cipher: AsymmetricCipher, ciphertext: Buffer): Promise<SecretBytes | undefined> {
+    const pair = this.#pair(material, keySpec);
+    const out = cipher.kind === 'sm2pke' ? sm2(pair.privateKey).decrypt(ciphertext) : oaepDecrypt(openssl(pair.privateKey), cipher.hash, ciphertext);
     return out && SecretBytes.adopt(out);
   }
 
-  async deriveSharedSecret(material: MaterialRecord, keySpec: KeySpec, peerPublicKey: KeyObject): Promise<SecretBytes> {
-    return SecretBytes.adopt(ecdhSharedSecret(openssl(this.#pair(material, keySpec).privateKey), peerPublicKey));
+  async deriveSharedSecret(material: MaterialRecord, keySpec: KeySpec, peerPublicKey: PeerPublicKey): Promise<SecretBytes> {
+    const privateKey = this.#pair(material, keySpec).privateKey;
+    return SecretBytes.adopt(ecdhSharedSecret(privateKey instanceof Sm2Key ? privateKey : openssl(privateKey), peerPublicKey));
   }
 
   forget(keyArn: string): void {
@@ -270,6 +280,9 @@ export class LocalKeyStore implements KeyStore {
     let pair: KeyPair;
     if (params.type === 'ml-dsa') {
       const key = MlDsaKey.fromPkcs8(pkcs8);
+      pair = { privateKey: key, publicKey: key, spki: key.spki };
+    } else if (params.type === 'sm2') {
+      const key = Sm2Key.fromPkcs8(pkcs8);
       pair = { privateKey: key, publicKey: key, spki: key.spki };
     } else {
       const { privateKey, publicKey } = parsePkcs8(pkcs8);

@@ -73,10 +73,10 @@ async function openAsymmetric(
   svc.authorizer.authorize(ctx.caller, `kms:${operation}${operation === 'ReEncrypt' ? 'From' : ''}`, key);
   assertKeyState(key, operation);
   const scheme = encryptionScheme(key, algorithm, operation);
-  if (scheme.kind !== 'rsa-oaep') throw new Error(`${key.keySpec} is asymmetric but its scheme is ${scheme.kind}`);
+  if (scheme.kind === 'symmetric') throw new Error(`${key.keySpec} is asymmetric but its scheme is ${scheme.kind}`);
   refuseContextForAsymmetric(context);
   const material = await currentMaterial(key, svc);
-  const plaintext = await svc.keystore.decryptAsymmetric(material, key.keySpec, scheme.hash, ciphertext);
+  const plaintext = await svc.keystore.decryptAsymmetric(material, key.keySpec, scheme, ciphertext);
   if (!plaintext) throw invalidCiphertext();
   return { key, plaintext, algorithm: scheme.algorithm };
 }

@@ -7,8 +7,8 @@ import { dryRunCheck } from '../common.js';
 import type { Services } from '../operation.js';
 
 /**
- * Encrypt's and ReEncrypt's last step: a Trent ciphertext blob under a symmetric key, or the raw RSAES-OAEP output
- * (no header, as AWS returns it) under an RSA key. Request checks come before DryRun.
+ * Encrypt's and ReEncrypt's last step: a Trent ciphertext blob under a symmetric key, or the raw RSAES-OAEP or SM2PKE
+ * output (no header, as AWS returns it) under an RSA or SM2 key. Request checks come before DryRun.
  */
 export async function seal(
   svc: Services,
@@ -26,5 +26,5 @@ export async function seal(
   refuseContextForAsymmetric(context);
   checkAsymmetricPlaintext(key, scheme, plaintext.length);
   dryRunCheck(dryRun);
-  return { blob: await svc.keystore.encryptAsymmetric(material, key.keySpec, scheme.hash, plaintext), algorithm: scheme.algorithm };
+  return { blob: await svc.keystore.encryptAsymmetric(material, key.keySpec, scheme, plaintext), algorithm: scheme.algorithm };
 }
