@@ -88,24 +88,11 @@ export class KeyRepository {
    * KmsError to refuse the change, and returns undefined to leave the key as it is.
    */
   async updateKey(scope: Scope, keyId: string, change: (key: KeyRecord) => KeyRecord | undefined): Promise<KeyRecord> {
-    for (let attempt = 0; attempt < 5; attempt++) {
-      const current = attempt === 0 ? await this.getKey(scope, keyId) : await this.storage.getKey(scope, keyId);
-      if (!current) throw new KmsError('NotFoundException', `Key '${keyId}' does not exist`);
+    // Metadata only: this node's cached materials stay valid (other nodes drop theirs on the published change).
+    return this.#write(scope, keyId, { keepMaterials: true }, async (current) => {
       const next = change(current);
-      if (!next) return current;
-      try {
-        const stored = await this.storage.updateKey(next);
-        this.#epoch++;
-        this.#keys.set(scopeKey(scope, keyId), this.#entry(stored));
-        await this.#publish({ kind: 'key', account: scope.account, region: scope.region, keyId, arn: stored.arn });
-        return stored;
-      } catch (err) {
-        if (!(err instanceof StorageConflictError)) throw err;
-        this.#epoch++;
-        this.#keys.delete(scopeKey(scope, keyId));
-      }
-    }
-    throw new KmsError('ConflictException', 'The key was changed concurrently; retry the request.');
+      return next && (() => this.storage.updateKey(next));
+    });
   }
 
   /**
@@ -118,25 +105,10 @@ export class KeyRepository {
     keyId: string,
     change: (key: KeyRecord) => Promise<{ key: KeyRecord; material: MaterialRecord } | undefined>,
   ): Promise<KeyRecord> {
-    for (let attempt = 0; attempt < 5; attempt++) {
-      const current = attempt === 0 ? await this.getKey(scope, keyId) : await this.storage.getKey(scope, keyId);
-      if (!current) throw new KmsError('NotFoundException', `Key '${keyId}' does not exist`);
+    return this.#write(scope, keyId, {}, async (current) => {
       const next = await change(current);
-      if (!next) return current;
-      try {
-        const stored = await this.storage.rotateKey(next.key, next.material);
-        this.#epoch++;
-        this.#keys.set(scopeKey(scope, keyId), this.#entry(stored));
-        this.#materials.delete(stored.arn);
-        await this.#publish({ kind: 'key', account: scope.account, region: scope.region, keyId, arn: stored.arn });
-        return stored;
-      } catch (err) {
-        if (!(err instanceof StorageConflictError)) throw err;
-        this.#epoch++;
-        this.#keys.delete(scopeKey(scope, keyId));
-      }
-    }
-    throw new KmsError('ConflictException', 'The key was changed concurrently; retry the request.');
+      return next && (() => this.storage.rotateKey(next.key, next.material));
+    });
   }
 
   /**
@@ -148,7 +120,7 @@ export class KeyRepository {
     keyId: string,
     change: (key: KeyRecord, materials: readonly MaterialRecord[]) => Promise<{ key: KeyRecord; material: MaterialRecord } | undefined>,
   ): Promise<KeyRecord> {
-    return this.#materialWrite(scope, keyId, false, async (current) => {
+    return this.#write(scope, keyId, {}, async (current) => {
       const next = await change(current, await this.storage.getMaterials(current.arn));
       return next && (() => this.storage.putMaterial(next.key, next.material));
     });
@@ -163,16 +135,20 @@ export class KeyRepository {
     keyId: string,
     change: (key: KeyRecord, materials: readonly MaterialRecord[]) => { key: KeyRecord; materialIds: readonly string[] } | undefined,
   ): Promise<KeyRecord> {
-    return this.#materialWrite(scope, keyId, true, async (current) => {
+    return this.#write(scope, keyId, { erased: true }, async (current) => {
       const next = change(current, await this.storage.getMaterials(current.arn));
       return next && (() => this.storage.eraseMaterials(next.key, next.materialIds));
     });
   }
 
-  async #materialWrite(
+  /**
+   * Every write of a key: read (cache first, then the store on retries), `plan` the write or refuse (KmsError) or skip
+   * (undefined), write with compare-and-set, refresh this node's cache and publish the change; retried on a conflict.
+   */
+  async #write(
     scope: Scope,
     keyId: string,
-    erased: boolean,
+    opts: { readonly erased?: boolean; readonly keepMaterials?: boolean },
     plan: (current: KeyRecord) => Promise<(() => Promise<KeyRecord>) | undefined>,
   ): Promise<KeyRecord> {
     for (let attempt = 0; attempt < 5; attempt++) {
@@ -182,8 +158,9 @@ export class KeyRepository {
       if (!write) return current;
       try {
         const stored = await write();
-        const change: CacheChange = { kind: 'key', account: scope.account, region: scope.region, keyId, arn: stored.arn, ...(erased && { erased }) };
-        this.apply(change);
+        const change: CacheChange = { kind: 'key', account: scope.account, region: scope.region, keyId, arn: stored.arn, ...(opts.erased && { erased: true }) };
+        if (opts.keepMaterials) this.#epoch++;
+        else this.apply(change);
         this.#keys.set(scopeKey(scope, keyId), this.#entry(stored));
         await this.#publish(change);
         return stored;
