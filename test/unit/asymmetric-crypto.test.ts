@@ -217,7 +217,9 @@ describe('key pair generation', () => {
     const took = performance.now() - started;
     clearInterval(timer);
     console.log(`# RSA-4096 generation: ${took.toFixed(0)} ms; event loop: ${ticks} ticks of 10 ms, max lag ${maxLag.toFixed(1)} ms`);
-    assert.ok(maxLag < 100, `event loop blocked for ${maxLag} ms`);
+    // Generated synchronously, the loop would be blocked for the whole generation (seconds) and tick almost never.
+    // The bounds are relative to the generation time, so a loaded machine's scheduling hiccups do not fail the test.
+    assert.ok(maxLag < took / 4, `event loop blocked for ${maxLag} ms of ${took} ms`);
     assert.ok(ticks >= Math.floor(took / 10) / 3, `only ${ticks} timer ticks in ${took} ms`);
   });
 });
