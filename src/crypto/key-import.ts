@@ -1,7 +1,12 @@
 import { constants, createCipheriv, createDecipheriv, privateDecrypt, publicEncrypt, type KeyObject } from 'node:crypto';
+import { Sm2Key } from './sm2.js';
 
-/** The wrapping algorithms Trent unwraps (GetParametersForImport WrappingAlgorithm with an RSA wrapping key). */
+/** The wrapping algorithms Trent unwraps with an RSA wrapping key (GetParametersForImport WrappingAlgorithm). */
 export type RsaWrappingAlgorithm = 'RSAES_OAEP_SHA_1' | 'RSAES_OAEP_SHA_256' | 'RSA_AES_KEY_WRAP_SHA_1' | 'RSA_AES_KEY_WRAP_SHA_256';
+/** Every wrapping algorithm Trent unwraps: the RSA ones, and SM2PKE with an SM2 wrapping key. */
+export type WrappingAlgorithm = RsaWrappingAlgorithm | 'SM2PKE';
+/** The wrapping key pair GetParametersForImport makes (WrappingKeySpec RSA_2048/3072/4096 or SM2). */
+export type WrappingKeyParams = { readonly type: 'rsa'; readonly bits: 2048 | 3072 | 4096 } | { readonly type: 'sm2' };
 
 /** RFC 5649 alternative initial value: OpenSSL's `id-aes256-wrap-pad` takes it as its 4-byte IV. */
 const KWP_IV = Buffer.from('a65959a6', 'hex');
@@ -62,6 +67,21 @@ export function unwrapImportedMaterial(privateKey: KeyObject, algorithm: RsaWrap
       throw new Error(`unknown wrapping algorithm ${String(never)}`);
     }
   }
+}
+
+/**
+ * SM2PKE (WrappingKeySpec SM2): the material encrypted directly to the SM2 wrapping public key, in the ciphertext
+ * format of Trent's (and AWS's) SM2PKE Decrypt — GM/T 0009 ASN.1 C1C3C2, what `openssl pkeyutl -encrypt` makes with
+ * an SM2 public key. `pkcs8` is the SM2 wrapping private key. Undefined when it does not decrypt.
+ */
+export function unwrapSm2Pke(pkcs8: Buffer, wrapped: Buffer): Buffer | undefined {
+  let key: Sm2Key;
+  try {
+    key = Sm2Key.fromPkcs8(pkcs8);
+  } catch {
+    return undefined;
+  }
+  return key.decrypt(wrapped);
 }
 
 /** The client side (tests, tools): wraps material for import with the wrapping public key and an ephemeral AES key. */

@@ -194,6 +194,11 @@ export class Sm2Key {
     return new Sm2Key(undefined, p);
   }
 
+  /** The private key as PKCS#8 DER in the one form Trent writes (canonical: the same key always gives the same bytes). */
+  pkcs8(): Buffer {
+    return sm2Pkcs8(this.#secret(), this.publicPoint);
+  }
+
   get hasPrivateKey(): boolean {
     return this.#d !== undefined;
   }

@@ -1,7 +1,7 @@
 // Rules of importing key material (origin EXTERNAL), from developerguide/importing-keys*.html,
 // API_GetParametersForImport and API_ImportKeyMaterial. See docs/import.md.
 import type { AlgorithmSpec, KeySpec, WrappingKeySpec } from '../model/kms-model.generated.js';
-import type { RsaWrappingAlgorithm } from '../crypto/key-import.js';
+import type { WrappingAlgorithm, WrappingKeyParams } from '../crypto/key-import.js';
 import { KmsError, validationError } from './errors.js';
 import { materialForm } from './key-specs.js';
 import type { KeyRecord, MaterialRecord } from './ports.js';
@@ -13,8 +13,9 @@ export const IMPORT_PARAMETERS_VALIDITY_MS = 24 * 60 * 60 * 1000;
 export const MAX_VALID_TO_MS = 365 * 24 * 60 * 60 * 1000;
 
 /**
- * Which key specs take imported material: symmetric, HMAC, RSA and ECC (SM2 in AWS China Regions only, and only once
- * Trent implements SM2). Trent does not import ML-DSA or Edwards-curve material (not confirmed on AWS).
+ * Which key specs take imported material: symmetric, HMAC, RSA, ECC and SM2 (importing-keys-conceptual; SM2 in AWS's
+ * China Regions only, in every region in Trent). Trent does not import ML-DSA or Edwards-curve material (not
+ * confirmed on AWS).
  */
 export function importable(spec: KeySpec): boolean {
   switch (spec) {
@@ -30,7 +31,6 @@ export function importable(spec: KeySpec): boolean {
     case 'ECC_NIST_P384':
     case 'ECC_NIST_P521':
     case 'ECC_SECG_P256K1':
-      return true;
     case 'SM2':
       return materialForm(spec).kind !== 'unsupported';
     case 'ECC_NIST_EDWARDS25519':
@@ -43,46 +43,59 @@ export function importable(spec: KeySpec): boolean {
   }
 }
 
+const WRAPPING_KEY_SPECS = '[RSA_2048, RSA_3072, RSA_4096, SM2]';
+
 /**
- * The wrapping algorithm × wrapping key spec × key spec rules (API_GetParametersForImport WrappingAlgorithm):
- * RSAES_PKCS1_V1_5 is no longer supported (since 10 October 2023); RSAES_OAEP_* wraps anything but RSA private keys,
- * and not ECC_NIST_P521 material under an RSA_2048 wrapping key (it does not fit); RSA_AES_KEY_WRAP_* wraps anything.
- * SM2 wrapping (SM2 / SM2PKE) needs SM2, which this Trent version does not implement.
+ * The wrapping algorithm × wrapping key spec × key spec rules (API_GetParametersForImport WrappingAlgorithm and
+ * WrappingKeySpec, importing-keys-get-public-key-and-token): RSAES_PKCS1_V1_5 is no longer supported (since 10 October
+ * 2023); RSAES_OAEP_* wraps anything but RSA private keys, and not ECC_NIST_P521 material under an RSA_2048 wrapping
+ * key (it does not fit); RSA_AES_KEY_WRAP_* wraps anything. The RSA algorithms need an RSA wrapping key; SM2PKE (AWS:
+ * China Regions only) needs the SM2 wrapping key spec and, as SM2PKE has no size limit, wraps every importable
+ * material (symmetric, HMAC, RSA, ECC, SM2).
  */
-export function wrappingParameters(key: KeyRecord, algorithm: AlgorithmSpec, wrappingKeySpec: WrappingKeySpec): { algorithm: RsaWrappingAlgorithm; bits: 2048 | 3072 | 4096 } {
-  let bits: 2048 | 3072 | 4096;
+export function wrappingParameters(key: KeyRecord, algorithm: AlgorithmSpec, wrappingKeySpec: WrappingKeySpec): { algorithm: WrappingAlgorithm; wrappingKey: WrappingKeyParams } {
+  let wrappingKey: WrappingKeyParams;
   switch (wrappingKeySpec) {
     case 'RSA_2048':
-      bits = 2048;
+      wrappingKey = { type: 'rsa', bits: 2048 };
       break;
     case 'RSA_3072':
-      bits = 3072;
+      wrappingKey = { type: 'rsa', bits: 3072 };
       break;
     case 'RSA_4096':
-      bits = 4096;
+      wrappingKey = { type: 'rsa', bits: 4096 };
       break;
     case 'SM2':
-      throw new KmsError('UnsupportedOperationException', 'WrappingKeySpec SM2 is not supported by this Trent version: SM2 is not implemented yet.');
+      wrappingKey = { type: 'sm2' };
+      break;
     default:
-      throw validationError(`1 validation error detected: Value '${String(wrappingKeySpec)}' at 'wrappingKeySpec' failed to satisfy constraint: Member must satisfy enum value set: [RSA_2048, RSA_3072, RSA_4096, SM2]`);
+      throw validationError(`1 validation error detected: Value '${String(wrappingKeySpec)}' at 'wrappingKeySpec' failed to satisfy constraint: Member must satisfy enum value set: ${WRAPPING_KEY_SPECS}`);
   }
+  const rsaOnly = (alg: WrappingAlgorithm) => {
+    if (wrappingKey.type !== 'rsa') throw validationError(`The wrapping algorithm ${alg} is not compatible with the wrapping key spec ${wrappingKeySpec}: use SM2PKE with an SM2 wrapping key.`);
+    return wrappingKey.bits;
+  };
   switch (algorithm) {
     case 'RSAES_PKCS1_V1_5':
       throw new KmsError('UnsupportedOperationException', 'The RSAES_PKCS1_V1_5 wrapping algorithm is no longer supported. Use RSAES_OAEP_SHA_256 or RSA_AES_KEY_WRAP_SHA_256.');
     case 'SM2PKE':
-      throw new KmsError('UnsupportedOperationException', 'The SM2PKE wrapping algorithm needs an SM2 wrapping key, which this Trent version does not support.');
+      if (wrappingKey.type !== 'sm2') throw validationError(`The wrapping algorithm SM2PKE is not compatible with the wrapping key spec ${wrappingKeySpec}: SM2PKE needs the SM2 wrapping key spec.`);
+      return { algorithm, wrappingKey };
     case 'RSAES_OAEP_SHA_1':
-    case 'RSAES_OAEP_SHA_256':
+    case 'RSAES_OAEP_SHA_256': {
+      const bits = rsaOnly(algorithm);
       if (key.keySpec.startsWith('RSA_')) {
         throw new KmsError('UnsupportedOperationException', `${algorithm} cannot wrap RSA key material: use RSA_AES_KEY_WRAP_SHA_1 or RSA_AES_KEY_WRAP_SHA_256 for ${key.keySpec} keys.`);
       }
       if (key.keySpec === 'ECC_NIST_P521' && bits === 2048) {
         throw new KmsError('UnsupportedOperationException', `${algorithm} with an RSA_2048 wrapping key cannot wrap ECC_NIST_P521 key material: use a larger wrapping key or RSA_AES_KEY_WRAP_SHA_256.`);
       }
-      return { algorithm, bits };
+      return { algorithm, wrappingKey };
+    }
     case 'RSA_AES_KEY_WRAP_SHA_1':
     case 'RSA_AES_KEY_WRAP_SHA_256':
-      return { algorithm, bits };
+      rsaOnly(algorithm);
+      return { algorithm, wrappingKey };
     default:
       throw validationError(`1 validation error detected: Value '${String(algorithm)}' at 'wrappingAlgorithm' failed to satisfy constraint: Member must satisfy enum value set: [RSAES_PKCS1_V1_5, RSAES_OAEP_SHA_1, RSAES_OAEP_SHA_256, RSA_AES_KEY_WRAP_SHA_1, RSA_AES_KEY_WRAP_SHA_256, SM2PKE]`);
   }

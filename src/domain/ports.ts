@@ -1,9 +1,10 @@
 // Interfaces the domain needs from the outside world. Adapters (storage, keystores, clock, randomness)
 // implement them and are wired together in src/main.ts only.
-import type { AlgorithmSpec, ExpirationModelType, KeyManagerType, KeySpec, KeyState, KeyUsageType, OriginType, RotationType } from '../model/kms-model.generated.js';
+import type { ExpirationModelType, KeyManagerType, KeySpec, KeyState, KeyUsageType, OriginType, RotationType } from '../model/kms-model.generated.js';
 import type { HmacHash } from '../crypto/hmac.js';
 import type { AsymmetricCipher } from '../crypto/asymmetric-cipher.js';
 import type { PeerPublicKey } from '../crypto/ecdh.js';
+import type { WrappingAlgorithm, WrappingKeyParams } from '../crypto/key-import.js';
 import type { SecretBytes } from '../crypto/secret-bytes.js';
 import type { SignatureScheme } from '../crypto/signatures.js';
 
@@ -247,10 +248,10 @@ export interface KeyStore {
   /** ECDH with EC or SM2 key-pair material and a peer public key already checked to be on the same curve: the raw shared secret. */
   deriveSharedSecret(material: MaterialRecord, keySpec: KeySpec, peerPublicKey: PeerPublicKey): Promise<SecretBytes>;
   /**
-   * GetParametersForImport: a fresh RSA wrapping key pair of `wrappingKeyBits` (made off the event loop) and an import
-   * token that carries its private key wrapped under the root key, bound to `keyArn`, `algorithm` and `validTo`.
+   * GetParametersForImport: a fresh wrapping key pair of `wrappingKey` (RSA made off the event loop, or SM2) and an
+   * import token that carries its private key wrapped under the root key, bound to `keyArn`, `algorithm` and `validTo`.
    */
-  createImportParameters(keyArn: string, algorithm: AlgorithmSpec, wrappingKeyBits: 2048 | 3072 | 4096, validTo: Date): Promise<{ publicKey: Buffer; importToken: Buffer }>;
+  createImportParameters(keyArn: string, algorithm: WrappingAlgorithm, wrappingKey: WrappingKeyParams, validTo: Date): Promise<{ publicKey: Buffer; importToken: Buffer }>;
   /**
    * ImportKeyMaterial: opens the token (for `keyArn` only), unwraps the material with the token's algorithm, checks it
    * is material for `keySpec`, and returns it wrapped under the root key as a material of the id the store derives

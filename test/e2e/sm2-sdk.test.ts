@@ -1,10 +1,10 @@
 // SM2 keys end to end with @aws-sdk/client-kms, checked against OpenSSL: SM2DSA signatures verify with
 // `openssl pkeyutl -verify -pkeyopt distid:1234567812345678`, OpenSSL's SM2PKE ciphertexts decrypt in Trent, ECDH
 // secrets equal OpenSSL's (Node's ECDH on the SM2 curve: `openssl pkeyutl -derive` refuses SM2 keys in 3.0), and
-// SM2 data key pairs load in OpenSSL.
+// SM2 data key pairs load in OpenSSL; and the aws CLI creates, signs, verifies and gets the public key of an SM2 key.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
 import { createECDH, generateKeyPairSync } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -169,5 +169,36 @@ describe('SM2 keys through @aws-sdk/client-kms and openssl', () => {
     assert.equal(bare.KeyPairSpec, 'SM2');
     const priv = Buffer.from((await kms.send(new DecryptCommand({ CiphertextBlob: bare.PrivateKeyCiphertextBlob }))).Plaintext!);
     assert.deepEqual(openssl('pkey', '-inform', 'der', '-in', file('dkp2.der', priv), '-pubout', '-outform', 'der'), Buffer.from(bare.PublicKey!));
+  });
+
+  it('the aws CLI creates an SM2 signing key, signs with SM2DSA, verifies and gets the public key', async () => {
+    const aws = (...args: string[]): Promise<any> =>
+      new Promise((resolve, reject) => {
+        const env: NodeJS.ProcessEnv = { ...process.env };
+        for (const k of Object.keys(env)) if (k.startsWith('AWS_')) delete env[k];
+        Object.assign(env, {
+          AWS_ACCESS_KEY_ID: 'AKIACLITEST', AWS_SECRET_ACCESS_KEY: 'cli-test-secret', AWS_CONFIG_FILE: '/dev/null', AWS_SHARED_CREDENTIALS_FILE: '/dev/null',
+          AWS_DEFAULT_OUTPUT: 'json', AWS_PAGER: '', AWS_EC2_METADATA_DISABLED: 'true',
+        });
+        const argv = ['kms', ...args, '--endpoint-url', server.url, '--region', 'us-east-1', '--cli-connect-timeout', '5', '--cli-read-timeout', '10'];
+        execFile('aws', argv, { env, cwd: work, timeout: 30_000 }, (err, stdout, stderr) => (err ? reject(new Error(`aws ${args[0]}: ${stderr}`)) : resolve(JSON.parse(stdout))));
+      });
+    const created = await aws('create-key', '--key-spec', 'SM2', '--key-usage', 'SIGN_VERIFY');
+    assert.equal(created.KeyMetadata.KeySpec, 'SM2');
+    assert.deepEqual(created.KeyMetadata.SigningAlgorithms, ['SM2DSA']);
+    const id: string = created.KeyMetadata.KeyId;
+    file('cli-msg.bin', 'SM2 signed through the aws CLI');
+    const signed = await aws('sign', '--key-id', id, '--message', 'fileb://cli-msg.bin', '--message-type', 'RAW', '--signing-algorithm', 'SM2DSA');
+    assert.equal(signed.SigningAlgorithm, 'SM2DSA');
+    const sigFile = file('cli-sig.bin', Buffer.from(signed.Signature, 'base64'));
+    const verified = await aws('verify', '--key-id', id, '--message', 'fileb://cli-msg.bin', '--signature', 'fileb://cli-sig.bin', '--signing-algorithm', 'SM2DSA');
+    assert.equal(verified.SignatureValid, true);
+    const pub = await aws('get-public-key', '--key-id', id);
+    assert.equal(pub.KeySpec, 'SM2');
+    assert.deepEqual(pub.SigningAlgorithms, ['SM2DSA']);
+    // The CLI's signature verifies in OpenSSL with the CLI's public key.
+    const pubFile = file('cli-pub.der', Buffer.from(pub.PublicKey, 'base64'));
+    assert.match(openssl('pkeyutl', '-verify', '-pubin', '-keyform', 'der', '-inkey', pubFile, '-rawin', '-in', path.join(work, 'cli-msg.bin'), '-digest', 'sm3',
+      '-pkeyopt', 'distid:1234567812345678', '-sigfile', sigFile).toString(), /Verified Successfully/);
   });
 });

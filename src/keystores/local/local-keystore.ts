@@ -4,16 +4,16 @@ import type { KeySpec } from '../../model/kms-model.generated.js';
 import { gcmDecrypt, gcmEncrypt } from '../../crypto/aes-gcm.js';
 import { ecdhSharedSecret, type PeerPublicKey } from '../../crypto/ecdh.js';
 import { hmac, type HmacHash } from '../../crypto/hmac.js';
-import { unwrapImportedMaterial, type RsaWrappingAlgorithm } from '../../crypto/key-import.js';
+import { unwrapImportedMaterial, unwrapSm2Pke, type WrappingAlgorithm, type WrappingKeyParams } from '../../crypto/key-import.js';
 import { generateDerKeyPair, parsePkcs8, spkiDer, type KeyPairParams } from '../../crypto/key-pairs.js';
 import { MlDsaKey } from '../../crypto/ml-dsa.js';
 import { RandomPool } from '../../crypto/random-pool.js';
 import { oaepDecrypt, oaepEncrypt } from '../../crypto/rsa.js';
 import { SecretBytes } from '../../crypto/secret-bytes.js';
-import { Sm2Key } from '../../crypto/sm2.js';
+import { generateSm2KeyPair, Sm2Key } from '../../crypto/sm2.js';
 import { signMessage, verifySignature, type SignatureScheme, type SigningKey } from '../../crypto/signatures.js';
 import { materialForm } from '../../domain/key-specs.js';
-import type { AlgorithmSpec, KeySpec as Spec } from '../../model/kms-model.generated.js';
+import type { KeySpec as Spec } from '../../model/kms-model.generated.js';
 import type { Clock, ImportedMaterial, KeyStore, MaterialRecord, RandomSource } from '../../domain/ports.js';
 import type { RootKey } from './root-key.js';
 
@@ -23,7 +23,8 @@ export const materialWrapContext = (keyArn: string, materialId: string): string[
 /** Associated data of an import token: it opens only for the key it was made for. */
 const importTokenContext = (keyArn: string): string[] => ['import-token', keyArn];
 const IMPORT_TOKEN_VERSION = 1;
-const WRAPPING_ALGORITHMS: readonly RsaWrappingAlgorithm[] = ['RSAES_OAEP_SHA_1', 'RSAES_OAEP_SHA_256', 'RSA_AES_KEY_WRAP_SHA_1', 'RSA_AES_KEY_WRAP_SHA_256'];
+/** A token's algorithm byte indexes this list: append only (tokens made earlier must keep their meaning). */
+const WRAPPING_ALGORITHMS: readonly WrappingAlgorithm[] = ['RSAES_OAEP_SHA_1', 'RSAES_OAEP_SHA_256', 'RSA_AES_KEY_WRAP_SHA_1', 'RSA_AES_KEY_WRAP_SHA_256', 'SM2PKE'];
 
 /**
  * HMAC key material sizes AWS accepts on import (importing-keys-conceptual / key spec reference): from the hash's
@@ -35,6 +36,15 @@ const HMAC_IMPORT_BYTES: Readonly<Record<string, readonly [number, number]>> = {
 
 /** Imported key-pair material: PKCS#8 DER of a private key of exactly the key spec's type and size. */
 function checkImportedKeyPair(der: Buffer, params: KeyPairParams, keySpec: Spec): Buffer | string {
+  if (params.type === 'sm2') {
+    // Node cannot load SM2 keys as SM2: Trent's own parser checks id-ecPublicKey with the SM2 curve OID, the scalar
+    // range and any embedded public key; the canonical form is Trent's PKCS#8 encoding of the same key.
+    try {
+      return Sm2Key.fromPkcs8(der).pkcs8();
+    } catch {
+      return `the key material is not a PKCS#8 DER private key on the SM2 curve (${keySpec} needs one)`;
+    }
+  }
   let key: KeyObject;
   try {
     key = createPrivateKey({ key: der, format: 'der', type: 'pkcs8' });
@@ -118,10 +128,11 @@ export class LocalKeyStore implements KeyStore {
     return { keyArn, materialId, wrapped, createdAt: this.clock.now() };
   }
 
-  async createImportParameters(keyArn: string, algorithm: AlgorithmSpec, wrappingKeyBits: 2048 | 3072 | 4096, validTo: Date) {
-    const alg = WRAPPING_ALGORITHMS.indexOf(algorithm as RsaWrappingAlgorithm);
+  async createImportParameters(keyArn: string, algorithm: WrappingAlgorithm, wrappingKey: WrappingKeyParams, validTo: Date) {
+    const alg = WRAPPING_ALGORITHMS.indexOf(algorithm);
     if (alg < 0) throw new Error(`wrapping algorithm ${algorithm} is not implemented`);
-    const pair = await generateDerKeyPair({ type: 'rsa', bits: wrappingKeyBits });
+    if ((algorithm === 'SM2PKE') !== (wrappingKey.type === 'sm2')) throw new Error(`wrapping algorithm ${algorithm} does not go with a ${wrappingKey.type} wrapping key`);
+    const pair = wrappingKey.type === 'sm2' ? generateSm2KeyPair() : await generateDerKeyPair(wrappingKey);
     // Token payload: u8 algorithm || u64 validTo (ms) || PKCS#8 of the wrapping private key; wrapped under the root
     // key for this key ARN only. The private key leaves Trent only inside it, encrypted.
     const head = Buffer.alloc(9);
@@ -147,8 +158,9 @@ export class LocalKeyStore implements KeyStore {
       const algorithm = WRAPPING_ALGORITHMS[payload[0]!]!;
       const validTo = Number(payload.readBigUInt64BE(1));
       if (now.getTime() > validTo) return { kind: 'expired-token', why: 'The import token has expired: call GetParametersForImport again.' };
-      const wrappingKey = createPrivateKey({ key: payload.subarray(9), format: 'der', type: 'pkcs8' });
-      material = unwrapImportedMaterial(wrappingKey, algorithm, encryptedKeyMaterial);
+      material = algorithm === 'SM2PKE'
+        ? unwrapSm2Pke(payload.subarray(9), encryptedKeyMaterial)
+        : unwrapImportedMaterial(createPrivateKey({ key: payload.subarray(9), format: 'der', type: 'pkcs8' }), algorithm, encryptedKeyMaterial);
       if (!material) return { kind: 'invalid-ciphertext', why: `The encrypted key material does not decrypt with the wrapping key of this import token (${algorithm}).` };
       const form = materialForm(keySpec);
       let canonical: Buffer;
