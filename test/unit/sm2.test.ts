@@ -123,11 +123,19 @@ describe('SM2 (GB/T 32918) on the recommended curve', () => {
     assert.throws(() => Sm2Key.fromPkcs8(Buffer.concat([katPkcs8().subarray(0, -1), Buffer.from([0])])), /SM2 PKCS#8/, 'public key mismatch');
   });
 
-  it('agrees ECDH secrets with OpenSSL (Node ECDH on the SM2 curve)', () => {
+  it('agrees ECDH secrets with OpenSSL (Node ECDH on the SM2 curve)', (t) => {
     const key = Sm2Key.fromPkcs8(katPkcs8());
     const peer = createECDH('SM2');
     peer.generateKeys();
-    const expected = peer.computeSecret(key.publicPoint);
+    let expected: Buffer;
+    try {
+      expected = peer.computeSecret(key.publicPoint);
+    } catch (err) {
+      // OpenSSL 3.5 (Node 24) refuses plain ECDH with SM2 keys; OpenSSL 3.0 (Node 20, also in CI) does the check.
+      if ((err as { code?: string }).code !== 'ERR_CRYPTO_INVALID_KEYPAIR') throw err;
+      t.skip(`OpenSSL ${process.versions.openssl} refuses ECDH on the SM2 curve; cross-checked on OpenSSL 3.0 (Node 20)`);
+      return;
+    }
     assert.deepEqual(key.ecdh(peer.getPublicKey()), expected);
     const mine = createECDH('SM2');
     mine.setPrivateKey(KAT.d);
