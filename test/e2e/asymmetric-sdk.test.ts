@@ -3,7 +3,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile, execFileSync } from 'node:child_process';
-import { createHash, createPublicKey } from 'node:crypto';
+import { createHash, createPublicKey, verify as verifySignature } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -322,5 +322,18 @@ describe('asymmetric and HMAC keys through @aws-sdk/client-kms and openssl', () 
     assert.equal(verified.SignatureValid, true);
     const mac = await aws('generate-mac', '--key-id', key('HMAC_256/GENERATE_VERIFY_MAC'), '--message', 'fileb://cli-msg.bin', '--mac-algorithm', 'HMAC_SHA_256');
     assert.equal(Buffer.from(mac.Mac, 'base64').length, 32);
+    // RSA: the CLI encrypts with OAEP-SHA-256 (raw RSA output) and decrypts with KeyId and algorithm, as AWS requires.
+    const rsa = key('RSA_2048/ENCRYPT_DECRYPT');
+    const enc = await aws('encrypt', '--key-id', rsa, '--plaintext', 'fileb://cli-msg.bin', '--encryption-algorithm', 'RSAES_OAEP_SHA_256');
+    assert.equal(Buffer.from(enc.CiphertextBlob, 'base64').length, 256);
+    file('cli-rsa.bin', Buffer.from(enc.CiphertextBlob, 'base64'));
+    const dec = await aws('decrypt', '--key-id', rsa, '--ciphertext-blob', 'fileb://cli-rsa.bin', '--encryption-algorithm', 'RSAES_OAEP_SHA_256');
+    assert.equal(Buffer.from(dec.Plaintext, 'base64').toString(), 'signed by the aws CLI');
+    // Ed25519: a 64-byte signature that Node's OpenSSL accepts with the key from GetPublicKey.
+    const ed = key('ECC_NIST_EDWARDS25519/SIGN_VERIFY');
+    const edSig = await aws('sign', '--key-id', ed, '--message', 'fileb://cli-msg.bin', '--message-type', 'RAW', '--signing-algorithm', 'ED25519_SHA_512');
+    const edPub = await aws('get-public-key', '--key-id', ed);
+    const publicKey = createPublicKey({ key: Buffer.from(edPub.PublicKey, 'base64'), format: 'der', type: 'spki' });
+    assert.equal(verifySignature(null, Buffer.from('signed by the aws CLI'), publicKey, Buffer.from(edSig.Signature, 'base64')), true);
   });
 });
