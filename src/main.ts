@@ -14,7 +14,7 @@ import type { Authenticator } from './auth/authenticator.js';
 import { DevAuthenticator } from './auth/dev-authenticator.js';
 import { SigV4Authenticator } from './auth/sigv4-authenticator.js';
 import { describeStore, type TrentConfig } from './config/config.js';
-import { SameAccountAuthorizer } from './domain/authorizer.js';
+import { KeyPolicyAuthorizer } from './domain/authorizer.js';
 import { AdjustableClock } from './domain/clock.js';
 import { KeyRepository } from './domain/key-repository.js';
 import { LocalChangeFeed } from './domain/local-change-feed.js';
@@ -110,7 +110,7 @@ export async function startTrent(config: TrentConfig, io: Io = { stdout: process
     if (change.kind === 'all') keystore.forgetAll();
     else if (change.kind === 'key' && (change.deleted || change.erased)) keystore.forget(change.arn);
   });
-  const services: Services = { keys, storage, keystore, authorizer: new SameAccountAuthorizer(), clock, random };
+  const services: Services = { keys, storage, keystore, authorizer: new KeyPolicyAuthorizer(clock), clock, random };
   const authenticator: Authenticator = config.dev
     ? new DevAuthenticator(config.defaultAccount, config.region)
     : new SigV4Authenticator({ storage, rootKey, clock: systemClock, clockSkewSeconds: config.clockSkewSeconds });

@@ -1,5 +1,6 @@
 import { accountRootArn } from './arn.js';
 import { KmsError } from './errors.js';
+import { compilePolicy } from './policy/index.js';
 
 /** The key policy AWS attaches when CreateKey is called without one (developerguide/key-policy-default.html). */
 export function defaultKeyPolicy(account: string): string {
@@ -22,24 +23,13 @@ export function defaultKeyPolicy(account: string): string {
   );
 }
 
-/** Structural checks on a key policy document; evaluation comes with the access-control issue. */
+/** AWS's key policy size quota: 32 KiB (API_PutKeyPolicy: "The policy size limit is 32 KiB (32768 bytes)"). */
+export const MAX_KEY_POLICY_BYTES = 32_768;
+
+/** Validates a key policy document as CreateKey and PutKeyPolicy do: size, then the policy language (policy/document.ts). */
 export function checkKeyPolicy(policy: string): void {
-  let doc: unknown;
-  try {
-    doc = JSON.parse(policy);
-  } catch {
-    throw new KmsError('MalformedPolicyDocumentException', 'The new key policy will not allow you to update the key policy in the future.');
-  }
-  if (typeof doc !== 'object' || doc === null || Array.isArray(doc) || !('Statement' in doc)) {
-    throw new KmsError('MalformedPolicyDocumentException', 'Policy contains a statement with no principal or no statement.');
-  }
-  const statements = (doc as { Statement: unknown }).Statement;
-  const list = Array.isArray(statements) ? statements : [statements];
-  for (const st of list) {
-    if (typeof st !== 'object' || st === null) throw new KmsError('MalformedPolicyDocumentException', 'Policy contains an invalid statement.');
-    const s = st as Record<string, unknown>;
-    if (s.Effect !== 'Allow' && s.Effect !== 'Deny') throw new KmsError('MalformedPolicyDocumentException', 'Policy contains a statement with an invalid Effect.');
-    if (!('Principal' in s) && !('NotPrincipal' in s)) throw new KmsError('MalformedPolicyDocumentException', 'Policy contains a statement with no principal.');
-    if (!('Action' in s) && !('NotAction' in s)) throw new KmsError('MalformedPolicyDocumentException', 'Policy contains a statement with no action.');
-  }
+  const size = Buffer.byteLength(policy, 'utf8');
+  // Trent's wording: AWS documents the quota, not the message.
+  if (size > MAX_KEY_POLICY_BYTES) throw new KmsError('LimitExceededException', `The key policy is ${size} bytes; the limit is ${MAX_KEY_POLICY_BYTES} bytes.`);
+  compilePolicy(policy);
 }

@@ -2,7 +2,14 @@ import { aliasArn, keyArn, parseKeyReference } from '../domain/arn.js';
 import { KmsError } from '../domain/errors.js';
 import { assertKeyState, type KeyStateOperation } from '../domain/key-state.js';
 import type { KeyRecord, Scope } from '../domain/ports.js';
+import type { AuthorizationContext } from '../domain/authorizer.js';
 import type { RequestContext, Services } from './operation.js';
+
+/** The condition keys an operation's request carries, plus those every request has (source IP, the alias used). */
+export function authorizationContext(keyIdParam: string | undefined, ctx: RequestContext, request?: AuthorizationContext): AuthorizationContext {
+  const aliasAt = keyIdParam === undefined ? -1 : keyIdParam.indexOf('alias/');
+  return { ...request, sourceIp: ctx.sourceIp, requestAlias: aliasAt < 0 ? undefined : keyIdParam!.slice(aliasAt) };
+}
 
 export interface ResolveOptions {
   /** AWS accepts alias names and alias ARNs for this operation. */
@@ -63,9 +70,10 @@ export async function keyForOperation(
   ctx: RequestContext,
   svc: Services,
   opts: ResolveOptions,
+  request?: AuthorizationContext,
 ): Promise<KeyRecord> {
   const key = await resolveKey(keyIdParam, ctx, svc, opts);
-  svc.authorizer.authorize(ctx.caller, `kms:${operation}`, key);
+  svc.authorizer.authorize(ctx.caller, `kms:${operation}`, key, authorizationContext(keyIdParam, ctx, request));
   assertKeyState(key, operation);
   return key;
 }

@@ -270,7 +270,10 @@ describe('key management through @aws-sdk/client-kms', () => {
       const doc = JSON.parse(got.Policy!);
       assert.equal(doc.Statement[0].Principal.AWS, 'arn:aws:iam::111122223333:root');
       assert.equal(doc.Statement[0].Action, 'kms:*');
-      const policy = JSON.stringify({ Version: '2012-10-17', Statement: [{ Sid: 'x', Effect: 'Allow', Principal: { AWS: '*' }, Action: 'kms:Encrypt', Resource: '*' }] });
+      const policy = JSON.stringify({ Version: '2012-10-17', Statement: [
+        { Sid: 'x', Effect: 'Allow', Principal: { AWS: '*' }, Action: 'kms:Encrypt', Resource: '*' },
+        { Sid: 'admin', Effect: 'Allow', Principal: { AWS: '111122223333' }, Action: ['kms:GetKeyPolicy', 'kms:ListKeyPolicies'], Resource: '*' },
+      ] });
       await kms.send(new PutKeyPolicyCommand({ KeyId: key.Arn, PolicyName: 'default', Policy: policy, BypassPolicyLockoutSafetyCheck: true }));
       assert.equal((await kms.send(new GetKeyPolicyCommand({ KeyId: key.KeyId, PolicyName: 'default' }))).Policy, policy);
       const listed = await kms.send(new ListKeyPoliciesCommand({ KeyId: key.KeyId }));

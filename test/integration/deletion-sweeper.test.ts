@@ -6,7 +6,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { SecretBytes } from '../../src/crypto/secret-bytes.js';
-import { SameAccountAuthorizer } from '../../src/domain/authorizer.js';
+import { KeyPolicyAuthorizer } from '../../src/domain/authorizer.js';
 import { KmsError } from '../../src/domain/errors.js';
 import { KeyRepository } from '../../src/domain/key-repository.js';
 import type { Clock } from '../../src/domain/ports.js';
@@ -27,7 +27,7 @@ describe('DeletionSweeper with an injected clock and SQLite', () => {
   const random = { bytes: (n: number) => randomBytes(n), uuid: () => randomUUID() };
   const keystore = new LocalKeyStore(RootKey.fromBytes(randomBytes(32)), random, clock);
   const keys = new KeyRepository(storage, clock);
-  const svc: Services = { keys, storage, keystore, authorizer: new SameAccountAuthorizer(), clock, random };
+  const svc: Services = { keys, storage, keystore, authorizer: new KeyPolicyAuthorizer(clock), clock, random };
   const registry = new OperationRegistry();
   const sweeper = new DeletionSweeper(keys, keystore);
   const ctx = (): RequestContext => ({

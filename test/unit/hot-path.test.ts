@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { SameAccountAuthorizer } from '../../src/domain/authorizer.js';
+import { KeyPolicyAuthorizer } from '../../src/domain/authorizer.js';
 import { KeyRepository } from '../../src/domain/key-repository.js';
 import { LocalKeyStore } from '../../src/keystores/local/local-keystore.js';
 import { RootKey } from '../../src/keystores/local/root-key.js';
@@ -24,7 +24,7 @@ describe('hot path', () => {
     const { rootKey } = await RootKey.fromFile(path.join(dir, 'root-key'), systemRandom);
     const keys = new KeyRepository(storage, systemClock);
     const svc: Services = {
-      keys, storage, keystore: new LocalKeyStore(rootKey, systemRandom, systemClock), authorizer: new SameAccountAuthorizer(),
+      keys, storage, keystore: new LocalKeyStore(rootKey, systemRandom, systemClock), authorizer: new KeyPolicyAuthorizer(systemClock),
       clock: systemClock, random: systemRandom,
     };
     const registry = new OperationRegistry();

@@ -41,7 +41,7 @@ export async function generateDataKey(
   svc: Services,
 ): Promise<{ plaintext: SecretBytes; blob: Buffer; keyArn: string; materialId: string }> {
   const length = dataKeyLength(input);
-  const key = await keyForOperation(input.KeyId, operation, ctx, svc, CRYPTO_KEY);
+  const key = await keyForOperation(input.KeyId, operation, ctx, svc, CRYPTO_KEY, { encryptionContext: input.EncryptionContext });
   requireSymmetricDataKey(key, operation);
   const material = await currentMaterial(key, svc);
   dryRunCheck(input.DryRun);

@@ -6,7 +6,9 @@ import { defineOperation } from '../operation.js';
 import { seal } from './seal.js';
 
 export const encrypt = defineOperation<EncryptRequest, EncryptResponse>('Encrypt', async (input, ctx, svc) => {
-  const key = await keyForOperation(input.KeyId, 'Encrypt', ctx, svc, CRYPTO_KEY);
+  const key = await keyForOperation(input.KeyId, 'Encrypt', ctx, svc, CRYPTO_KEY, {
+    encryptionContext: input.EncryptionContext, encryptionAlgorithm: input.EncryptionAlgorithm,
+  });
   const scheme = encryptionScheme(key, input.EncryptionAlgorithm, 'Encrypt');
   const material = await currentMaterial(key, svc);
   const sealed = await seal(svc, key, scheme, material, input.Plaintext.unsafeBytes(), input.EncryptionContext, input.DryRun);

@@ -8,6 +8,7 @@ import type { KeyRecord } from '../../domain/ports.js';
 import { checkTags } from '../../domain/tags.js';
 import { importable } from '../../domain/import.js';
 import { defineOperation } from '../operation.js';
+import { checkPolicyLockout } from '../policies/lockout.js';
 
 export const createKey = defineOperation<CreateKeyRequest, CreateKeyResponse>('CreateKey', async (input, ctx, svc) => {
   if (input.KeySpec && input.CustomerMasterKeySpec) {
@@ -61,6 +62,7 @@ export const createKey = defineOperation<CreateKeyRequest, CreateKeyResponse>('C
     policy,
     version: 1,
   };
+  if (input.Policy !== undefined) checkPolicyLockout(input.Policy, input.BypassPolicyLockoutSafetyCheck, key, ctx, svc);
   await svc.keys.createKey(key, material ? [material] : [], tags);
   ctx.resourceArn = arn;
   return { KeyMetadata: keyMetadata(key) };
