@@ -2,7 +2,7 @@
 // directions. Keys are made once and reused: RSA-4096 generation costs seconds.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile, execFileSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { createHash, createPublicKey, verify as verifySignature } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -14,6 +14,7 @@ import {
 } from '@aws-sdk/client-kms';
 import { ed25519ph } from '@noble/curves/ed25519.js';
 import { devClient, startServer, type TestServer } from '../helpers/server.js';
+import { awsCli } from '../helpers/aws-cli.js';
 
 const HASH: Record<string, 'sha256' | 'sha384' | 'sha512'> = { SHA_256: 'sha256', SHA_384: 'sha384', SHA_512: 'sha512' };
 const hashOf = (alg: string): 'sha256' | 'sha384' | 'sha512' => HASH[/SHA_(256|384|512)$/.exec(alg)![0]]!;
@@ -302,17 +303,7 @@ describe('asymmetric and HMAC keys through @aws-sdk/client-kms and openssl', () 
   });
 
   it('the aws CLI signs, verifies and makes a MAC', async () => {
-    const aws = (...args: string[]): Promise<any> =>
-      new Promise((resolve, reject) => {
-        const env: NodeJS.ProcessEnv = { ...process.env };
-        for (const k of Object.keys(env)) if (k.startsWith('AWS_')) delete env[k];
-        Object.assign(env, {
-          AWS_ACCESS_KEY_ID: 'AKIACLITEST', AWS_SECRET_ACCESS_KEY: 'cli-test-secret', AWS_CONFIG_FILE: '/dev/null', AWS_SHARED_CREDENTIALS_FILE: '/dev/null',
-          AWS_DEFAULT_OUTPUT: 'json', AWS_PAGER: '', AWS_EC2_METADATA_DISABLED: 'true',
-        });
-        const argv = ['kms', ...args, '--endpoint-url', server.url, '--region', 'us-east-1', '--cli-connect-timeout', '5', '--cli-read-timeout', '10'];
-        execFile('aws', argv, { env, cwd: work, timeout: 30_000 }, (err, stdout, stderr) => (err ? reject(new Error(`aws ${args[0]}: ${stderr}`)) : resolve(JSON.parse(stdout))));
-      });
+    const aws = awsCli(server.url, work);
     file('cli-msg.bin', 'signed by the aws CLI');
     const k1 = key('ECC_SECG_P256K1/SIGN_VERIFY');
     const signed = await aws('sign', '--key-id', k1, '--message', 'fileb://cli-msg.bin', '--message-type', 'RAW', '--signing-algorithm', 'ECDSA_SHA_256');

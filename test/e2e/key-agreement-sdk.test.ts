@@ -2,7 +2,7 @@
 // the openssl binary: `openssl pkeyutl -derive` finds the same ECDH secret, and data key pairs load in OpenSSL.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile, execFileSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { createPrivateKey, createPublicKey, generateKeyPairSync } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -12,6 +12,7 @@ import {
   GetPublicKeyCommand, KMSClient, type DataKeyPairSpec, type KeySpec, type KeyUsageType,
 } from '@aws-sdk/client-kms';
 import { devClient, startServer, type TestServer } from '../helpers/server.js';
+import { awsCli } from '../helpers/aws-cli.js';
 
 describe('DeriveSharedSecret and GenerateDataKeyPair through @aws-sdk/client-kms and openssl', () => {
   let server: TestServer;
@@ -135,17 +136,7 @@ describe('DeriveSharedSecret and GenerateDataKeyPair through @aws-sdk/client-kms
   });
 
   it('the aws CLI makes a data key pair and derives a shared secret', async () => {
-    const aws = (...args: string[]): Promise<any> =>
-      new Promise((resolve, reject) => {
-        const env: NodeJS.ProcessEnv = { ...process.env };
-        for (const k of Object.keys(env)) if (k.startsWith('AWS_')) delete env[k];
-        Object.assign(env, {
-          AWS_ACCESS_KEY_ID: 'AKIACLITEST', AWS_SECRET_ACCESS_KEY: 'cli-test-secret', AWS_CONFIG_FILE: '/dev/null', AWS_SHARED_CREDENTIALS_FILE: '/dev/null',
-          AWS_DEFAULT_OUTPUT: 'json', AWS_PAGER: '', AWS_EC2_METADATA_DISABLED: 'true',
-        });
-        const argv = ['kms', ...args, '--endpoint-url', server.url, '--region', 'us-east-1', '--cli-connect-timeout', '5', '--cli-read-timeout', '10'];
-        execFile('aws', argv, { env, cwd: work, timeout: 30_000 }, (err, stdout, stderr) => (err ? reject(new Error(`aws ${args[0]}: ${stderr}`)) : resolve(JSON.parse(stdout))));
-      });
+    const aws = awsCli(server.url, work);
     const sym = await create('SYMMETRIC_DEFAULT');
     const pair = await aws('generate-data-key-pair', '--key-id', sym, '--key-pair-spec', 'ECC_NIST_P384');
     assert.equal(pair.KeyPairSpec, 'ECC_NIST_P384');

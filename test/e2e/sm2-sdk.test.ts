@@ -4,7 +4,7 @@
 // SM2 data key pairs load in OpenSSL; and the aws CLI creates, signs, verifies and gets the public key of an SM2 key.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile, execFileSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { createECDH, generateKeyPairSync } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -17,6 +17,7 @@ import {
 import { sm3 } from '../../src/crypto/sm3.js';
 import { Sm2Key } from '../../src/crypto/sm2.js';
 import { devClient, startServer, type TestServer } from '../helpers/server.js';
+import { awsCli } from '../helpers/aws-cli.js';
 
 const SM2_A = 'fffffffeffffffffffffffffffffffffffffffff00000000fffffffffffffffc';
 const SM2_B = '28e9fa9e9d9f5e344d5a9e4bcf6509a7f39789f515ab8f92ddbcbd414d940e93';
@@ -182,17 +183,7 @@ describe('SM2 keys through @aws-sdk/client-kms and openssl', () => {
   });
 
   it('the aws CLI creates an SM2 signing key, signs with SM2DSA, verifies and gets the public key', async () => {
-    const aws = (...args: string[]): Promise<any> =>
-      new Promise((resolve, reject) => {
-        const env: NodeJS.ProcessEnv = { ...process.env };
-        for (const k of Object.keys(env)) if (k.startsWith('AWS_')) delete env[k];
-        Object.assign(env, {
-          AWS_ACCESS_KEY_ID: 'AKIACLITEST', AWS_SECRET_ACCESS_KEY: 'cli-test-secret', AWS_CONFIG_FILE: '/dev/null', AWS_SHARED_CREDENTIALS_FILE: '/dev/null',
-          AWS_DEFAULT_OUTPUT: 'json', AWS_PAGER: '', AWS_EC2_METADATA_DISABLED: 'true',
-        });
-        const argv = ['kms', ...args, '--endpoint-url', server.url, '--region', 'us-east-1', '--cli-connect-timeout', '5', '--cli-read-timeout', '10'];
-        execFile('aws', argv, { env, cwd: work, timeout: 30_000 }, (err, stdout, stderr) => (err ? reject(new Error(`aws ${args[0]}: ${stderr}`)) : resolve(JSON.parse(stdout))));
-      });
+    const aws = awsCli(server.url, work);
     const created = await aws('create-key', '--key-spec', 'SM2', '--key-usage', 'SIGN_VERIFY');
     assert.equal(created.KeyMetadata.KeySpec, 'SM2');
     assert.deepEqual(created.KeyMetadata.SigningAlgorithms, ['SM2DSA']);
