@@ -117,26 +117,26 @@ export async function startTrent(config: TrentConfig, io: Io = { stdout: process
 
   const requestLog = await openRequestLog(config.requestLog, io);
   const sweeper = new DeletionSweeper(keys, keystore, (arn) => say(JSON.stringify({ level: 'info', message: 'scheduled deletion: key deleted', arn })));
-  const deletionJob = new LeasedJob('deletion-sweeper', lease, () => sweeper.sweep(), (held) =>
-    say(JSON.stringify({ level: 'info', message: held ? 'scheduler: this node now runs the deletion sweeper' : 'scheduler: this node no longer runs the deletion sweeper' })),
-  );
   const rotator = new KeyRotator({ keys, keystore, random, clock }, (arn, materialId) =>
     say(JSON.stringify({ level: 'info', message: 'automatic rotation: new key material is current', arn, materialId })),
-  );
-  const rotationJob = new LeasedJob('key-rotation', lease, () => rotator.rotateDue(), (held) =>
-    say(JSON.stringify({ level: 'info', message: held ? 'scheduler: this node now runs automatic key rotation' : 'scheduler: this node no longer runs automatic key rotation' })),
   );
   const expirer = new MaterialExpirer(keys, clock, (arn, materialId) =>
     say(JSON.stringify({ level: 'info', message: 'imported key material expired: erased, key pending import', arn, materialId })),
   );
-  const expiryJob = new LeasedJob('material-expiry', lease, () => expirer.expireDue(), (held) =>
-    say(JSON.stringify({ level: 'info', message: held ? 'scheduler: this node now runs imported material expiry' : 'scheduler: this node no longer runs imported material expiry' })),
-  );
+  // The scheduled jobs, each held by one node at a time (a lease on PostgreSQL).
+  const jobs = [
+    { name: 'deletion-sweeper', what: 'the deletion sweeper', run: () => sweeper.sweep() },
+    { name: 'key-rotation', what: 'automatic key rotation', run: () => rotator.rotateDue() },
+    { name: 'material-expiry', what: 'imported material expiry', run: () => expirer.expireDue() },
+  ].map(({ name, what, run }) => ({
+    what,
+    job: new LeasedJob(name, lease, run, (held) =>
+      say(JSON.stringify({ level: 'info', message: `scheduler: this node ${held ? 'now runs' : 'no longer runs'} ${what}` })),
+    ),
+  }));
   // Each job's failure is logged on its own: a failing sweep does not hold rotation back, nor the reverse.
   const runJobs = async () => {
-    await deletionJob.run().catch((err) => logger.error('scheduled deletion failed', { error: String(err) }));
-    await rotationJob.run().catch((err) => logger.error('automatic key rotation failed', { error: String(err) }));
-    await expiryJob.run().catch((err) => logger.error('imported material expiry failed', { error: String(err) }));
+    for (const { what, job } of jobs) await job.run().catch((err) => logger.error(`${what} failed`, { error: String(err) }));
   };
   const scheduler = new IntervalScheduler(config.schedulerIntervalSeconds * 1000, runJobs, (err) =>
     logger.error('scheduled jobs failed', { error: String(err) }),
@@ -229,9 +229,7 @@ export async function startTrent(config: TrentConfig, io: Io = { stdout: process
       server.closeAllConnections();
       await closed;
       await scheduler.stop();
-      await deletionJob.release().catch((err) => logger.error('could not release the scheduler lease', { error: String(err) }));
-      await rotationJob.release().catch((err) => logger.error('could not release the scheduler lease', { error: String(err) }));
-      await expiryJob.release().catch((err) => logger.error('could not release the scheduler lease', { error: String(err) }));
+      for (const { job } of jobs) await job.release().catch((err) => logger.error('could not release the scheduler lease', { error: String(err) }));
       await requestLog.flush();
       await coordination.close();
       await storage.close();

@@ -14,17 +14,9 @@ import {
 import { wrapForImport, type RsaWrappingAlgorithm } from '../../src/crypto/key-import.js';
 import { sqliteDriver } from '../../src/storage/sqlite/driver.js';
 import { devClient, startServer, type TestServer } from '../helpers/server.js';
+import { errorName } from '../helpers/poll.js';
 
 const DAY_S = 86_400;
-
-const errorName = async (p: Promise<unknown>): Promise<string | undefined> => {
-  try {
-    await p;
-    return undefined;
-  } catch (err) {
-    return (err as Error).name;
-  }
-};
 
 describe('import key material (SDK)', () => {
   let server: TestServer;

@@ -9,20 +9,12 @@ import {
 } from '@aws-sdk/client-kms';
 import { postgresCluster, postgresSkipReason } from '../helpers/postgres.js';
 import { devClient, startServer, type TestServer } from '../helpers/server.js';
+import { within } from '../helpers/poll.js';
 
 const skip = postgresSkipReason();
 const env = { TRENT_ROOT_KEY_PASSPHRASE: 'one passphrase for every node' };
 /** What the notification path is held to (multi-node.test.ts states the same bound), far inside the 30 s cache expiry. */
 const NOTIFY_BOUND_MS = 1_000;
-
-async function within(deadlineMs: number, what: string, probe: () => Promise<boolean>): Promise<number> {
-  const start = performance.now();
-  for (;;) {
-    if (await probe()) return performance.now() - start;
-    if (performance.now() - start > deadlineMs) assert.fail(`${what}: not within ${deadlineMs} ms`);
-    await new Promise((r) => setTimeout(r, 2));
-  }
-}
 
 interface Node {
   readonly server: TestServer;

@@ -11,6 +11,7 @@ import {
 import pg from 'pg';
 import { postgresCluster, postgresSkipReason } from '../helpers/postgres.js';
 import { devClient, startServer, type TestServer } from '../helpers/server.js';
+import { errorName, within } from '../helpers/poll.js';
 
 const skip = postgresSkipReason();
 const env = { TRENT_ROOT_KEY_PASSPHRASE: 'one passphrase for every node' };
@@ -18,25 +19,6 @@ const env = { TRENT_ROOT_KEY_PASSPHRASE: 'one passphrase for every node' };
 const TTL_BOUND_MS = 30_000;
 /** What the notification path is held to here, far inside that bound. */
 const NOTIFY_BOUND_MS = 1_000;
-
-const errorName = async (p: Promise<unknown>): Promise<string | undefined> => {
-  try {
-    await p;
-    return undefined;
-  } catch (err) {
-    return (err as Error).name;
-  }
-};
-
-/** Polls `probe` until it holds; returns the time it took. Fails after `deadlineMs`. */
-async function within(deadlineMs: number, what: string, probe: () => Promise<boolean>): Promise<number> {
-  const start = performance.now();
-  for (;;) {
-    if (await probe()) return performance.now() - start;
-    if (performance.now() - start > deadlineMs) assert.fail(`${what}: not within ${deadlineMs} ms`);
-    await new Promise((r) => setTimeout(r, 2));
-  }
-}
 
 interface Node {
   readonly server: TestServer;

@@ -10,18 +10,10 @@ import {
   RotateKeyOnDemandCommand, ScheduleKeyDeletionCommand, CancelKeyDeletionCommand,
 } from '@aws-sdk/client-kms';
 import { devClient, repoRoot, startServer, type TestServer } from '../helpers/server.js';
+import { errorName } from '../helpers/poll.js';
 
 const DAY_S = 86_400;
 const DAY_MS = DAY_S * 1000;
-
-const errorName = async (p: Promise<unknown>): Promise<string | undefined> => {
-  try {
-    await p;
-    return undefined;
-  } catch (err) {
-    return (err as Error).name;
-  }
-};
 
 async function advance(server: TestServer, seconds: number): Promise<{ now: string; offsetSeconds: number }> {
   const res = await fetch(new URL('/_trent/dev/clock', server.url), { method: 'POST', body: JSON.stringify({ advanceSeconds: seconds }) });

@@ -1,0 +1,21 @@
+import assert from 'node:assert/strict';
+
+/** Polls `probe` until it holds; returns the time it took in ms. Fails the test after `deadlineMs`. */
+export async function within(deadlineMs: number, what: string, probe: () => Promise<boolean>): Promise<number> {
+  const start = performance.now();
+  for (;;) {
+    if (await probe()) return performance.now() - start;
+    if (performance.now() - start > deadlineMs) assert.fail(`${what}: not within ${deadlineMs} ms`);
+    await new Promise((r) => setTimeout(r, 2));
+  }
+}
+
+/** The name of the error a call fails with (e.g. an SDK exception class name), or undefined when it succeeds. */
+export async function errorName(p: Promise<unknown>): Promise<string | undefined> {
+  try {
+    await p;
+    return undefined;
+  } catch (err) {
+    return (err as Error).name;
+  }
+}
