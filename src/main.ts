@@ -19,7 +19,11 @@ import { AdjustableClock } from './domain/clock.js';
 import { KeyRepository } from './domain/key-repository.js';
 import { LocalChangeFeed } from './domain/local-change-feed.js';
 import type { ChangeFeed, Clock, JobLease, RandomSource, Storage } from './domain/ports.js';
+import { CustomKeyStores } from './domain/custom-key-stores.js';
 import { LocalKeyStore } from './keystores/local/local-keystore.js';
+import { HsmKeyStore } from './keystores/pkcs11/hsm-keystore.js';
+import { Pkcs11Modules } from './keystores/pkcs11/pkcs11-token.js';
+import { RoutingKeyStore } from './keystores/routing-keystore.js';
 import { RootKey } from './keystores/local/root-key.js';
 import type { Services } from './operations/operation.js';
 import { OperationRegistry } from './operations/registry.js';
@@ -95,7 +99,7 @@ export async function startTrent(config: TrentConfig, io: Io = { stdout: process
     say(`  export AWS_SHARED_CREDENTIALS_FILE=${credentialsFile} AWS_PROFILE=trent`);
   }
 
-  const keystore = new LocalKeyStore(rootKey, random, clock);
+  const localKeystore = new LocalKeyStore(rootKey, random, clock);
   let coordination: Coordination;
   try {
     coordination = await openCoordination(config, logger, say);
@@ -105,12 +109,33 @@ export async function startTrent(config: TrentConfig, io: Io = { stdout: process
   }
   const { feed, lease } = coordination;
   const keys = new KeyRepository(storage, clock, { feed, ttlMs: coordination.cacheTtlMs });
+  const customKeyStores = new CustomKeyStores(storage, clock, { feed, ttlMs: coordination.cacheTtlMs });
+  // AWS_CLOUDHSM custom key stores: the configured PKCS#11 tokens. A store CONNECTED in storage is opened on this node
+  // at its first use (after a restart, or when another node connected it).
+  const hsm = new HsmKeyStore({
+    clusters: config.hsmClusters,
+    modules: new Pkcs11Modules(),
+    root: rootKey,
+    random,
+    clock,
+    lookup: (scope, id) => customKeyStores.get(scope, id),
+    log: (message, fields) => say(JSON.stringify({ level: 'warn', message, ...fields })),
+  });
+  const keystore = new RoutingKeyStore(localKeystore, hsm);
+  // A store disconnected (or deleted) on another node: close its token here too.
+  feed.subscribe((change) => {
+    if (change.kind !== 'custom-key-store' || !hsm.isOpen(change.customKeyStoreId)) return;
+    customKeyStores
+      .get(change, change.customKeyStoreId)
+      .then((s) => s?.connectionState !== 'CONNECTED' && hsm.disconnect(change.customKeyStoreId))
+      .catch((err) => logger.error('could not refresh a custom key store', { error: String(err) }));
+  });
   // Unwrapped material goes when its key is deleted (on any node), or everything when the feed may have missed changes.
   feed.subscribe((change) => {
     if (change.kind === 'all') keystore.forgetAll();
     else if (change.kind === 'key' && (change.deleted || change.erased)) keystore.forget(change.arn);
   });
-  const services: Services = { keys, storage, keystore, authorizer: new KeyPolicyAuthorizer(clock), clock, random };
+  const services: Services = { keys, storage, keystore, authorizer: new KeyPolicyAuthorizer(clock), clock, random, customKeyStores, hsm };
   const authenticator: Authenticator = config.dev
     ? new DevAuthenticator(config.defaultAccount, config.region)
     : new SigV4Authenticator({ storage, rootKey, clock: systemClock, clockSkewSeconds: config.clockSkewSeconds });
@@ -156,6 +181,8 @@ export async function startTrent(config: TrentConfig, io: Io = { stdout: process
     // Every node drops its caches (the feed delivers { kind: 'all' }, here too).
     await keys.wipe();
     keystore.forgetAll();
+    hsm.close();
+    customKeyStores.clear();
     send(res, 200, { status: 'reset' }, { 'Content-Type': 'application/json' });
     return true;
   };
@@ -232,6 +259,7 @@ export async function startTrent(config: TrentConfig, io: Io = { stdout: process
       for (const { job } of jobs) await job.release().catch((err) => logger.error('could not release the scheduler lease', { error: String(err) }));
       await requestLog.flush();
       await coordination.close();
+      hsm.close();
       await storage.close();
     })());
   return { url, port, services, clock, stop };

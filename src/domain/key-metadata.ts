@@ -1,6 +1,6 @@
 import { CustomerMasterKeySpecValues, type CustomerMasterKeySpec, type KeyMetadata, type KeySpec } from '../model/kms-model.generated.js';
 import { algorithmLists } from './key-specs.js';
-import type { KeyRecord, MaterialRecord } from './ports.js';
+import type { CustomKeyStoreRecord, KeyRecord, MaterialRecord } from './ports.js';
 
 /** The deprecated CustomerMasterKeySpec mirrors KeySpec for the specs it knows. */
 export function customerMasterKeySpec(spec: KeySpec): CustomerMasterKeySpec | undefined {
@@ -8,7 +8,7 @@ export function customerMasterKeySpec(spec: KeySpec): CustomerMasterKeySpec | un
 }
 
 /** The KeyMetadata AWS returns for a key (CreateKey, DescribeKey). */
-export function keyMetadata(key: KeyRecord, current?: MaterialRecord): KeyMetadata {
+export function keyMetadata(key: KeyRecord, current?: MaterialRecord, store?: CustomKeyStoreRecord): KeyMetadata {
   return {
     AWSAccountId: key.account,
     KeyId: key.keyId,
@@ -30,5 +30,8 @@ export function keyMetadata(key: KeyRecord, current?: MaterialRecord): KeyMetada
     // Imported keys: the expiration of the current material, once there is one (API_KeyMetadata ExpirationModel, ValidTo).
     ...(key.origin === 'EXTERNAL' && current?.expirationModel !== undefined && { ExpirationModel: current.expirationModel }),
     ...(key.origin === 'EXTERNAL' && current?.validTo !== undefined && { ValidTo: current.validTo }),
+    // Keys in a custom key store: the store, and for AWS_CLOUDHSM its cluster (API_KeyMetadata).
+    ...(key.customKeyStoreId !== undefined && { CustomKeyStoreId: key.customKeyStoreId }),
+    ...(store?.cloudHsmClusterId !== undefined && { CloudHsmClusterId: store.cloudHsmClusterId }),
   };
 }

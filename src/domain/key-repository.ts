@@ -280,6 +280,8 @@ export class KeyRepository {
       case 'alias':
         this.#aliases.delete(scopeKey(change, change.aliasName));
         return;
+      case 'custom-key-store':
+        return; // CustomKeyStores' own cache
       case 'all':
         this.#keys.clear();
         this.#materials.clear();

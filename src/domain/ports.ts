@@ -308,6 +308,31 @@ export interface KeyStore {
   forgetAll(): void;
 }
 
+/**
+ * The HSMs behind AWS_CLOUDHSM custom key stores (keystores/pkcs11 implements it over PKCS#11). Each configured
+ * cluster is one token. A connected store has its token open on this node, logged in with the store's password (the
+ * token's user PIN); its keys' material is an AES-256 key object made in the token, never extractable: the store's
+ * MaterialRecord holds only a reference to it, and KeyStore.encrypt/decrypt route such materials to the token.
+ */
+export interface HsmBackend {
+  /** Whether Trent's configuration names this cluster id. */
+  hasCluster(clusterId: string): boolean;
+  /** Whether `pem` is an acceptable trust anchor for the cluster: undefined if so, else why not. */
+  checkTrustAnchor(clusterId: string, pem: string): string | undefined;
+  /** Whether two clusters may hold the same keys (UpdateCustomKeyStore's "related cluster"): the same token label. */
+  related(clusterA: string, clusterB: string): boolean;
+  /** The key store password, wrapped under the root key for this store. */
+  wrapPassword(customKeyStoreId: string, password: Buffer): Buffer;
+  /** Opens the store's token and logs in; undefined when connected, else AWS's ConnectionErrorCode for the failure. */
+  connect(store: CustomKeyStoreRecord): Promise<ConnectionErrorCodeType | undefined>;
+  /** Closes the store's token on this node (and forgets the PIN). */
+  disconnect(customKeyStoreId: string): void;
+  /** A new AES-256 key in the store's token, for `keyArn`: its MaterialRecord (a reference, not the material). */
+  createMaterial(store: CustomKeyStoreRecord, keyArn: string, materialId: string): Promise<MaterialRecord>;
+  /** Random bytes from the store's token (C_GenerateRandom). */
+  random(store: CustomKeyStoreRecord, n: number): Promise<Buffer>;
+}
+
 /** What KeyStore.importMaterial found. */
 export type ImportedMaterial =
   | { readonly kind: 'ok'; readonly material: MaterialRecord }
@@ -321,6 +346,7 @@ export type ImportedMaterial =
 export type CacheChange =
   | { readonly kind: 'key'; readonly account: string; readonly region: string; readonly keyId: string; readonly arn: string; readonly deleted?: boolean; readonly erased?: boolean }
   | { readonly kind: 'alias'; readonly account: string; readonly region: string; readonly aliasName: string }
+  | { readonly kind: 'custom-key-store'; readonly account: string; readonly region: string; readonly customKeyStoreId: string }
   | { readonly kind: 'all' };
 
 /**

@@ -74,7 +74,8 @@ export async function keyForOperation(
 ): Promise<KeyRecord> {
   const key = await resolveKey(keyIdParam, ctx, svc, opts);
   svc.authorizer.authorize(ctx.caller, `kms:${operation}`, key, authorizationContext(keyIdParam, ctx, request));
-  assertKeyState(key, operation);
+  // A key in a custom key store that is not connected is Unavailable for the state table; the stored state is returned.
+  assertKeyState(key.customKeyStoreId === undefined ? key : await svc.customKeyStores.effective(key), operation);
   return key;
 }
 

@@ -2,7 +2,8 @@ import type { OperationName } from '../model/kms-model.generated.js';
 import type { Authorizer } from '../domain/authorizer.js';
 import type { CallerIdentity } from '../domain/identity.js';
 import type { KeyRepository } from '../domain/key-repository.js';
-import type { Clock, KeyStore, RandomSource, Scope, Storage } from '../domain/ports.js';
+import type { CustomKeyStores } from '../domain/custom-key-stores.js';
+import type { Clock, HsmBackend, KeyStore, RandomSource, Scope, Storage } from '../domain/ports.js';
 
 /** What an operation may use; made once in main.ts. */
 export interface Services {
@@ -12,6 +13,9 @@ export interface Services {
   readonly authorizer: Authorizer;
   readonly clock: Clock;
   readonly random: RandomSource;
+  /** Custom key stores (cached) and the HSMs behind AWS_CLOUDHSM ones. */
+  readonly customKeyStores: CustomKeyStores;
+  readonly hsm: HsmBackend;
 }
 
 /** One request as the operation sees it. */

@@ -40,6 +40,12 @@ import { listKeyRotations } from './rotation/list-key-rotations.js';
 import { getParametersForImport } from './import/get-parameters-for-import.js';
 import { importKeyMaterial } from './import/import-key-material.js';
 import { deleteImportedKeyMaterial } from './import/delete-imported-key-material.js';
+import { createCustomKeyStore } from './custom-key-stores/create-custom-key-store.js';
+import { connectCustomKeyStore } from './custom-key-stores/connect-custom-key-store.js';
+import { disconnectCustomKeyStore } from './custom-key-stores/disconnect-custom-key-store.js';
+import { describeCustomKeyStores } from './custom-key-stores/describe-custom-key-stores.js';
+import { updateCustomKeyStore } from './custom-key-stores/update-custom-key-store.js';
+import { deleteCustomKeyStore } from './custom-key-stores/delete-custom-key-store.js';
 
 /** Every operation Trent implements. One module per operation; add new ones here. */
 const OPERATIONS: readonly Operation<any, any>[] = [
@@ -83,6 +89,12 @@ const OPERATIONS: readonly Operation<any, any>[] = [
   getParametersForImport,
   importKeyMaterial,
   deleteImportedKeyMaterial,
+  createCustomKeyStore,
+  connectCustomKeyStore,
+  disconnectCustomKeyStore,
+  describeCustomKeyStores,
+  updateCustomKeyStore,
+  deleteCustomKeyStore,
 ];
 
 /** Maps `TrentService.<Operation>` targets to operation modules. */

@@ -1,5 +1,6 @@
 // Scheduled deletion for real: ScheduleKeyDeletion, then the DeletionSweeper with a moved clock, against SQLite.
 import { after, before, describe, it } from 'node:test';
+import { CustomKeyStores, NO_HSM } from '../../src/domain/custom-key-stores.js';
 import assert from 'node:assert/strict';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -27,7 +28,7 @@ describe('DeletionSweeper with an injected clock and SQLite', () => {
   const random = { bytes: (n: number) => randomBytes(n), uuid: () => randomUUID() };
   const keystore = new LocalKeyStore(RootKey.fromBytes(randomBytes(32)), random, clock);
   const keys = new KeyRepository(storage, clock);
-  const svc: Services = { keys, storage, keystore, authorizer: new KeyPolicyAuthorizer(clock), clock, random };
+  const svc: Services = { keys, storage, keystore, authorizer: new KeyPolicyAuthorizer(clock), clock, random, customKeyStores: new CustomKeyStores(storage, clock), hsm: NO_HSM };
   const registry = new OperationRegistry();
   const sweeper = new DeletionSweeper(keys, keystore);
   const ctx = (): RequestContext => ({

@@ -1,4 +1,5 @@
 import { describe, it } from 'node:test';
+import { CustomKeyStores, NO_HSM } from '../../src/domain/custom-key-stores.js';
 import assert from 'node:assert/strict';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -25,7 +26,7 @@ describe('hot path', () => {
     const keys = new KeyRepository(storage, systemClock);
     const svc: Services = {
       keys, storage, keystore: new LocalKeyStore(rootKey, systemRandom, systemClock), authorizer: new KeyPolicyAuthorizer(systemClock),
-      clock: systemClock, random: systemRandom,
+      clock: systemClock, random: systemRandom, customKeyStores: new CustomKeyStores(storage, systemClock), hsm: NO_HSM,
     };
     const registry = new OperationRegistry();
     const ctx: RequestContext = {

@@ -52,7 +52,7 @@ export async function openCiphertext(
   if (!key) throw invalidCiphertext();
   ctx.resourceArn = key.arn;
   svc.authorizer.authorize(ctx.caller, `kms:${operation}${operation === 'ReEncrypt' ? 'From' : ''}`, key, authorizationContext(keyIdParam, ctx, { encryptionContext: context, encryptionAlgorithm: algorithm }));
-  assertKeyState(key, operation);
+  assertKeyState(key.customKeyStoreId === undefined ? key : await svc.customKeyStores.effective(key), operation);
   encryptionScheme(key, algorithm, operation);
   const material = await svc.keys.getMaterial(key, blob.materialId);
   if (!material) throw invalidCiphertext();

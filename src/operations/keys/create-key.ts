@@ -25,11 +25,18 @@ export const createKey = defineOperation<CreateKeyRequest, CreateKeyResponse>('C
   if (origin === 'EXTERNAL' && !importable(keySpec)) {
     throw new KmsError('UnsupportedOperationException', `KeySpec ${keySpec} does not support Origin EXTERNAL: its key material cannot be imported.`);
   }
-  if (origin !== 'AWS_KMS' && origin !== 'EXTERNAL') {
-    throw new KmsError('UnsupportedOperationException', `Origin ${origin} is not supported by this Trent version yet.`);
+  if (origin === 'EXTERNAL_KEY_STORE' || input.XksKeyId !== undefined) {
+    throw new KmsError('UnsupportedOperationException', 'External key stores (Origin EXTERNAL_KEY_STORE) are not supported by this Trent version yet.');
   }
-  if (input.CustomKeyStoreId !== undefined || input.XksKeyId !== undefined) {
-    throw new KmsError('UnsupportedOperationException', 'Custom key stores are not supported by this Trent version yet.');
+  if (input.CustomKeyStoreId !== undefined && origin !== 'AWS_CLOUDHSM') {
+    throw new KmsError('UnsupportedOperationException', `A KMS key in a custom key store needs Origin AWS_CLOUDHSM (or EXTERNAL_KEY_STORE), not ${origin}.`);
+  }
+  if (origin === 'AWS_CLOUDHSM') {
+    if (input.CustomKeyStoreId === undefined) throw new KmsError('ValidationException', 'CustomKeyStoreId is required when Origin is AWS_CLOUDHSM.');
+    // Keys in an AWS CloudHSM key store are symmetric encryption keys only.
+    if (keySpec !== 'SYMMETRIC_DEFAULT' || keyUsage !== 'ENCRYPT_DECRYPT') {
+      throw new KmsError('UnsupportedOperationException', `KeySpec ${keySpec} with KeyUsage ${keyUsage} is not supported in a custom key store: only SYMMETRIC_DEFAULT ENCRYPT_DECRYPT keys.`);
+    }
   }
   if (input.MultiRegion) {
     throw new KmsError('UnsupportedOperationException', 'Multi-Region keys are not supported by Trent.');
@@ -39,12 +46,23 @@ export const createKey = defineOperation<CreateKeyRequest, CreateKeyResponse>('C
   if (input.Policy !== undefined) checkKeyPolicy(input.Policy);
   svc.authorizer.authorize(ctx.caller, 'kms:CreateKey');
 
+  const store = input.CustomKeyStoreId === undefined ? undefined : await svc.customKeyStores.get(ctx.scope, input.CustomKeyStoreId);
+  if (input.CustomKeyStoreId !== undefined) {
+    if (!store) throw new KmsError('CustomKeyStoreNotFoundException', `Custom key store '${input.CustomKeyStoreId}' does not exist in this account and Region.`);
+    if (store.type !== 'AWS_CLOUDHSM') throw new KmsError('UnsupportedOperationException', `Custom key store ${store.customKeyStoreId} is of type ${store.type}: Origin AWS_CLOUDHSM needs an AWS_CLOUDHSM store.`);
+    if (store.connectionState !== 'CONNECTED') {
+      throw new KmsError('CustomKeyStoreInvalidStateException', `Custom key store ${store.customKeyStoreId} is ${store.connectionState}: CreateKey needs a CONNECTED store.`);
+    }
+  }
+
   const keyId = svc.random.uuid();
   const arn = keyArn(ctx.scope, keyId);
   // Origin EXTERNAL: no material until ImportKeyMaterial (state PendingImport).
   const external = origin === 'EXTERNAL';
   const materialId = external ? undefined : svc.random.bytes(32).toString('hex');
-  const material = materialId === undefined ? undefined : await svc.keystore.createMaterial(arn, materialId, keySpec);
+  // In an AWS CloudHSM key store the AES-256 key is made inside the token; the material record only names it.
+  const material =
+    materialId === undefined ? undefined : store ? await svc.hsm.createMaterial(store, arn, materialId) : await svc.keystore.createMaterial(arn, materialId, keySpec);
   const key: KeyRecord = {
     account: ctx.scope.account,
     region: ctx.scope.region,
@@ -61,9 +79,10 @@ export const createKey = defineOperation<CreateKeyRequest, CreateKeyResponse>('C
     multiRegion: false,
     policy,
     version: 1,
+    ...(store && { customKeyStoreId: store.customKeyStoreId }),
   };
   if (input.Policy !== undefined) checkPolicyLockout(input.Policy, input.BypassPolicyLockoutSafetyCheck, key, ctx, svc);
   await svc.keys.createKey(key, material ? [material] : [], tags);
   ctx.resourceArn = arn;
-  return { KeyMetadata: keyMetadata(key) };
+  return { KeyMetadata: keyMetadata(key, undefined, store) };
 });

@@ -6,5 +6,8 @@ import { defineOperation } from '../operation.js';
 export const describeKey = defineOperation<DescribeKeyRequest, DescribeKeyResponse>('DescribeKey', async (input, ctx, svc) => {
   const key = await keyForOperation(input.KeyId, 'DescribeKey', ctx, svc, CRYPTO_KEY);
   const current = key.origin === 'EXTERNAL' && key.currentMaterialId ? await svc.keys.getMaterial(key, key.currentMaterialId) : undefined;
-  return { KeyMetadata: keyMetadata(key, current) };
+  if (key.customKeyStoreId === undefined) return { KeyMetadata: keyMetadata(key, current) };
+  // A key whose custom key store is not connected shows KeyState Unavailable (and Enabled false), as on AWS.
+  const store = await svc.customKeyStores.get(key, key.customKeyStoreId);
+  return { KeyMetadata: keyMetadata(await svc.customKeyStores.effective(key), current, store) };
 });

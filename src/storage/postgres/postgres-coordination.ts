@@ -191,6 +191,9 @@ export function parseChange(payload: string | undefined): CacheChange {
     if (v.kind === 'alias' && isString(v.account) && isString(v.region) && isString(v.aliasName)) {
       return { kind: 'alias', account: v.account, region: v.region, aliasName: v.aliasName };
     }
+    if (v.kind === 'custom-key-store' && isString(v.account) && isString(v.region) && isString(v.customKeyStoreId)) {
+      return { kind: 'custom-key-store', account: v.account, region: v.region, customKeyStoreId: v.customKeyStoreId };
+    }
   } catch {
     // fall through
   }
