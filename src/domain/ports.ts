@@ -375,6 +375,7 @@ export interface JobLease {
 export type SnapshotRecord =
   | { readonly type: 'setting'; readonly name: string; readonly value: string }
   | { readonly type: 'accessKey'; readonly accessKey: AccessKeyRecord }
+  | { readonly type: 'customKeyStore'; readonly customKeyStore: CustomKeyStoreRecord }
   | { readonly type: 'key'; readonly key: KeyRecord }
   | { readonly type: 'material'; readonly material: MaterialRecord }
   | { readonly type: 'alias'; readonly alias: AliasRecord }
@@ -397,7 +398,8 @@ export class StorageNotEmptyError extends Error {
 export interface SnapshotStorage {
   /**
    * Every record of the store as of one instant, read inside one read-only transaction (concurrent writers neither
-   * block it nor show through it). Settings, access keys, keys, materials, aliases, tags, each in primary-key order.
+   * block it nor show through it). Settings, access keys, custom key stores, keys, materials, aliases, tags, each in
+   * primary-key order.
    */
   exportSnapshot(): AsyncIterable<SnapshotRecord>;
   /**
@@ -407,4 +409,4 @@ export interface SnapshotStorage {
   importSnapshot(records: AsyncIterable<SnapshotRecord> | Iterable<SnapshotRecord>): Promise<SnapshotCounts>;
 }
 
-export const emptySnapshotCounts = (): SnapshotCounts => ({ setting: 0, accessKey: 0, key: 0, material: 0, alias: 0, tag: 0 });
+export const emptySnapshotCounts = (): SnapshotCounts => ({ setting: 0, accessKey: 0, customKeyStore: 0, key: 0, material: 0, alias: 0, tag: 0 });

@@ -68,6 +68,14 @@ export async function populate(s: Storage): Promise<void> {
   await s.putSetting('root.check', randomBytes(32).toString('base64'));
   await s.putSetting('root.scrypt.salt', randomBytes(16).toString('base64'));
   await s.putSetting('admin.accessKeyId', 'AKIAAAAAAAAAAAAAAAAA');
+  // A custom key store (password wrapped) and a key in it, whose material record is a reference into the HSM.
+  await s.insertCustomKeyStore({
+    ...A, customKeyStoreId: 'cks-0123456789abcdef0', name: 'hsm ✓', type: 'AWS_CLOUDHSM', cloudHsmClusterId: 'cluster-abcdefghijk',
+    trustAnchorCertificate: '-----BEGIN CERTIFICATE-----\n', passwordWrapped: randomBytes(40), connectionState: 'CONNECTED',
+    creationDate: new Date(1_700_000_000_030), version: 4,
+  }, 10);
+  const inHsm = keyRecord(A, 6, { origin: 'AWS_CLOUDHSM', customKeyStoreId: 'cks-0123456789abcdef0' });
+  await s.insertKey(inHsm, [material(inHsm.arn, 'm1', 1_700_000_000_031)], []);
 }
 
 const countByType = (records: readonly SnapshotRecord[]) => {
@@ -92,13 +100,14 @@ export function snapshotContract(source: SnapshotFactory, target: SnapshotFactor
       const src = await make(source);
       await populate(src);
       const exported = await collect(src.exportSnapshot());
-      assert.deepEqual(countByType(exported), { setting: 3, accessKey: 2, key: 5, material: 7, alias: 3, tag: 4 });
-      assert.deepEqual(exported.map((r) => r.type), [...exported.map((r) => r.type)].sort((a, b) =>
-        ['setting', 'accessKey', 'key', 'material', 'alias', 'tag'].indexOf(a) - ['setting', 'accessKey', 'key', 'material', 'alias', 'tag'].indexOf(b)));
+      assert.deepEqual(countByType(exported), { setting: 3, accessKey: 2, customKeyStore: 1, key: 6, material: 8, alias: 3, tag: 4 });
+      const order = ['setting', 'accessKey', 'customKeyStore', 'key', 'material', 'alias', 'tag'];
+      assert.deepEqual(exported.map((r) => r.type), [...exported.map((r) => r.type)].sort((a, b) => order.indexOf(a) - order.indexOf(b)));
 
       const dst = await make(target);
       const counts = await dst.importSnapshot(exported);
-      assert.deepEqual(counts, { setting: 3, accessKey: 2, key: 5, material: 7, alias: 3, tag: 4 });
+      assert.deepEqual(counts, { setting: 3, accessKey: 2, customKeyStore: 1, key: 6, material: 8, alias: 3, tag: 4 });
+      assert.deepEqual(await dst.getCustomKeyStore(A, 'cks-0123456789abcdef0'), await src.getCustomKeyStore(A, 'cks-0123456789abcdef0'));
       assert.deepEqual(await collect(dst.exportSnapshot()), exported, 'the copy exports exactly what the original did');
 
       // And through the ordinary Storage API.
@@ -188,7 +197,7 @@ export function snapshotContract(source: SnapshotFactory, target: SnapshotFactor
         break;
       }
       await src.insertKey(keyRecord(A, 60), [], []); // a writer is not blocked by the abandoned snapshot
-      assert.equal((await collect(src.exportSnapshot())).filter((r) => r.type === 'key').length, 6);
+      assert.equal((await collect(src.exportSnapshot())).filter((r) => r.type === 'key').length, 7);
     });
   });
 }

@@ -12,9 +12,20 @@ const scope = { account: '111122223333', region: 'us-east-1' };
 const key = keyRecord(scope, 1, { deletionDate: new Date(1_900_000_000_000), keyState: 'PendingDeletion' });
 /** A key with automatic rotation enabled, rotated once on demand: its rotation fields and its second material's type. */
 const rotated = keyRecord(scope, 2, { currentMaterialId: 'm2', rotationPeriodDays: 180, nextRotationDate: new Date(1_800_000_000_000), onDemandRotations: 1, deletionDate: undefined });
+/** A key in an AWS_CLOUDHSM custom key store, and its store (password wrapped). */
+const inHsm = keyRecord(scope, 3, { origin: 'AWS_CLOUDHSM', customKeyStoreId: 'cks-0123456789abcdef0', deletionDate: undefined });
 const RECORDS: SnapshotRecord[] = [
   { type: 'setting', name: 'root.check', value: 'abc=' },
+  {
+    type: 'customKeyStore',
+    customKeyStore: {
+      ...scope, customKeyStoreId: 'cks-0123456789abcdef0', name: 'hsm ✓', type: 'AWS_CLOUDHSM', cloudHsmClusterId: 'cluster-abcdefghijk',
+      trustAnchorCertificate: '-----BEGIN CERTIFICATE-----\nMII=\n-----END CERTIFICATE-----\n', passwordWrapped: Buffer.of(1, 2, 3),
+      connectionState: 'FAILED', connectionErrorCode: 'INVALID_CREDENTIALS', creationDate: new Date(7), version: 3,
+    },
+  },
   { type: 'key', key },
+  { type: 'key', key: inHsm },
   { type: 'key', key: rotated },
   { type: 'material', material: { keyArn: key.arn, materialId: 'm1', wrapped: Buffer.of(1, 0, 255, 7), createdAt: new Date(5) } },
   { type: 'material', material: { keyArn: rotated.arn, materialId: 'm2', wrapped: Buffer.of(9), createdAt: new Date(6), rotationType: 'ON_DEMAND' } },
@@ -59,7 +70,7 @@ describe('backup file format', () => {
     const { records, summary } = await readAll(file);
     assert.deepEqual(records, RECORDS);
     assert.equal(summary.header.trentVersion, '9.9.9');
-    assert.deepEqual(summary.counts, { setting: 1, accessKey: 0, key: 2, material: 2, alias: 0, tag: 1 });
+    assert.deepEqual(summary.counts, { setting: 1, accessKey: 0, customKeyStore: 1, key: 3, material: 2, alias: 0, tag: 1 });
     const text = readFileSync(file, 'utf8');
     const body = text.slice(0, text.lastIndexOf('{"type":"end"'));
     assert.equal(summary.sha256, createHash('sha256').update(body).digest('hex'));

@@ -108,6 +108,7 @@ const keyValues = (key: KeyRecord): unknown[] => [
 const SNAPSHOT_TABLES = [
   { table: 'settings', order: 'name' },
   { table: 'access_keys', order: 'access_key_id' },
+  { table: 'custom_key_stores', order: 'account, region, custom_key_store_id' },
   { table: 'keys', order: 'account, region, key_id' },
   { table: 'key_materials', order: 'key_arn, material_id' },
   { table: 'aliases', order: 'account, region, alias_name' },
@@ -647,6 +648,13 @@ export class PostgresStorage implements Storage, SnapshotStorage {
             });
             break;
           }
+          case 'customKeyStore':
+            await c.query({
+              name: 'snapshot_custom_key_store',
+              text: `INSERT INTO custom_key_stores (${CKS_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
+              values: customKeyStoreValues(r.customKeyStore),
+            });
+            break;
           case 'key':
             await c.query({ name: 'snapshot_key', text: INSERT_KEY, values: keyValues(r.key) });
             break;
@@ -690,6 +698,8 @@ function snapshotRecord(table: (typeof SNAPSHOT_TABLES)[number]['table'], row: R
       return { type: 'setting', name: row.name as string, value: row.value as string };
     case 'access_keys':
       return { type: 'accessKey', accessKey: toAccessKey(row as unknown as AccessKeyRow) };
+    case 'custom_key_stores':
+      return { type: 'customKeyStore', customKeyStore: toCustomKeyStore(row as unknown as CustomKeyStoreRow) };
     case 'keys':
       return { type: 'key', key: toKey(row as unknown as KeyRow) };
     case 'key_materials':

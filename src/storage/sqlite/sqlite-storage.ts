@@ -118,7 +118,7 @@ const UPDATE_KEY = `UPDATE keys SET description = @description, key_usage = @key
   WHERE account = @account AND region = @region AND key_id = @key_id AND version = @version`;
 const CKS_COLUMNS = 'account, region, custom_key_store_id, name, store_type, cloud_hsm_cluster_id, trust_anchor_certificate, password_wrapped, connection_state, connection_error_code, creation_date, version';
 /** The tables a snapshot covers, in export order. */
-const SNAPSHOT_TABLES = ['settings', 'access_keys', 'keys', 'key_materials', 'aliases', 'tags'] as const;
+const SNAPSHOT_TABLES = ['settings', 'access_keys', 'custom_key_stores', 'keys', 'key_materials', 'aliases', 'tags'] as const;
 
 const isUniqueViolation = (err: unknown): boolean =>
   typeof err === 'object' && err !== null && String((err as { code?: string }).code).startsWith('SQLITE_CONSTRAINT');
@@ -477,6 +477,9 @@ export class SqliteStorage implements Storage, SnapshotStorage {
       for (const r of db.prepare('SELECT * FROM access_keys ORDER BY access_key_id').iterate() as IterableIterator<AccessKeyRow>) {
         yield { type: 'accessKey', accessKey: toAccessKey(r) };
       }
+      for (const r of db.prepare('SELECT * FROM custom_key_stores ORDER BY account, region, custom_key_store_id').iterate() as IterableIterator<CustomKeyStoreRow>) {
+        yield { type: 'customKeyStore', customKeyStore: toCustomKeyStore(r) };
+      }
       for (const r of db.prepare('SELECT * FROM keys ORDER BY account, region, key_id').iterate() as IterableIterator<KeyRow>) {
         yield { type: 'key', key: toKey(r) };
       }
@@ -507,6 +510,7 @@ export class SqliteStorage implements Storage, SnapshotStorage {
       const insert = {
         setting: db.prepare('INSERT INTO settings VALUES (?, ?)'),
         accessKey: db.prepare('INSERT INTO access_keys VALUES (?, ?, ?, ?, ?)'),
+        customKeyStore: db.prepare(`INSERT INTO custom_key_stores (${CKS_COLUMNS}) VALUES (${CKS_COLUMNS.split(', ').map((c) => `@${c}`).join(', ')})`),
         key: db.prepare(INSERT_KEY),
         material: db.prepare(INSERT_MATERIAL),
         alias: db.prepare('INSERT INTO aliases VALUES (?, ?, ?, ?, ?, ?)'),
@@ -522,6 +526,9 @@ export class SqliteStorage implements Storage, SnapshotStorage {
             insert.accessKey.run(a.accessKeyId, a.account, a.principalArn, a.secretWrapped, a.createdAt.getTime());
             break;
           }
+          case 'customKeyStore':
+            insert.customKeyStore.run(customKeyStoreParams(r.customKeyStore));
+            break;
           case 'key':
             insert.key.run(keyParams(r.key));
             break;
