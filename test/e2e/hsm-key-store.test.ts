@@ -11,7 +11,7 @@ import path from 'node:path';
 import {
   ConnectCustomKeyStoreCommand, CreateCustomKeyStoreCommand, CreateKeyCommand, DecryptCommand, DeleteCustomKeyStoreCommand,
   DescribeCustomKeyStoresCommand, DescribeKeyCommand, DisconnectCustomKeyStoreCommand, EnableKeyRotationCommand, EncryptCommand,
-  GenerateDataKeyCommand, GenerateDataKeyWithoutPlaintextCommand, GenerateRandomCommand, ReEncryptCommand, ScheduleKeyDeletionCommand,
+  GenerateDataKeyCommand, GenerateDataKeyPairCommand, GenerateDataKeyWithoutPlaintextCommand, GenerateRandomCommand, ReEncryptCommand, ScheduleKeyDeletionCommand,
   UpdateCustomKeyStoreCommand, type KMSClient,
 } from '@aws-sdk/client-kms';
 import { devClient, startServer, type TestServer } from '../helpers/server.js';
@@ -176,6 +176,9 @@ describe('HSM key store (AWS_CLOUDHSM over SoftHSM2)', { skip: softhsmSkip }, ()
     assert.deepEqual(Buffer.from((await kms.send(new DecryptCommand({ CiphertextBlob: dk.CiphertextBlob }))).Plaintext!), Buffer.from(dk.Plaintext!));
     const dkw = await kms.send(new GenerateDataKeyWithoutPlaintextCommand({ KeyId: keyId, NumberOfBytes: 64 }));
     assert.equal((await kms.send(new DecryptCommand({ CiphertextBlob: dkw.CiphertextBlob }))).Plaintext!.length, 64);
+
+    const pair = await kms.send(new GenerateDataKeyPairCommand({ KeyId: keyId, KeyPairSpec: 'ECC_NIST_P256' }));
+    assert.deepEqual(Buffer.from((await kms.send(new DecryptCommand({ CiphertextBlob: pair.PrivateKeyCiphertextBlob }))).Plaintext!), Buffer.from(pair.PrivateKeyPlaintext!));
 
     const local = (await kms.send(new CreateKeyCommand({}))).KeyMetadata!.KeyId!;
     const toLocal = await kms.send(new ReEncryptCommand({ CiphertextBlob: ciphertext, SourceEncryptionContext: ctx, DestinationKeyId: local }));
