@@ -122,8 +122,9 @@ export async function startTrent(config: TrentConfig, io: Io = { stdout: process
     log: (message, fields) => say(JSON.stringify({ level: 'warn', message, ...fields })),
   });
   const keystore = new RoutingKeyStore(localKeystore, hsm);
-  // A store disconnected (or deleted) on another node: close its token here too.
+  // A store disconnected (or deleted) on another node: close its token here too. A deleted key: its HSM object goes.
   feed.subscribe((change) => {
+    if (change.kind === 'key' && change.deleted) void hsm.destroyKeyObjects(change.arn);
     if (change.kind !== 'custom-key-store' || !hsm.isOpen(change.customKeyStoreId)) return;
     customKeyStores
       .get(change, change.customKeyStoreId)

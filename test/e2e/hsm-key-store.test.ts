@@ -17,6 +17,7 @@ import {
 import { devClient, startServer, type TestServer } from '../helpers/server.js';
 import { softHsm, softhsmSkip } from '../helpers/softhsm.js';
 import { awsCli } from '../helpers/aws-cli.js';
+import { errorName, within } from '../helpers/poll.js';
 import { Pkcs11Modules, Pkcs11Token } from '../../src/keystores/pkcs11/pkcs11-token.js';
 
 const rejects = (p: Promise<unknown>, name: string, message?: RegExp) =>
@@ -261,5 +262,21 @@ describe('HSM key store (AWS_CLOUDHSM over SoftHSM2)', { skip: softhsmSkip }, ()
     await kms.send(new DisconnectCustomKeyStoreCommand({ CustomKeyStoreId: storeId }));
     await rejects(kms.send(new DeleteCustomKeyStoreCommand({ CustomKeyStoreId: storeId })), 'CustomKeyStoreHasCMKsException');
     assert.doesNotMatch(server.stdout() + server.stderr(), new RegExp(tokenA.pin));
+  });
+
+  it('a deleted key\'s object is destroyed in the connected token; then the empty store can be deleted', async () => {
+    await kms.send(new ConnectCustomKeyStoreCommand({ CustomKeyStoreId: storeId }));
+    const res = await fetch(`${server.url}/_trent/dev/clock`, { method: 'POST', body: JSON.stringify({ advanceSeconds: 8 * 86_400 }) });
+    assert.equal(res.status, 200);
+    await within(10_000, 'the key is deleted', async () => (await errorName(kms.send(new DescribeKeyCommand({ KeyId: keyId })))) === 'NotFoundException');
+    const token = Pkcs11Token.open(new Pkcs11Modules(), { modulePath: softHsm().module, token: { label: tokenA.label }, pin: tokenA.pin, randomBytes });
+    try {
+      await within(10_000, 'the key object is gone from the token', async () => !(await token.hasKey(Buffer.from(keyMaterialId, 'hex'))));
+    } finally {
+      token.close();
+    }
+    await kms.send(new DisconnectCustomKeyStoreCommand({ CustomKeyStoreId: storeId }));
+    await kms.send(new DeleteCustomKeyStoreCommand({ CustomKeyStoreId: storeId }));
+    assert.deepEqual((await kms.send(new DescribeCustomKeyStoresCommand({}))).CustomKeyStores, []);
   });
 });

@@ -203,6 +203,21 @@ export class HsmKeyStore implements HsmBackend {
     return { keyArn, materialId, wrapped: hsmMaterialRef(store.customKeyStoreId, ckaId), createdAt: this.opts.clock.now() };
   }
 
+  /**
+   * A key was deleted: its objects go from every token this node has open (found by their label, `trent:<key ARN>`).
+   * As on AWS, a key deleted while its store is disconnected leaves its object in the token. Never throws.
+   */
+  async destroyKeyObjects(keyArn: string): Promise<void> {
+    for (const [tokenKey, open] of this.#tokens) {
+      try {
+        const n = await open.token.destroyByLabel(`trent:${keyArn}`);
+        if (n > 0) this.opts.log?.('deleted key: its key object was destroyed in the HSM', { arn: keyArn, objects: n });
+      } catch (err) {
+        this.opts.log?.('deleted key: could not destroy its key object in the HSM', { arn: keyArn, token: tokenKey.split('\u0000')[1], error: (err as Error).message });
+      }
+    }
+  }
+
   async random(store: CustomKeyStoreRecord, n: number): Promise<Buffer> {
     const token = await this.#token(store);
     return hsmCall(store.customKeyStoreId, () => token.random(n));

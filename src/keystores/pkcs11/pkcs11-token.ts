@@ -269,6 +269,25 @@ export class Pkcs11Token {
     });
   }
 
+  /** Deletes every secret-key object labelled `label`; returns how many. */
+  async destroyByLabel(label: string): Promise<number> {
+    return this.#withSession('C_DestroyObject', (s) => {
+      this.mod.C_FindObjectsInit(s, [
+        { type: P.CKA_CLASS, value: P.CKO_SECRET_KEY },
+        { type: P.CKA_LABEL, value: label },
+      ]);
+      let found: Handle[];
+      try {
+        found = this.mod.C_FindObjects(s, 64);
+      } finally {
+        this.mod.C_FindObjectsFinal(s);
+      }
+      for (const h of found) this.mod.C_DestroyObject(s, h);
+      if (found.length > 0) this.#keyHandles.clear();
+      return found.length;
+    });
+  }
+
   #findKey(session: Handle, id: Buffer): Handle {
     const cached = this.#keyHandles.get(id.toString('hex'));
     if (cached) return cached;
