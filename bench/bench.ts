@@ -2,19 +2,20 @@
 // requests, for Encrypt, Decrypt and GenerateDataKey (the default cases), and on request for Sign/Verify with
 // RSA_2048, ECC_NIST_P256 and Ed25519 keys, GenerateMac and GenerateDataKeyPair (RSA_2048, ECC_NIST_P256). Prints
 // requests/s, p50/p99 latency and Trent's share of the bare server's requests/s. Then the stores: Encrypt and CreateKey on SQLite (one node), on PostgreSQL (one node),
-// and on two nodes sharing one PostgreSQL database (the load spread over both), with ratios to SQLite. PostgreSQL is
+// and on two nodes sharing one PostgreSQL database (the load spread over both), and through an HSM key store (a
+// SoftHSM2 token: the key in the token, AES-GCM done by it; SQLite store), with ratios to SQLite's default key store. PostgreSQL is
 // a throwaway cluster of the bench's own (initdb/pg_ctl on this machine, PostgreSQL's durable defaults, as SQLite's
 // synchronous=FULL). Writes nothing to the repo: data dirs, request logs and the cluster go to temp dirs.
 //
 //   npm run bench -- [--duration 10] [--connections 16] [--ops Encrypt,Decrypt,GenerateDataKey | asymmetric | all]
-//                    [--stores sqlite,postgres,two-node] [--store-ops Encrypt,CreateKey]
+//                    [--stores sqlite,postgres,two-node,hsm] [--store-ops Encrypt,CreateKey]
 //                    [--auth dev|credentials] [--request-log file|off|stdout]
 //
 // --stores '' (empty) skips the store comparison; --ops '' skips the bare-server comparison.
 //
 // --auth dev (default) starts Trent with --dev and signs with a made-up access key; --auth credentials starts it
 // without --dev and signs with the administrator credentials Trent writes to <data-dir>/credentials on first start.
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import path from 'node:path';
@@ -22,6 +23,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import autocannon, { type Result } from 'autocannon';
 import { postgresSkipReason, startPostgresCluster } from '../test/helpers/postgres.js';
+import { softHsm, softhsmSkip } from '../test/helpers/softhsm.js';
 import { signRequest, type Credentials } from './sigv4.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url)); // dist/bench
@@ -37,10 +39,10 @@ const OPS = [...SYMMETRIC_OPS, ...ASYMMETRIC_OPS] as const;
 type Op = (typeof OPS)[number];
 const STORE_OPS = ['Encrypt', 'CreateKey'] as const;
 type StoreOp = (typeof STORE_OPS)[number];
-const STORES = ['sqlite', 'postgres', 'two-node'] as const;
+const STORES = ['sqlite', 'postgres', 'two-node', 'hsm'] as const;
 type Store = (typeof STORES)[number];
 const PRESETS: Record<string, readonly Op[]> = { all: OPS, asymmetric: ASYMMETRIC_OPS, symmetric: SYMMETRIC_OPS };
-const STORE_LABEL: Record<Store, string> = { sqlite: 'SQLite, 1 node', postgres: 'PostgreSQL, 1 node', 'two-node': 'PostgreSQL, 2 nodes' };
+const STORE_LABEL: Record<Store, string> = { sqlite: 'SQLite, 1 node', postgres: 'PostgreSQL, 1 node', 'two-node': 'PostgreSQL, 2 nodes', hsm: 'HSM key store (SoftHSM2), SQLite' };
 
 const { values: argv } = parseArgs({
   options: {
@@ -257,7 +259,7 @@ async function main(): Promise<void> {
   const children: ChildProcess[] = [];
   let nodeCount = 0;
   /** Starts a Trent node (own data dir and request log) on the given store. */
-  const startTrent = async (store?: string): Promise<Trent> => {
+  const startTrent = async (store?: string, env: NodeJS.ProcessEnv = {}): Promise<Trent> => {
     const n = nodeCount++;
     const dataDir = path.join(scratch, `data-${n}`);
     const requestLog = argv['request-log'] === 'file' ? path.join(scratch, `requests-${n}.log`) : argv['request-log'];
@@ -270,7 +272,7 @@ async function main(): Promise<void> {
       /Trent listening on (\S+)/,
       'stderr',
       // PostgreSQL nodes of one deployment must share the root key: a passphrase is the simplest way here.
-      store ? { TRENT_ROOT_KEY_PASSPHRASE: PASSPHRASE } : {},
+      { ...(store ? { TRENT_ROOT_KEY_PASSPHRASE: PASSPHRASE } : {}), ...env },
     );
     children.push(trent.child);
     return trent;
@@ -341,7 +343,32 @@ async function main(): Promise<void> {
     console.log(`\nStores: ${storeOps.join(', ')}; ${connections} connections (spread evenly over the nodes of a deployment)`);
     if (stores.includes('sqlite')) await measure('sqlite', [trent], bodies, credentials);
     await stopTrent(trent);
-    const pgStores = stores.filter((s) => s !== 'sqlite');
+    if (stores.includes('hsm')) {
+      if (softhsmSkip) {
+        console.log(`  (HSM key store rows skipped: ${softhsmSkip})`);
+      } else {
+        // A fresh SoftHSM2 token, a custom key store on it, and a key made in the token: Encrypt is AES-GCM in the
+        // token; CreateKey generates a key object in it.
+        const hsm = softHsm();
+        const token = hsm.initToken();
+        const clusterId = 'cluster-benchsofthsm';
+        const node = await startTrent(undefined, { SOFTHSM2_CONF: hsm.conf, TRENT_HSM_CLUSTERS: JSON.stringify([{ clusterId, modulePath: hsm.module, tokenLabel: token.label }]) });
+        const creds = credentialsOf(nodeCount - 1);
+        const cert = spawnSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', '/dev/null', '-days', '1', '-subj', '/CN=bench-hsm'], { encoding: 'utf8' });
+        if (cert.status !== 0) throw new Error(`openssl (trust anchor for the HSM rows): ${cert.stderr}`);
+        const { CustomKeyStoreId } = await call(node.url, 'CreateCustomKeyStore', { CustomKeyStoreName: 'bench', CloudHsmClusterId: clusterId, TrustAnchorCertificate: cert.stdout, KeyStorePassword: token.pin }, creds);
+        await call(node.url, 'ConnectCustomKeyStore', { CustomKeyStoreId }, creds);
+        const hsmKey = await call(node.url, 'CreateKey', { Origin: 'AWS_CLOUDHSM', CustomKeyStoreId, Description: 'benchmark' }, creds);
+        const hsmBodies: Record<string, Case> = {
+          Encrypt: { op: 'Encrypt', body: { KeyId: hsmKey.KeyMetadata.KeyId, Plaintext: PLAINTEXT, EncryptionContext: CONTEXT } },
+          CreateKey: { op: 'CreateKey', body: { Origin: 'AWS_CLOUDHSM', CustomKeyStoreId, Description: 'benchmark key' } },
+        };
+        await call(node.url, 'Encrypt', hsmBodies.Encrypt!.body, creds);
+        await measure('hsm', [node], hsmBodies, creds);
+        await stopTrent(node);
+      }
+    }
+    const pgStores = stores.filter((s) => s !== 'sqlite' && s !== 'hsm');
     if (pgStores.length > 0) {
       const skip = postgresSkipReason();
       if (skip) throw new Error(`PostgreSQL rows: ${skip}`);

@@ -206,8 +206,9 @@ export class Pkcs11Token {
    * with CKA_ID `id` and CKA_LABEL `label` to find it again.
    */
   async generateAesKey(id: Buffer, label: string): Promise<void> {
-    await this.#withSession('C_GenerateKey', (s) => {
-      const handle = this.mod.C_GenerateKey(s, { mechanism: P.CKM_AES_KEY_GEN }, [
+    await this.#withSession('C_GenerateKey', async (s) => {
+      // Asynchronous: a token may take a while to make and store a persistent object; the event loop goes on.
+      const handle = await this.mod.C_GenerateKeyAsync(s, { mechanism: P.CKM_AES_KEY_GEN }, [
         { type: P.CKA_CLASS, value: P.CKO_SECRET_KEY },
         { type: P.CKA_KEY_TYPE, value: P.CKK_AES },
         { type: P.CKA_VALUE_LEN, value: 32 },
