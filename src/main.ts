@@ -122,6 +122,7 @@ export async function startTrent(config: TrentConfig, io: Io = { stdout: process
     log: (message, fields) => say(JSON.stringify({ level: 'warn', message, ...fields })),
   });
   const keystore = new RoutingKeyStore(localKeystore, hsm);
+  await hsm.openConnected(await storage.listConnectedCustomKeyStores(10_000));
   // A store disconnected (or deleted) on another node: close its token here too. A deleted key: its HSM object goes.
   feed.subscribe((change) => {
     if (change.kind === 'key' && change.deleted) void hsm.destroyKeyObjects(change.arn);

@@ -237,6 +237,8 @@ export interface Storage {
    */
   insertCustomKeyStore(store: CustomKeyStoreRecord, maxPerScope: number): Promise<void>;
   getCustomKeyStore(scope: Scope, customKeyStoreId: string): Promise<CustomKeyStoreRecord | undefined>;
+  /** CONNECTED custom key stores of every scope (a node opens their HSMs when it starts), at most `limit`. */
+  listConnectedCustomKeyStores(limit: number): Promise<CustomKeyStoreRecord[]>;
   /** Custom key stores of a scope ordered by id, starting after `after`. */
   listCustomKeyStores(scope: Scope, limit: number, after?: string): Promise<Page<CustomKeyStoreRecord>>;
   /** Compare-and-set on `store.version` (StorageConflictError); StorageDuplicateError if the new name is taken. Returns the stored record. */

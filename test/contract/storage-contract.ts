@@ -403,6 +403,9 @@ export function storageContract(name: string, factory: StorageFactory): void {
       assert.deepEqual(p2.items.map((c) => c.name), ['store 3']);
       assert.equal(p2.next, undefined);
 
+      assert.deepEqual(await s.listConnectedCustomKeyStores(10), []);
+      await s.insertCustomKeyStore({ ...cks(9), account: B.account, connectionState: 'CONNECTED' }, 3);
+      assert.deepEqual((await s.listConnectedCustomKeyStores(10)).map((c) => [c.account, c.customKeyStoreId]), [[B.account, cks(9).customKeyStoreId]]);
       const connected = await s.updateCustomKeyStore({ ...cks(1), connectionState: 'FAILED', connectionErrorCode: 'INVALID_CREDENTIALS' });
       assert.equal(connected.version, 2);
       assert.deepEqual(await s.getCustomKeyStore(A, cks(1).customKeyStoreId), { ...cks(1), connectionState: 'FAILED', connectionErrorCode: 'INVALID_CREDENTIALS', version: 2 });

@@ -142,6 +142,20 @@ export class HsmKeyStore implements HsmBackend {
     return undefined;
   }
 
+  /**
+   * At start: opens the tokens of the stores that are CONNECTED, so that their keys answer at once and a key deleted
+   * by the scheduler has its object destroyed. A store whose token does not open stays CONNECTED in storage (another
+   * node may reach it); its keys answer KMSInvalidStateException on this node until it does. Never throws.
+   */
+  async openConnected(stores: readonly CustomKeyStoreRecord[]): Promise<void> {
+    for (const store of stores) {
+      if (store.type !== 'AWS_CLOUDHSM') continue;
+      await this.connect(store).catch((err: unknown) =>
+        this.opts.log?.('could not open the HSM of a connected custom key store', { customKeyStoreId: store.customKeyStoreId, error: String(err) }),
+      );
+    }
+  }
+
   disconnect(customKeyStoreId: string): void {
     const tokenKey = this.#stores.get(customKeyStoreId);
     if (tokenKey === undefined) return;

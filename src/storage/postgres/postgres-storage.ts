@@ -542,6 +542,14 @@ export class PostgresStorage implements Storage, SnapshotStorage {
     return r.rows[0] && toCustomKeyStore(r.rows[0]);
   }
 
+  async listConnectedCustomKeyStores(limit: number): Promise<CustomKeyStoreRecord[]> {
+    const r = await this.#db.query<CustomKeyStoreRow>(
+      `SELECT ${CKS_COLUMNS} FROM custom_key_stores WHERE connection_state = 'CONNECTED' ORDER BY account, region, custom_key_store_id LIMIT $1`,
+      [limit],
+    );
+    return r.rows.map(toCustomKeyStore);
+  }
+
   async listCustomKeyStores(scope: Scope, limit: number, after?: string): Promise<Page<CustomKeyStoreRecord>> {
     const r = await this.#db.query<CustomKeyStoreRow>(
       `SELECT ${CKS_COLUMNS} FROM custom_key_stores WHERE account = $1 AND region = $2 AND custom_key_store_id > $3 ORDER BY custom_key_store_id LIMIT $4`,

@@ -413,6 +413,13 @@ export class SqliteStorage implements Storage, SnapshotStorage {
     return row && toCustomKeyStore(row);
   }
 
+  async listConnectedCustomKeyStores(limit: number): Promise<CustomKeyStoreRecord[]> {
+    const rows = this.#db
+      .prepare("SELECT * FROM custom_key_stores WHERE connection_state = 'CONNECTED' ORDER BY account, region, custom_key_store_id LIMIT ?")
+      .all(limit) as CustomKeyStoreRow[];
+    return rows.map(toCustomKeyStore);
+  }
+
   async listCustomKeyStores(scope: Scope, limit: number, after?: string): Promise<Page<CustomKeyStoreRecord>> {
     const rows = this.#db
       .prepare('SELECT * FROM custom_key_stores WHERE account = ? AND region = ? AND custom_key_store_id > ? ORDER BY custom_key_store_id LIMIT ?')
