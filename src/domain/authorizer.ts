@@ -3,7 +3,7 @@ import type { CallerIdentity } from './identity.js';
 import { KmsError } from './errors.js';
 import { compilePolicy, evaluatePolicy, type CompiledPolicy, type ConditionLookup, type Decision } from './policy/index.js';
 
-/** What a request carries that key policy conditions may test (kms:* and aws:* condition keys). */
+/** What a request carries that policy conditions and grants may test (kms:* and aws:* condition keys). */
 export interface AuthorizationContext {
   readonly encryptionContext?: Readonly<Record<string, string>> | undefined;
   readonly encryptionAlgorithm?: string | undefined;
@@ -13,59 +13,131 @@ export interface AuthorizationContext {
   readonly requestAlias?: string | undefined;
   readonly sourceIp?: string | undefined;
   readonly secureTransport?: boolean | undefined;
+  /** The request's GrantTokens: grants they name count even before they are visible everywhere. */
+  readonly grantTokens?: readonly string[] | undefined;
 }
 
-/** The one authorize step every operation goes through. Grants and IAM policies plug in here later. */
+/**
+ * Grants: checked when the policies do not allow a request on a key. Answers synchronously when it can (grants of
+ * the key cached), with a promise when it must read the store.
+ */
+export interface GrantChecker {
+  allows(caller: CallerIdentity, action: string, key: KeyRecord, request: AuthorizationContext | undefined): boolean | Promise<boolean>;
+}
+
+/** The one authorize step every operation goes through: key policy, identity (IAM) policies, grants. */
 export interface Authorizer {
-  /** Throws AccessDeniedException when `caller` may not perform `action` (e.g. "kms:Encrypt") on `key`. */
-  authorize(caller: CallerIdentity, action: string, key?: KeyRecord, request?: AuthorizationContext): void;
-  /** The key policy's decision for a request (no exception): used by the PutKeyPolicy lockout safety check. */
+  /**
+   * Throws (or rejects with) AccessDeniedException when `caller` may not perform `action` (e.g. "kms:Encrypt") on
+   * `key`, or — without a key — on resource "*" (CreateKey, ListKeys: identity policies only). Returns nothing when
+   * allowed without reading the store (the hot path), a promise when grants had to be consulted.
+   */
+  authorize(caller: CallerIdentity, action: string, key?: KeyRecord, request?: AuthorizationContext): void | Promise<void>;
+  /**
+   * The decision of a candidate key policy together with the caller's identity policies (no grants, no exception):
+   * used by the policy lockout safety check of CreateKey and PutKeyPolicy.
+   */
   decide(policy: string, caller: CallerIdentity, action: string, key: KeyRecord, request?: AuthorizationContext): Decision;
 }
 
-const notAuthorized = (caller: CallerIdentity, action: string, key: KeyRecord, decision: Decision): KmsError =>
-  new KmsError(
-    'AccessDeniedException',
-    decision === 'deny'
-      ? `User: ${caller.principalArn} is not authorized to perform: ${action} on resource: ${key.arn} with an explicit deny in a resource-based policy`
-      : `User: ${caller.principalArn} is not authorized to perform: ${action} on resource: ${key.arn} because no resource-based policy allows the ${action} action`,
-  );
+type Denial = 'resourceDeny' | 'identityDeny' | 'noResourceAllow' | 'noIdentityAllow';
+
+const notAuthorized = (caller: CallerIdentity, action: string, resource: string, why: Denial): KmsError => {
+  const head = `User: ${caller.principalArn} is not authorized to perform: ${action} on resource: ${resource}`;
+  switch (why) {
+    case 'resourceDeny':
+      return new KmsError('AccessDeniedException', `${head} with an explicit deny in a resource-based policy`);
+    case 'identityDeny':
+      return new KmsError('AccessDeniedException', `${head} with an explicit deny in an identity-based policy`);
+    case 'noResourceAllow':
+      return new KmsError('AccessDeniedException', `${head} because no resource-based policy allows the ${action} action`);
+    case 'noIdentityAllow':
+      return new KmsError('AccessDeniedException', `${head} because no identity-based policy allows the ${action} action`);
+    default:
+      return why satisfies never;
+  }
+};
 
 const MAX_CACHED_DOCUMENTS = 1024;
 
 /**
- * Decides by the key policy (KMS Developer Guide, "Determining access to an AWS KMS key"): an explicit Deny wins;
- * otherwise the policy must allow the caller, directly or through the caller's account root principal (which in AWS
- * delegates to IAM policies). Trent has no IAM policies yet and every caller is an account root, so the IAM side is
- * satisfied — for the key's own account and, for cross-account use, for the caller's account. Requests without a key
- * (CreateKey, ListKeys, ListAliases) are IAM-only actions in AWS: allowed. Compiled policies are cached per document.
+ * Decides as AWS KMS does (KMS Developer Guide, "Determining access to an AWS KMS key"; IAM User Guide, "Policy
+ * evaluation logic", cross-account): an explicit Deny in the key policy or in an identity policy wins; otherwise the
+ * key policy must allow — naming the caller (its ARN or "*"), which suffices in the key's own account, or naming the
+ * caller's account, which delegates to the caller's identity policies; a caller of another account always needs its
+ * identity policies to allow too. An account root has no identity policies and IAM lets it do anything in its own
+ * account. When the policies do not allow, a grant may (explicit denies still win). Requests without a key are
+ * decided by identity policies alone. Compiled key policies are cached per key record and per document.
  */
 export class KeyPolicyAuthorizer implements Authorizer {
   private readonly byRecord = new WeakMap<KeyRecord, CompiledPolicy | null>();
   private readonly byText = new Map<string, CompiledPolicy | null>();
 
-  constructor(private readonly clock: Clock) {}
+  constructor(
+    private readonly clock: Clock,
+    private readonly grants?: GrantChecker,
+  ) {}
 
-  authorize(caller: CallerIdentity, action: string, key?: KeyRecord, request?: AuthorizationContext): void {
-    if (!key) return;
+  authorize(caller: CallerIdentity, action: string, key?: KeyRecord, request?: AuthorizationContext): void | Promise<void> {
+    if (!key) {
+      const identity = this.identityDecision(caller, action, '*', undefined, request);
+      if (identity !== 'allow') throw notAuthorized(caller, action, '*', identity === 'deny' ? 'identityDeny' : 'noIdentityAllow');
+      return;
+    }
     let compiled = this.byRecord.get(key);
     if (compiled === undefined) {
       compiled = this.compile(key.policy);
       this.byRecord.set(key, compiled);
     }
-    const decision = this.evaluate(compiled, caller, action, key, request);
-    if (decision !== 'allow') throw notAuthorized(caller, action, key, decision);
+    const outcome = this.evaluate(compiled, caller, action, key, request);
+    if (outcome === 'allow') return;
+    if (outcome === 'resourceDeny' || outcome === 'identityDeny' || !this.grants) throw notAuthorized(caller, action, key.arn, outcome);
+    const granted = this.grants.allows(caller, action, key, request);
+    if (granted === true) return;
+    if (granted === false) throw notAuthorized(caller, action, key.arn, outcome);
+    return granted.then((ok) => {
+      if (!ok) throw notAuthorized(caller, action, key.arn, outcome);
+    });
   }
 
   decide(policy: string, caller: CallerIdentity, action: string, key: KeyRecord, request?: AuthorizationContext): Decision {
-    return this.evaluate(this.compile(policy), caller, action, key, request);
+    const outcome = this.evaluate(this.compile(policy), caller, action, key, request);
+    return outcome === 'allow' ? 'allow' : outcome === 'resourceDeny' || outcome === 'identityDeny' ? 'deny' : 'implicitDeny';
   }
 
-  private evaluate(compiled: CompiledPolicy | null, caller: CallerIdentity, action: string, key: KeyRecord, request?: AuthorizationContext): Decision {
+  private evaluate(compiled: CompiledPolicy | null, caller: CallerIdentity, action: string, key: KeyRecord, request?: AuthorizationContext): 'allow' | Denial {
     // A stored document the parser refuses (written before policies were evaluated) allows nothing: fail closed.
-    if (!compiled) return 'implicitDeny';
-    const conditions: ConditionLookup = compiled.hasConditions ? conditionKeys(caller, key, request, this.clock) : noConditionKeys;
-    return evaluatePolicy(compiled, { principalArn: caller.principalArn, principalAccount: caller.account, action, resource: key.arn, conditions }).decision;
+    if (!compiled) return 'noResourceAllow';
+    let conditions: ConditionLookup | undefined;
+    const lookup = (): ConditionLookup => (conditions ??= conditionKeys(caller, key, request, this.clock));
+    const kp = evaluatePolicy(compiled, { principalArn: caller.principalArn, principalAccount: caller.account, action, resource: key.arn, conditions: compiled.hasConditions ? lookup() : noConditionKeys });
+    if (kp.decision === 'deny') return 'resourceDeny';
+    const identity = this.identityDecision(caller, action, key.arn, key, request, lookup);
+    if (identity === 'deny') return 'identityDeny';
+    if (kp.decision !== 'allow') return 'noResourceAllow';
+    if (caller.account === key.account && !kp.viaAccount) return 'allow';
+    return identity === 'allow' ? 'allow' : 'noIdentityAllow';
+  }
+
+  /** The caller's identity policies on `resource`: an account root may do anything in its own account. */
+  private identityDecision(
+    caller: CallerIdentity,
+    action: string,
+    resource: string,
+    key: KeyRecord | undefined,
+    request: AuthorizationContext | undefined,
+    lookup?: () => ConditionLookup,
+  ): Decision {
+    const policies = caller.identityPolicies;
+    if (!policies) return 'allow';
+    let decision: Decision = 'implicitDeny';
+    for (const policy of policies) {
+      const conditions = policy.hasConditions ? (lookup ? lookup() : conditionKeys(caller, key, request, this.clock)) : noConditionKeys;
+      const d = evaluatePolicy(policy, { principalArn: caller.principalArn, principalAccount: caller.account, action, resource, conditions }).decision;
+      if (d === 'deny') return 'deny';
+      if (d === 'allow') decision = 'allow';
+    }
+    return decision;
   }
 
   private compile(policy: string): CompiledPolicy | null {
@@ -87,7 +159,7 @@ const noConditionKeys: ConditionLookup = () => undefined;
 const EC_PREFIX = 'kms:encryptioncontext:';
 
 /** The condition keys of one request (conditions-kms.html, reference_policies_condition-keys.html), computed on demand. */
-function conditionKeys(caller: CallerIdentity, key: KeyRecord, request: AuthorizationContext | undefined, clock: Clock): ConditionLookup {
+function conditionKeys(caller: CallerIdentity, key: KeyRecord | undefined, request: AuthorizationContext | undefined, clock: Clock): ConditionLookup {
   return (name) => {
     if (name.startsWith(EC_PREFIX)) {
       const wanted = name.slice(EC_PREFIX.length);
@@ -106,13 +178,13 @@ function conditionKeys(caller: CallerIdentity, key: KeyRecord, request: Authoriz
       case 'aws:principalarn':
         return caller.principalArn;
       case 'aws:principaltype':
-        return caller.principalArn.endsWith(':root') ? 'Account' : 'User';
+        return caller.principalArn.endsWith(':root') ? 'Account' : caller.principalArn.includes(':role/') ? 'AssumedRole' : 'User';
       case 'kms:keyspec':
-        return key.keySpec;
+        return key?.keySpec;
       case 'kms:keyusage':
-        return key.keyUsage;
+        return key?.keyUsage;
       case 'kms:keyorigin':
-        return key.origin;
+        return key?.origin;
       case 'kms:encryptionalgorithm':
         return request?.encryptionAlgorithm;
       case 'kms:signingalgorithm':

@@ -73,7 +73,8 @@ export async function keyForOperation(
   request?: AuthorizationContext,
 ): Promise<KeyRecord> {
   const key = await resolveKey(keyIdParam, ctx, svc, opts);
-  svc.authorizer.authorize(ctx.caller, `kms:${operation}`, key, authorizationContext(keyIdParam, ctx, request));
+  const granted = svc.authorizer.authorize(ctx.caller, `kms:${operation}`, key, authorizationContext(keyIdParam, ctx, request));
+  if (granted) await granted; // a promise only when grants had to be read
   assertKeyState(key, operation);
   return key;
 }

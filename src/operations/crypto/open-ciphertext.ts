@@ -51,7 +51,8 @@ export async function openCiphertext(
   const key = requested ?? (await svc.keys.getKey(ref.scope, ref.keyId));
   if (!key) throw invalidCiphertext();
   ctx.resourceArn = key.arn;
-  svc.authorizer.authorize(ctx.caller, `kms:${operation}${operation === 'ReEncrypt' ? 'From' : ''}`, key, authorizationContext(keyIdParam, ctx, { encryptionContext: context, encryptionAlgorithm: algorithm }));
+  const granted = svc.authorizer.authorize(ctx.caller, `kms:${operation}${operation === 'ReEncrypt' ? 'From' : ''}`, key, authorizationContext(keyIdParam, ctx, { encryptionContext: context, encryptionAlgorithm: algorithm }));
+  if (granted) await granted; // a promise only when grants had to be read
   assertKeyState(key, operation);
   encryptionScheme(key, algorithm, operation);
   const material = await svc.keys.getMaterial(key, blob.materialId);
@@ -70,7 +71,8 @@ async function openAsymmetric(
   ctx: RequestContext,
   svc: Services,
 ): Promise<Opened> {
-  svc.authorizer.authorize(ctx.caller, `kms:${operation}${operation === 'ReEncrypt' ? 'From' : ''}`, key, authorizationContext(key.arn, ctx, { encryptionAlgorithm: algorithm }));
+  const granted = svc.authorizer.authorize(ctx.caller, `kms:${operation}${operation === 'ReEncrypt' ? 'From' : ''}`, key, authorizationContext(key.arn, ctx, { encryptionAlgorithm: algorithm }));
+  if (granted) await granted; // a promise only when grants had to be read
   assertKeyState(key, operation);
   const scheme = encryptionScheme(key, algorithm, operation);
   if (scheme.kind === 'symmetric') throw new Error(`${key.keySpec} is asymmetric but its scheme is ${scheme.kind}`);
