@@ -1,4 +1,4 @@
-import type { Clock, KeyRecord } from './ports.js';
+import type { Clock, GrantConstraintsRecord, KeyRecord } from './ports.js';
 import type { CallerIdentity } from './identity.js';
 import { KmsError } from './errors.js';
 import { compilePolicy, evaluatePolicy, type CompiledPolicy, type ConditionLookup, type Decision } from './policy/index.js';
@@ -15,6 +15,13 @@ export interface AuthorizationContext {
   readonly secureTransport?: boolean | undefined;
   /** The request's GrantTokens: grants they name count even before they are visible everywhere. */
   readonly grantTokens?: readonly string[] | undefined;
+  /** CreateGrant (kms:GrantOperations, kms:GranteePrincipal, kms:RetiringPrincipal, kms:GrantConstraintType). */
+  readonly grantOperations?: readonly string[] | undefined;
+  readonly granteePrincipal?: string | undefined;
+  readonly retiringPrincipal?: string | undefined;
+  readonly grantConstraints?: GrantConstraintsRecord | undefined;
+  /** kms:GrantIsForAWSResource: present (always false in Trent) on CreateGrant, ListGrants and RevokeGrant. */
+  readonly grantIsForAwsResource?: boolean | undefined;
 }
 
 /**
@@ -193,6 +200,16 @@ function conditionKeys(caller: CallerIdentity, key: KeyRecord | undefined, reque
         return request?.macAlgorithm;
       case 'kms:requestalias':
         return request?.requestAlias;
+      case 'kms:grantoperations':
+        return request?.grantOperations;
+      case 'kms:granteeprincipal':
+        return request?.granteePrincipal;
+      case 'kms:retiringprincipal':
+        return request?.retiringPrincipal;
+      case 'kms:grantisforawsresource':
+        return request?.grantIsForAwsResource === undefined ? undefined : String(request.grantIsForAwsResource);
+      case 'kms:grantconstrainttype':
+        return request?.grantConstraints?.encryptionContextEquals ? 'EncryptionContextEquals' : request?.grantConstraints?.encryptionContextSubset ? 'EncryptionContextSubset' : undefined;
       case 'aws:sourceip':
         // An IPv4 client on a dual-stack socket shows as ::ffff:a.b.c.d; policies name it as a.b.c.d.
         return request?.sourceIp?.startsWith('::ffff:') && request.sourceIp.includes('.') ? request.sourceIp.slice(7) : request?.sourceIp;

@@ -280,6 +280,8 @@ export class KeyRepository {
       case 'alias':
         this.#aliases.delete(scopeKey(change, change.aliasName));
         return;
+      case 'grants': // the GrantRepository's
+        return;
       case 'all':
         this.#keys.clear();
         this.#materials.clear();

@@ -2,11 +2,14 @@ import type { OperationName } from '../model/kms-model.generated.js';
 import type { Authorizer } from '../domain/authorizer.js';
 import type { CallerIdentity } from '../domain/identity.js';
 import type { KeyRepository } from '../domain/key-repository.js';
+import type { GrantRepository } from '../domain/grant-repository.js';
 import type { Clock, KeyStore, RandomSource, Scope, Storage } from '../domain/ports.js';
 
 /** What an operation may use; made once in main.ts. */
 export interface Services {
   readonly keys: KeyRepository;
+  /** Grants, cached per key; also the authorizer's GrantChecker. */
+  readonly grants: GrantRepository;
   readonly storage: Storage;
   readonly keystore: KeyStore;
   readonly authorizer: Authorizer;

@@ -4,6 +4,8 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { KeyPolicyAuthorizer } from '../../src/domain/authorizer.js';
+import { GrantRepository } from '../../src/domain/grant-repository.js';
+import { GrantTokens } from '../../src/domain/grants.js';
 import { KeyRepository } from '../../src/domain/key-repository.js';
 import { LocalKeyStore } from '../../src/keystores/local/local-keystore.js';
 import { RootKey } from '../../src/keystores/local/root-key.js';
@@ -23,8 +25,9 @@ describe('hot path', () => {
     const { storage, calls } = counting(sqlite);
     const { rootKey } = await RootKey.fromFile(path.join(dir, 'root-key'), systemRandom);
     const keys = new KeyRepository(storage, systemClock);
+    const grants = new GrantRepository(storage, systemClock, new GrantTokens(rootKey));
     const svc: Services = {
-      keys, storage, keystore: new LocalKeyStore(rootKey, systemRandom, systemClock), authorizer: new KeyPolicyAuthorizer(systemClock),
+      keys, grants, storage, keystore: new LocalKeyStore(rootKey, systemRandom, systemClock), authorizer: new KeyPolicyAuthorizer(systemClock, grants),
       clock: systemClock, random: systemRandom,
     };
     const registry = new OperationRegistry();

@@ -67,4 +67,18 @@ export const POSTGRES_MIGRATIONS: readonly { version: number; sql: string }[] = 
       CREATE INDEX key_materials_due_for_expiry ON key_materials (valid_to) WHERE valid_to IS NOT NULL;
     `,
   },
+  {
+    // Grants (issue #6): one row per grant; operations and constraints as JSON text. (SQLite: migration 4.)
+    version: 5,
+    sql: `
+      CREATE TABLE grants (
+        key_arn text COLLATE "C" NOT NULL, grant_id text COLLATE "C" NOT NULL, account text NOT NULL, region text NOT NULL, name text,
+        grantee_principal text NOT NULL, retiring_principal text, issuing_account text NOT NULL,
+        operations text NOT NULL, constraints text, creation_date bigint NOT NULL,
+        PRIMARY KEY (key_arn, grant_id)
+      );
+      CREATE INDEX grants_by_grantee ON grants (key_arn, grantee_principal);
+      CREATE INDEX grants_by_retiring_principal ON grants (retiring_principal, region, key_arn, grant_id) WHERE retiring_principal IS NOT NULL;
+    `,
+  },
 ];
