@@ -34,12 +34,13 @@ export async function openCiphertext(
   operation: 'Decrypt' | 'ReEncrypt',
   ctx: RequestContext,
   svc: Services,
+  grantTokens?: readonly string[],
 ): Promise<Opened> {
   if (!blobBytes) {
     throw new KmsError('ValidationException', "1 validation error detected: Value null at 'ciphertextBlob' failed to satisfy constraint: Member must not be null");
   }
   const requested = keyIdParam === undefined ? undefined : await resolveKey(keyIdParam, ctx, svc, CRYPTO_KEY);
-  if (requested && isAsymmetric(requested.keySpec)) return openAsymmetric(requested, blobBytes, context, algorithm, operation, ctx, svc);
+  if (requested && isAsymmetric(requested.keySpec)) return openAsymmetric(requested, blobBytes, context, algorithm, operation, ctx, svc, grantTokens);
   const blob = parseBlob(blobBytes);
   if (!blob) throw invalidCiphertext();
   const ref = parseKeyReference(blob.keyArn);
@@ -51,7 +52,7 @@ export async function openCiphertext(
   const key = requested ?? (await svc.keys.getKey(ref.scope, ref.keyId));
   if (!key) throw invalidCiphertext();
   ctx.resourceArn = key.arn;
-  const granted = svc.authorizer.authorize(ctx.caller, `kms:${operation}${operation === 'ReEncrypt' ? 'From' : ''}`, key, authorizationContext(keyIdParam, ctx, { encryptionContext: context, encryptionAlgorithm: algorithm }));
+  const granted = svc.authorizer.authorize(ctx.caller, `kms:${operation}${operation === 'ReEncrypt' ? 'From' : ''}`, key, authorizationContext(keyIdParam, ctx, { encryptionContext: context, encryptionAlgorithm: algorithm, grantTokens }));
   if (granted) await granted; // a promise only when grants had to be read
   assertKeyState(key, operation);
   encryptionScheme(key, algorithm, operation);
@@ -70,8 +71,9 @@ async function openAsymmetric(
   operation: 'Decrypt' | 'ReEncrypt',
   ctx: RequestContext,
   svc: Services,
+  grantTokens: readonly string[] | undefined,
 ): Promise<Opened> {
-  const granted = svc.authorizer.authorize(ctx.caller, `kms:${operation}${operation === 'ReEncrypt' ? 'From' : ''}`, key, authorizationContext(key.arn, ctx, { encryptionAlgorithm: algorithm }));
+  const granted = svc.authorizer.authorize(ctx.caller, `kms:${operation}${operation === 'ReEncrypt' ? 'From' : ''}`, key, authorizationContext(key.arn, ctx, { encryptionAlgorithm: algorithm, grantTokens }));
   if (granted) await granted; // a promise only when grants had to be read
   assertKeyState(key, operation);
   const scheme = encryptionScheme(key, algorithm, operation);
