@@ -7,7 +7,7 @@ import {
   StorageDuplicateError, StorageNotEmptyError,
   type AccessKeyRecord, type AliasRecord, type MaterialRecord, type Scope, type SnapshotRecord, type SnapshotStorage, type Storage,
 } from '../../src/domain/ports.js';
-import { keyRecord } from './storage-contract.js';
+import { grantRecord, keyRecord } from './storage-contract.js';
 
 export type SnapshotStore = Storage & SnapshotStorage;
 
@@ -68,6 +68,8 @@ export async function populate(s: Storage): Promise<void> {
   await s.putSetting('root.check', randomBytes(32).toString('base64'));
   await s.putSetting('root.scrypt.salt', randomBytes(16).toString('base64'));
   await s.putSetting('admin.accessKeyId', 'AKIAAAAAAAAAAAAAAAAA');
+  await s.insertGrant(grantRecord(enabled, 1, { name: 'g1', retiringPrincipal: `arn:aws:iam::${B.account}:role/r`, constraints: { encryptionContextEquals: { k: 'v ✓' } } }));
+  await s.insertGrant(grantRecord(enabled, 2, { operations: ['DescribeKey'] }));
 }
 
 const countByType = (records: readonly SnapshotRecord[]) => {
@@ -92,13 +94,13 @@ export function snapshotContract(source: SnapshotFactory, target: SnapshotFactor
       const src = await make(source);
       await populate(src);
       const exported = await collect(src.exportSnapshot());
-      assert.deepEqual(countByType(exported), { setting: 3, accessKey: 2, key: 5, material: 7, alias: 3, tag: 4 });
+      assert.deepEqual(countByType(exported), { setting: 3, accessKey: 2, key: 5, material: 7, alias: 3, tag: 4, grant: 2 });
       assert.deepEqual(exported.map((r) => r.type), [...exported.map((r) => r.type)].sort((a, b) =>
-        ['setting', 'accessKey', 'key', 'material', 'alias', 'tag'].indexOf(a) - ['setting', 'accessKey', 'key', 'material', 'alias', 'tag'].indexOf(b)));
+        ['setting', 'accessKey', 'key', 'material', 'alias', 'tag', 'grant'].indexOf(a) - ['setting', 'accessKey', 'key', 'material', 'alias', 'tag', 'grant'].indexOf(b)));
 
       const dst = await make(target);
       const counts = await dst.importSnapshot(exported);
-      assert.deepEqual(counts, { setting: 3, accessKey: 2, key: 5, material: 7, alias: 3, tag: 4 });
+      assert.deepEqual(counts, { setting: 3, accessKey: 2, key: 5, material: 7, alias: 3, tag: 4, grant: 2 });
       assert.deepEqual(await collect(dst.exportSnapshot()), exported, 'the copy exports exactly what the original did');
 
       // And through the ordinary Storage API.
@@ -108,6 +110,7 @@ export function snapshotContract(source: SnapshotFactory, target: SnapshotFactor
       assert.equal(got.description, 'Schlüssel ✓ "quoted"\nnewline');
       assert.deepEqual(await dst.getMaterials(got.arn), await src.getMaterials(got.arn));
       assert.deepEqual(await dst.getTags(got.arn), await src.getTags(got.arn));
+      assert.deepEqual(await dst.getGrants(got.arn), await src.getGrants(got.arn));
       assert.equal((await dst.getKey(B, keyRecord(B, 3).keyId))!.deletionDate!.getTime(), 1_900_000_000_123);
       assert.equal((await dst.getKey(B, keyRecord(B, 4).keyId))!.currentMaterialId, undefined);
       assert.equal((await dst.getKey(A, keyRecord(A, 2).keyId))!.multiRegion, true);
