@@ -5,6 +5,7 @@ import type { GrantConstraintsRecord, GrantRecord, KeyRecord, SecretWrapper } fr
 
 export type { GrantConstraintsRecord, GrantRecord } from './ports.js';
 import type { CallerIdentity } from './identity.js';
+import { evaluatePolicy } from './policy/index.js';
 
 /** Quotas (KMS Developer Guide, "Resource quotas"): grants per KMS key, grants for a given principal per KMS key. */
 export const MAX_GRANTS_PER_KEY = 50_000;
@@ -144,17 +145,27 @@ export interface GrantRequest {
 }
 
 /**
- * Whether a caller is the grantee of a grant: its principal ARN is the grantee, or the grantee is the caller's
- * account root and the caller is that root. (An IAM principal of the grantee account would need its identity
- * policies to allow the action too; Trent's grant matching does not evaluate them yet.)
+ * Whether a caller is the grantee of a grant for `operation` on the grant's key: its principal ARN is the grantee; or
+ * the grantee is the caller's account (its root ARN) and the caller's identity (IAM) policies allow the action on the
+ * key — an account grantee delegates to its IAM principals, as in AWS. Identity-policy statements with conditions do
+ * not count here (fail closed); their explicit denies were applied before grants were consulted.
  */
-export function isGrantee(grant: GrantRecord, caller: CallerIdentity): boolean {
-  return grant.granteePrincipal === caller.principalArn;
+export function isGrantee(grant: GrantRecord, caller: CallerIdentity, operation: GrantOperation): boolean {
+  if (grant.granteePrincipal === caller.principalArn) return true;
+  if (grant.granteePrincipal !== `arn:aws:iam::${caller.account}:root` || !caller.identityPolicies) return false;
+  const request = { principalArn: caller.principalArn, principalAccount: caller.account, action: `kms:${operation}`, resource: grant.keyArn, conditions: () => undefined };
+  let allowed = false;
+  for (const policy of caller.identityPolicies) {
+    const d = evaluatePolicy(policy, request).decision;
+    if (d === 'deny') return false;
+    if (d === 'allow') allowed = true;
+  }
+  return allowed;
 }
 
 /** Whether `grant` allows `operation` for `caller` with this request. */
 export function grantAllows(grant: GrantRecord, caller: CallerIdentity, operation: GrantOperation, request: GrantRequest | undefined): boolean {
-  if (!isGrantee(grant, caller) || !grant.operations.includes(operation)) return false;
+  if (!isGrantee(grant, caller, operation) || !grant.operations.includes(operation)) return false;
   if (operation === 'CreateGrant') {
     const wanted = request?.grantOperations ?? [];
     if (!wanted.every((op) => grant.operations.includes(op as GrantOperation))) return false;

@@ -11,6 +11,7 @@ import {
 } from '../../src/domain/grants.js';
 import { GrantRepository } from '../../src/domain/grant-repository.js';
 import { KeyPolicyAuthorizer } from '../../src/domain/authorizer.js';
+import { compilePolicy } from '../../src/domain/policy/index.js';
 import { LocalChangeFeed } from '../../src/domain/local-change-feed.js';
 import { KmsError } from '../../src/domain/errors.js';
 import { RootKey } from '../../src/keystores/local/root-key.js';
@@ -85,6 +86,16 @@ describe('grant rules', () => {
     assert.equal(child(['Encrypt']), false);
     assert.equal(child(['Encrypt'], { encryptionContextSubset: { b: '2' } }), false);
     assert.equal(child(['Decrypt'], { encryptionContextSubset: { a: '1' } }), false);
+  });
+
+  it("extends a grant to an account to the account's IAM principals whose identity policies allow the action", () => {
+    const g = grantRecord(symmetric, 1, { granteePrincipal: `arn:aws:iam::${B}:root`, operations: ['Encrypt'] });
+    const policy = (statement: object) => compilePolicy(JSON.stringify({ Version: '2012-10-17', Statement: [statement] }), 'identity');
+    const user = (...policies: ReturnType<typeof policy>[]): CallerIdentity => ({ account: B, principalArn: `arn:aws:iam::${B}:user/u`, accessKeyId: 'AKIA', identityPolicies: policies });
+    assert.equal(grantAllows(g, user(policy({ Effect: 'Allow', Action: 'kms:Encrypt', Resource: symmetric.arn })), 'Encrypt', undefined), true);
+    assert.equal(grantAllows(g, user(policy({ Effect: 'Allow', Action: 'kms:Decrypt', Resource: '*' })), 'Encrypt', undefined), false);
+    assert.equal(grantAllows(g, user(), 'Encrypt', undefined), false);
+    assert.equal(grantAllows(g, { ...user(policy({ Effect: 'Allow', Action: 'kms:*', Resource: '*' })), account: '999999999999', principalArn: 'arn:aws:iam::999999999999:user/u' }, 'Encrypt', undefined), false);
   });
 
   it('maps actions to grant operations (ReEncrypt destination is ReEncryptTo)', () => {
