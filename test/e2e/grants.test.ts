@@ -3,7 +3,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   CreateGrantCommand, CreateKeyCommand, DecryptCommand, DescribeKeyCommand, EncryptCommand, GenerateDataKeyCommand, type KMSClient,
-  ListGrantsCommand, type ListGrantsCommandOutput, ListRetirableGrantsCommand, RetireGrantCommand, RevokeGrantCommand, ScheduleKeyDeletionCommand, SignCommand,
+  ListGrantsCommand, type ListGrantsCommandOutput, ListRetirableGrantsCommand, PutKeyPolicyCommand, ReEncryptCommand, RetireGrantCommand, RevokeGrantCommand, ScheduleKeyDeletionCommand, SignCommand,
 } from '@aws-sdk/client-kms';
 import { devClient, startServer, type TestServer } from '../helpers/server.js';
 import { errorName } from '../helpers/poll.js';
@@ -206,6 +206,52 @@ describe('grants (two accounts, dev mode)', () => {
     assert.equal(await errorName(a.send(new CreateGrantCommand({ KeyId: arn, GranteePrincipal: rootOf(B), Operations: ['Encrypt'] }))), 'LimitExceededException');
     // Another grantee still gets grants on the key.
     await a.send(new CreateGrantCommand({ KeyId: arn, GranteePrincipal: rootOf('333333333333'), Operations: ['Encrypt'] }));
+  });
+
+  it('evaluates the grant condition keys of CreateGrant in the key policy (another account creating grants)', async () => {
+    const arn = await newKey();
+    const app = `arn:aws:iam::${B}:role/app`;
+    const policy = {
+      Version: '2012-10-17',
+      Statement: [
+        { Sid: 'admin', Effect: 'Allow', Principal: { AWS: rootOf(A) }, Action: 'kms:*', Resource: '*' },
+        {
+          Sid: 'B may grant Encrypt/Decrypt with a context constraint to its app role',
+          Effect: 'Allow', Principal: { AWS: rootOf(B) }, Action: 'kms:CreateGrant', Resource: '*',
+          Condition: {
+            'ForAllValues:StringEquals': { 'kms:GrantOperations': ['Encrypt', 'Decrypt'] },
+            StringEquals: { 'kms:GranteePrincipal': app, 'kms:GrantConstraintType': 'EncryptionContextSubset' },
+            Bool: { 'kms:GrantIsForAWSResource': 'false' },
+          },
+        },
+      ],
+    };
+    await a.send(new PutKeyPolicyCommand({ KeyId: arn, Policy: JSON.stringify(policy) }));
+    const grantAsB = (over: Record<string, unknown>) => b.send(new CreateGrantCommand({
+      KeyId: arn, GranteePrincipal: app, Operations: ['Encrypt'], Constraints: { EncryptionContextSubset: { t: '1' } }, ...over,
+    }));
+    const { GrantId } = await grantAsB({});
+    assert.match(GrantId!, /^[0-9a-f]{64}$/);
+    assert.equal(await errorName(grantAsB({ Operations: ['Encrypt', 'GenerateDataKey'] })), 'AccessDeniedException');
+    assert.equal(await errorName(grantAsB({ GranteePrincipal: `arn:aws:iam::${B}:role/other` })), 'AccessDeniedException');
+    assert.equal(await errorName(grantAsB({ Constraints: { EncryptionContextEquals: { t: '1' } } })), 'AccessDeniedException');
+    assert.equal(await errorName(grantAsB({ Constraints: undefined })), 'AccessDeniedException');
+  });
+
+  it('allows ReEncrypt through ReEncryptFrom on the source key and ReEncryptTo on the destination key', async () => {
+    const source = await newKey();
+    const destination = await newKey();
+    const ciphertext = (await a.send(new EncryptCommand({ KeyId: source, Plaintext: Buffer.from('move me') }))).CiphertextBlob;
+    await a.send(new CreateGrantCommand({ KeyId: source, GranteePrincipal: rootOf(B), Operations: ['ReEncryptFrom'] }));
+    const reEncrypt = () => b.send(new ReEncryptCommand({ CiphertextBlob: ciphertext, DestinationKeyId: destination }));
+    assert.equal(await errorName(reEncrypt()), 'AccessDeniedException');
+    const { GrantToken } = await a.send(new CreateGrantCommand({ KeyId: destination, GranteePrincipal: rootOf(B), Operations: ['ReEncryptTo', 'DescribeKey'] }));
+    const moved = await reEncrypt();
+    assert.equal(moved.KeyId, destination);
+    assert.equal(moved.SourceKeyId, source);
+    assert.equal((await b.send(new DescribeKeyCommand({ KeyId: destination, GrantTokens: [GrantToken!] }))).KeyMetadata!.Arn, destination);
+    const back = await a.send(new DecryptCommand({ CiphertextBlob: moved.CiphertextBlob }));
+    assert.equal(Buffer.from(back.Plaintext!).toString(), 'move me');
   });
 
   it('deletes the grants of a deleted key and refuses CreateGrant on a key pending deletion', async () => {
