@@ -3,6 +3,9 @@ import type { CallerIdentity } from './identity.js';
 import type { CacheChange, ChangeFeed, Clock, GrantRecord, KeyRecord, Storage } from './ports.js';
 import { grantAllows, grantOperationOf, type GrantTokens } from './grants.js';
 
+/** More keys than this with cached grants: the cache starts over (a bound on memory, not an eviction policy). */
+const MAX_CACHED_KEYS = 100_000;
+
 interface Entry {
   readonly grants: readonly GrantRecord[];
   readonly expires: number;
@@ -51,6 +54,7 @@ export class GrantRepository implements GrantChecker {
     const grants = await this.storage.getGrants(keyArn);
     // A read that overlapped an invalidation may predate the change: used once, not cached.
     if (epoch === this.#epoch) {
+      if (this.#byKey.size >= MAX_CACHED_KEYS) this.#byKey.clear();
       this.#byKey.set(keyArn, { grants, expires: this.#ttlMs === Infinity ? Infinity : this.clock.now().getTime() + this.#ttlMs });
     }
     return grants;
