@@ -2,6 +2,7 @@ import type { RetireGrantRequest } from '../../model/kms-model.generated.js';
 import { parseKeyReference } from '../../domain/arn.js';
 import { KmsError } from '../../domain/errors.js';
 import type { KeyRecord } from '../../domain/ports.js';
+import { isGrantee } from '../../domain/grants.js';
 import { authorizationContext, dryRunCheck, resolveKey } from '../common.js';
 import { defineOperation } from '../operation.js';
 import { checkGrantId, GRANT_KEY, grantNotFound } from './grant-rules.js';
@@ -32,8 +33,10 @@ export const retireGrant = defineOperation<RetireGrantRequest, void>('RetireGran
   }
   const grant = await svc.storage.getGrant(key.arn, grantId);
   if (!grant) throw grantNotFound(grantId);
-  const caller = ctx.caller.principalArn;
-  const byGrant = grant.retiringPrincipal === caller || (grant.granteePrincipal === caller && grant.operations.includes('RetireGrant'));
+  // An account named as retiring principal or grantee delegates to its IAM principals (isGrantee).
+  const byGrant =
+    (grant.retiringPrincipal !== undefined && isGrantee({ ...grant, granteePrincipal: grant.retiringPrincipal }, ctx.caller, 'RetireGrant')) ||
+    (grant.operations.includes('RetireGrant') && isGrantee(grant, ctx.caller, 'RetireGrant'));
   if (!byGrant) {
     const granted = svc.authorizer.authorize(ctx.caller, 'kms:RetireGrant', key, authorizationContext(input.KeyId, ctx));
     if (granted) await granted;
