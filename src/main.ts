@@ -110,7 +110,10 @@ export async function startTrent(config: TrentConfig, io: Io = { stdout: process
     if (change.kind === 'all') keystore.forgetAll();
     else if (change.kind === 'key' && (change.deleted || change.erased)) keystore.forget(change.arn);
   });
-  const services: Services = { keys, storage, keystore, authorizer: new KeyPolicyAuthorizer(clock), clock, random };
+  const services: Services = {
+    keys, storage, keystore, authorizer: new KeyPolicyAuthorizer(clock), clock, random,
+    serviceAccessKeys: new Map(Object.entries(config.serviceAccessKeys ?? {})),
+  };
   const authenticator: Authenticator = config.dev
     ? new DevAuthenticator(config.defaultAccount, config.region)
     : new SigV4Authenticator({ storage, rootKey, clock: systemClock, clockSkewSeconds: config.clockSkewSeconds });

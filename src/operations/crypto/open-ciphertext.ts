@@ -6,7 +6,7 @@ import { assertKeyState } from '../../domain/key-state.js';
 import type { EncryptionContext } from '../../domain/encryption-context.js';
 import type { KeyRecord } from '../../domain/ports.js';
 import { openSymmetric, parseBlob } from '../../domain/symmetric.js';
-import { authorizationContext, CRYPTO_KEY, resolveKey } from '../common.js';
+import { authorizeOnKey, CRYPTO_KEY, resolveKey } from '../common.js';
 import type { RequestContext, Services } from '../operation.js';
 import { encryptionScheme, isAsymmetric, refuseContextForAsymmetric } from '../../domain/key-specs.js';
 import { currentMaterial } from './symmetric-key.js';
@@ -51,7 +51,8 @@ export async function openCiphertext(
   const key = requested ?? (await svc.keys.getKey(ref.scope, ref.keyId));
   if (!key) throw invalidCiphertext();
   ctx.resourceArn = key.arn;
-  svc.authorizer.authorize(ctx.caller, `kms:${operation}${operation === 'ReEncrypt' ? 'From' : ''}`, key, authorizationContext(keyIdParam, ctx, { encryptionContext: context, encryptionAlgorithm: algorithm }));
+  const pending = authorizeOnKey(`kms:${operation}${operation === 'ReEncrypt' ? 'From' : ''}`, key, keyIdParam, ctx, svc, { encryptionContext: context, encryptionAlgorithm: algorithm });
+  if (pending) await pending;
   assertKeyState(key, operation);
   encryptionScheme(key, algorithm, operation);
   const material = await svc.keys.getMaterial(key, blob.materialId);
@@ -70,7 +71,8 @@ async function openAsymmetric(
   ctx: RequestContext,
   svc: Services,
 ): Promise<Opened> {
-  svc.authorizer.authorize(ctx.caller, `kms:${operation}${operation === 'ReEncrypt' ? 'From' : ''}`, key, authorizationContext(key.arn, ctx, { encryptionAlgorithm: algorithm }));
+  const pending = authorizeOnKey(`kms:${operation}${operation === 'ReEncrypt' ? 'From' : ''}`, key, key.arn, ctx, svc, { encryptionAlgorithm: algorithm });
+  if (pending) await pending;
   assertKeyState(key, operation);
   const scheme = encryptionScheme(key, algorithm, operation);
   if (scheme.kind === 'symmetric') throw new Error(`${key.keySpec} is asymmetric but its scheme is ${scheme.kind}`);

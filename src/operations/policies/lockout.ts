@@ -9,7 +9,7 @@ import type { RequestContext, Services } from '../operation.js';
  */
 export function checkPolicyLockout(policy: string, bypass: boolean | undefined, key: KeyRecord, ctx: RequestContext, svc: Services): void {
   if (bypass) return;
-  if (svc.authorizer.decide(policy, ctx.caller, 'kms:PutKeyPolicy', key, authorizationContext(undefined, ctx)) !== 'allow') {
+  if (svc.authorizer.decide(policy, ctx.caller, 'kms:PutKeyPolicy', key, authorizationContext(undefined, ctx, undefined, svc)) !== 'allow') {
     throw new KmsError('MalformedPolicyDocumentException', 'The new key policy will not allow you to update the key policy in the future.');
   }
 }
