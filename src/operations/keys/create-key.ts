@@ -67,7 +67,11 @@ export const createKey = defineOperation<CreateKeyRequest, CreateKeyResponse>('C
     policy,
     version: 1,
   };
-  if (input.Policy !== undefined) checkPolicyLockout(input.Policy, input.BypassPolicyLockoutSafetyCheck, key, ctx, svc);
+  if (input.Policy !== undefined) {
+    await checkPolicyLockout(input.Policy, input.BypassPolicyLockoutSafetyCheck, key, ctx, svc, {
+      resourceAliases: [], resourceTags: Object.fromEntries(tags.map((t) => [t.key, t.value])),
+    });
+  }
   await svc.keys.createKey(key, material ? [material] : [], tags);
   ctx.resourceArn = arn;
   return { KeyMetadata: keyMetadata(key) };
