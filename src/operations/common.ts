@@ -22,8 +22,9 @@ export function authorizationContext(keyIdParam: string | undefined, ctx: Reques
 }
 
 /**
- * Authorizes `action` on `key`: the request's condition keys, plus the key's aliases and tags only when its policy
- * tests them (fetched, cached, before the synchronous decision; otherwise nothing is awaited).
+ * Authorizes `action` on `key`: the request's condition keys, plus the key's aliases and tags only when a policy that
+ * applies tests them (fetched, cached, before the decision). Returns a promise only when something had to be read
+ * (aliases, tags, grants): on the hot path nothing is awaited.
  */
 export function authorizeOnKey(
   action: string,
@@ -34,11 +35,9 @@ export function authorizeOnKey(
   request?: AuthorizationContext,
 ): Promise<void> | undefined {
   const context = authorizationContext(keyIdParam, ctx, request, svc);
-  const needs = svc.authorizer.resourceConditionNeeds(key);
-  if (!needs.aliases && !needs.tags) {
-    svc.authorizer.authorize(ctx.caller, action, key, context);
-    return undefined;
-  }
+  const needs = svc.authorizer.resourceConditionNeeds(ctx.caller, key);
+  // The authorizer answers synchronously unless it had to read grants: a promise only then.
+  if (!needs.aliases && !needs.tags) return svc.authorizer.authorize(ctx.caller, action, key, context) ?? undefined;
   return withResourceConditions(context, key, needs, svc).then((full) => svc.authorizer.authorize(ctx.caller, action, key, full));
 }
 

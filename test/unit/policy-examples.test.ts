@@ -289,10 +289,11 @@ describe('policy examples from the AWS KMS Developer Guide, through KeyPolicyAut
   }
 
   it('asks for the key aliases and tags only when the policy tests them', () => {
+    const rootCaller = { account: A, principalArn: root(A), accessKeyId: 'AKIDEXAMPLE' };
     const key = (p: object | string): KeyRecord => ({ ...baseKey, policy: typeof p === 'string' ? p : JSON.stringify(p) });
-    assert.deepEqual(authorizer.resourceConditionNeeds(key(defaultPolicy)), { aliases: false, tags: false });
-    assert.deepEqual(authorizer.resourceConditionNeeds(key(resourceAliases)), { aliases: true, tags: false });
-    assert.deepEqual(authorizer.resourceConditionNeeds(key(resourceTag)), { aliases: false, tags: true });
-    assert.deepEqual(authorizer.resourceConditionNeeds(key(encryptionContext)), { aliases: false, tags: false });
+    assert.deepEqual(authorizer.resourceConditionNeeds(rootCaller, key(defaultPolicy)), { aliases: false, tags: false });
+    assert.deepEqual(authorizer.resourceConditionNeeds(rootCaller, key(resourceAliases)), { aliases: true, tags: false });
+    assert.deepEqual(authorizer.resourceConditionNeeds(rootCaller, key(resourceTag)), { aliases: false, tags: true });
+    assert.deepEqual(authorizer.resourceConditionNeeds(rootCaller, key(encryptionContext)), { aliases: false, tags: false });
   });
 });

@@ -86,7 +86,13 @@ function matchers(value: unknown, element: string, caseInsensitive: boolean): ((
 }
 
 /** Parses and compiles a key policy document; MalformedPolicyDocumentException when AWS would refuse it. */
-export function compilePolicy(text: string): CompiledPolicy {
+/**
+ * A key policy is resource-based: every statement names a Principal or NotPrincipal. An identity (IAM) policy is
+ * attached to a user or role and must name none (IAM: "Policy document should not specify a principal").
+ */
+export type PolicyKind = 'resource' | 'identity';
+
+export function compilePolicy(text: string, kind: PolicyKind = 'resource'): CompiledPolicy {
   let doc: unknown;
   try {
     doc = JSON.parse(text);
@@ -101,11 +107,11 @@ export function compilePolicy(text: string): CompiledPolicy {
   const raw = Array.isArray(d.Statement) ? d.Statement : [d.Statement];
   if (raw.length === 0) throw malformed('Policy contains no statement.');
   const keys = new Set<string>();
-  const statements = raw.map((st) => compileStatement(st, d.Version === '2012-10-17', keys));
+  const statements = raw.map((st) => compileStatement(st, kind, d.Version === '2012-10-17', keys));
   return { statements, hasConditions: statements.some((s) => s.conditions.length > 0), conditionKeys: keys };
 }
 
-function compileStatement(st: unknown, variables: boolean, keys: Set<string>): CompiledStatement {
+function compileStatement(st: unknown, kind: PolicyKind, variables: boolean, keys: Set<string>): CompiledStatement {
   if (typeof st !== 'object' || st === null || Array.isArray(st)) throw malformed('Policy contains an invalid statement.');
   const s = st as Record<string, unknown>;
   for (const k of Object.keys(s)) if (!STATEMENT_KEYS.has(k)) throw malformed(`Policy contains a statement with an unknown element: ${k}.`);
@@ -113,7 +119,8 @@ function compileStatement(st: unknown, variables: boolean, keys: Set<string>): C
   if (s.Sid !== undefined && typeof s.Sid !== 'string') throw malformed('Policy contains a statement with an invalid Sid.');
   const pairs: [string, string][] = [['Principal', 'NotPrincipal'], ['Action', 'NotAction'], ['Resource', 'NotResource']];
   for (const [a, b] of pairs) if (a in s && b in s) throw malformed(`Policy contains a statement with both ${a} and ${b}.`);
-  if (!('Principal' in s) && !('NotPrincipal' in s)) throw malformed('Policy contains a statement with no principal.');
+  if (kind === 'resource' && !('Principal' in s) && !('NotPrincipal' in s)) throw malformed('Policy contains a statement with no principal.');
+  if (kind === 'identity' && ('Principal' in s || 'NotPrincipal' in s)) throw malformed('Policy document should not specify a principal.');
   if (!('Action' in s) && !('NotAction' in s)) throw malformed('Policy contains a statement with no action.');
   const conditions: CompiledCondition[] = [];
   if (s.Condition !== undefined) {

@@ -22,7 +22,7 @@ export async function checkPolicyLockout(
   let context = authorizationContext(undefined, ctx, resource, svc);
   if (!resource) {
     // The new policy may test the key's aliases or tags (kms:ResourceAliases, aws:ResourceTag/*).
-    const needs = svc.authorizer.resourceConditionNeeds({ ...key, policy });
+    const needs = svc.authorizer.resourceConditionNeeds(ctx.caller, { ...key, policy });
     if (needs.aliases || needs.tags) context = await withResourceConditions(context, key, needs, svc);
   }
   if (svc.authorizer.decide(policy, ctx.caller, 'kms:PutKeyPolicy', key, context) !== 'allow') {
