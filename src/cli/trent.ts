@@ -9,7 +9,7 @@ const USAGE = `Usage:
   trent serve [--host 127.0.0.1] [--port 4599] [--data-dir ./data] [--region us-east-1] [--dev]
               [--default-account 111122223333] [--tls-cert FILE --tls-key FILE] [--allow-insecure-http]
               [--root-key-file FILE] [--request-log stdout|stderr|off|FILE] [--config FILE]
-              [--store sqlite|postgres://USER@HOST:PORT/DATABASE]
+              [--store sqlite|postgres://USER@HOST:PORT/DATABASE] [--service-access-keys AKID=s3,AKID2=ec2]
       Every flag is also an environment variable (TRENT_PORT, TRENT_DATA_DIR, ...) and a key of the JSON
       config file (port, dataDir, ...). TRENT_ROOT_KEY_PASSPHRASE derives the root key from a passphrase.
       --store: SQLite in <data-dir>/trent.db (default), or PostgreSQL for many nodes (docs/postgresql.md);
