@@ -51,6 +51,16 @@ export function managedKeyService(name: string): ManagedKeyService {
 
 export const knownManagedKeyServices = (): readonly string[] => KNOWN.map((s) => s.alias);
 
+/**
+ * A predefined AWS alias (API_DescribeKey: "an AWS alias with no key ID"), which DescribeKey associates with a new AWS
+ * managed key: Trent predefines the aliases of the services whose key policy it writes exactly.
+ */
+export function predefinedAliasService(aliasName: string): string | undefined {
+  if (!aliasName.startsWith(AWS_MANAGED_ALIAS_PREFIX)) return undefined;
+  const name = aliasName.slice(AWS_MANAGED_ALIAS_PREFIX.length);
+  return KNOWN.some((s) => s.alias === name) ? name : undefined;
+}
+
 export const isAwsManagedAlias = (aliasName: string): boolean => aliasName.startsWith(AWS_MANAGED_ALIAS_PREFIX);
 
 /** "Default key that protects my S3 objects when no other key is defined" (the description AWS gives such keys). */

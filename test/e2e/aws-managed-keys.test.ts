@@ -158,4 +158,18 @@ describe('AWS managed keys (trent aws-managed-key create, dev mode, SQLite)', ()
     assert.equal(bad.status, 2);
     assert.match(bad.stderr, /not a service name/);
   });
+
+  it('DescribeKey of a predefined AWS alias creates its AWS managed key, once', async () => {
+    const first = (await user.send(new DescribeKeyCommand({ KeyId: 'alias/aws/lambda' }))).KeyMetadata!;
+    assert.equal(first.KeyManager, 'AWS');
+    assert.equal(first.Description, 'Default key that protects my Lambda functions when no other key is defined');
+    const again = (await user.send(new DescribeKeyCommand({ KeyId: `arn:aws:kms:us-east-1:${ACCOUNT}:alias/aws/lambda` }))).KeyMetadata!;
+    assert.equal(again.Arn, first.Arn);
+    const policy = JSON.parse((await user.send(new GetKeyPolicyCommand({ KeyId: first.Arn! }))).Policy!);
+    assert.equal(policy.Id, 'auto-awslambda');
+    // Not predefined: no key is made.
+    assert.equal(await errorName(user.send(new DescribeKeyCommand({ KeyId: 'alias/aws/not-a-service' }))), 'NotFoundException');
+    // Encrypt does not create one.
+    assert.equal(await errorName(user.send(new EncryptCommand({ KeyId: 'alias/aws/rds', Plaintext: Buffer.from('x') }))), 'NotFoundException');
+  });
 });
