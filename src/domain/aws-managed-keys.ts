@@ -51,6 +51,9 @@ export function managedKeyService(name: string): ManagedKeyService {
 
 export const knownManagedKeyServices = (): readonly string[] => KNOWN.map((s) => s.alias);
 
+/** The predefined AWS aliases, in byte order (the order ListAliases pages in). */
+export const predefinedAliasNames = (): readonly string[] => KNOWN.map((s) => `${AWS_MANAGED_ALIAS_PREFIX}${s.alias}`).sort();
+
 /**
  * A predefined AWS alias (API_DescribeKey: "an AWS alias with no key ID"), which DescribeKey associates with a new AWS
  * managed key: Trent predefines the aliases of the services whose key policy it writes exactly.

@@ -122,12 +122,34 @@ describe('AWS managed keys (trent aws-managed-key create, dev mode, SQLite)', ()
     assert.deepEqual((await user.send(new ListResourceTagsCommand({ KeyId: arn }))).Tags, []);
   });
 
-  it('ListAliases shows alias/aws/s3 with its key', async () => {
+  it('ListAliases shows alias/aws/s3 with its key, and the predefined aliases, paged with the others', async () => {
+    const customer = (await user.send(new CreateKeyCommand({}))).KeyMetadata!.KeyId!;
+    for (const name of ['alias/a-first', 'alias/aws-like', 'alias/zz-last']) await user.send(new CreateAliasCommand({ AliasName: name, TargetKeyId: customer }));
     const aliases = (await user.send(new ListAliasesCommand({}))).Aliases!;
     const s3 = aliases.find((a) => a.AliasName === 'alias/aws/s3');
     assert.ok(s3);
     assert.equal(s3.TargetKeyId, arn.split('/')[1]);
     assert.equal(s3.AliasArn, `arn:aws:kms:us-east-1:${ACCOUNT}:alias/aws/s3`);
+    // Predefined aliases not yet associated with a key are listed without a TargetKeyId (API_ListAliases).
+    const rds = aliases.find((a) => a.AliasName === 'alias/aws/rds');
+    assert.ok(rds);
+    assert.equal(rds.TargetKeyId, undefined);
+    assert.equal(rds.AliasArn, `arn:aws:kms:us-east-1:${ACCOUNT}:alias/aws/rds`);
+    // Paging one at a time gives the same list, each name once, in order.
+    const paged: string[] = [];
+    let marker: string | undefined;
+    do {
+      const page = await user.send(new ListAliasesCommand({ Limit: 1, Marker: marker }));
+      paged.push(...page.Aliases!.map((a) => a.AliasName!));
+      marker = page.NextMarker;
+    } while (marker);
+    assert.deepEqual(paged, aliases.map((a) => a.AliasName));
+    assert.deepEqual(paged, [...paged].sort());
+    assert.deepEqual(paged, ['alias/a-first', 'alias/aws-like', 'alias/aws/ebs', 'alias/aws/lambda', 'alias/aws/rds', 'alias/aws/s3', 'alias/zz-last']);
+    const byTwo = await user.send(new ListAliasesCommand({ Limit: 2, Marker: (await user.send(new ListAliasesCommand({ Limit: 2 }))).NextMarker }));
+    assert.deepEqual(byTwo.Aliases!.map((a) => a.AliasName), ['alias/aws/ebs', 'alias/aws/lambda']);
+    // Filtered by key: only the key's own aliases.
+    assert.deepEqual((await user.send(new ListAliasesCommand({ KeyId: arn }))).Aliases!.map((a) => a.AliasName), ['alias/aws/s3']);
   });
 
   it('rotates automatically after a year; old ciphertext still decrypts through the service', async () => {
