@@ -103,6 +103,7 @@ const MAX_CACHED_DOCUMENTS = 1024;
 export class KeyPolicyAuthorizer implements Authorizer {
   private readonly byRecord = new WeakMap<KeyRecord, CompiledPolicy | null>();
   private readonly byText = new Map<string, CompiledPolicy | null>();
+  private readonly needsByPolicy = new WeakMap<CompiledPolicy, ResourceConditionNeeds>();
 
   constructor(
     private readonly clock: Clock,
@@ -128,10 +129,19 @@ export class KeyPolicyAuthorizer implements Authorizer {
 
   resourceConditionNeeds(caller: CallerIdentity, key: KeyRecord): ResourceConditionNeeds {
     const kp = this.compiledFor(key);
-    let needs = kp ? needsOf(kp) : NO_NEEDS;
+    let needs = kp ? this.needsOf(kp) : NO_NEEDS;
     for (const policy of caller.identityPolicies ?? []) {
-      const more = needsOf(policy);
+      const more = this.needsOf(policy);
       if (more !== NO_NEEDS) needs = { aliases: needs.aliases || more.aliases, tags: needs.tags || more.tags };
+    }
+    return needs;
+  }
+
+  private needsOf(policy: CompiledPolicy): ResourceConditionNeeds {
+    let needs = this.needsByPolicy.get(policy);
+    if (needs === undefined) {
+      needs = needsOf(policy);
+      this.needsByPolicy.set(policy, needs);
     }
     return needs;
   }
