@@ -39,7 +39,7 @@ export async function openCiphertext(
     throw new KmsError('ValidationException', "1 validation error detected: Value null at 'ciphertextBlob' failed to satisfy constraint: Member must not be null");
   }
   const requested = keyIdParam === undefined ? undefined : await resolveKey(keyIdParam, ctx, svc, CRYPTO_KEY);
-  if (requested && isAsymmetric(requested.keySpec)) return openAsymmetric(requested, blobBytes, context, algorithm, operation, ctx, svc);
+  if (requested && keyIdParam !== undefined && isAsymmetric(requested.keySpec)) return openAsymmetric(requested, keyIdParam, blobBytes, context, algorithm, operation, ctx, svc);
   const blob = parseBlob(blobBytes);
   if (!blob) throw invalidCiphertext();
   const ref = parseKeyReference(blob.keyArn);
@@ -64,6 +64,7 @@ export async function openCiphertext(
 
 async function openAsymmetric(
   key: KeyRecord,
+  keyIdParam: string,
   ciphertext: Buffer,
   context: EncryptionContext | undefined,
   algorithm: EncryptionAlgorithmSpec | undefined,
@@ -71,7 +72,7 @@ async function openAsymmetric(
   ctx: RequestContext,
   svc: Services,
 ): Promise<Opened> {
-  const pending = authorizeOnKey(`kms:${operation}${operation === 'ReEncrypt' ? 'From' : ''}`, key, key.arn, ctx, svc, { encryptionAlgorithm: algorithm });
+  const pending = authorizeOnKey(`kms:${operation}${operation === 'ReEncrypt' ? 'From' : ''}`, key, keyIdParam, ctx, svc, { encryptionAlgorithm: algorithm });
   if (pending) await pending;
   assertKeyState(key, operation);
   const scheme = encryptionScheme(key, algorithm, operation);
