@@ -9,7 +9,7 @@ import { Agent } from 'node:https';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import {
-  CreateAliasCommand, CreateKeyCommand, DeleteAliasCommand, EnableKeyRotationCommand, EncryptCommand, KMSClient, PutKeyPolicyCommand,
+  CreateAliasCommand, CreateKeyCommand, DecryptCommand, DeleteAliasCommand, EnableKeyRotationCommand, EncryptCommand, KMSClient, PutKeyPolicyCommand,
   ReEncryptCommand, ScheduleKeyDeletionCommand, TagResourceCommand, UntagResourceCommand, UpdateAliasCommand,
 } from '@aws-sdk/client-kms';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
@@ -133,6 +133,17 @@ describe('condition keys (dev mode, plain HTTP)', () => {
     const old = await newKey(literal);
     assert.equal(await encrypt(old, { tenant: A }), 'AccessDeniedException');
     assert.equal(await encrypt(old, { tenant: '${aws:PrincipalAccount}' }), undefined);
+  });
+
+  it('kms:RequestAlias on Decrypt of an RSA ciphertext is the alias the request names', async () => {
+    const arn = (await kms.send(new CreateKeyCommand({ KeySpec: 'RSA_2048', KeyUsage: 'ENCRYPT_DECRYPT', Policy: policy(keyAdministrators, {
+      Effect: 'Allow', Principal: { AWS: ROOT }, Action: ['kms:Encrypt', 'kms:Decrypt'], Resource: '*', Condition: { StringEquals: { 'kms:RequestAlias': 'alias/rsa-app' } },
+    }) }))).KeyMetadata!.Arn!;
+    await kms.send(new CreateAliasCommand({ AliasName: 'alias/rsa-app', TargetKeyId: arn }));
+    const blob = (await kms.send(new EncryptCommand({ KeyId: 'alias/rsa-app', Plaintext: Buffer.from('x'), EncryptionAlgorithm: 'RSAES_OAEP_SHA_256' }))).CiphertextBlob!;
+    const dec = await kms.send(new DecryptCommand({ KeyId: 'alias/rsa-app', CiphertextBlob: blob, EncryptionAlgorithm: 'RSAES_OAEP_SHA_256' }));
+    assert.equal(Buffer.from(dec.Plaintext!).toString(), 'x');
+    assert.equal(await errorName(kms.send(new DecryptCommand({ KeyId: arn, CiphertextBlob: blob, EncryptionAlgorithm: 'RSAES_OAEP_SHA_256' }))), 'AccessDeniedException');
   });
 
   it('aws:SecureTransport is false on plain HTTP', async () => {
