@@ -113,7 +113,10 @@ export async function startTrent(config: TrentConfig, io: Io = { stdout: process
     else if (change.kind === 'key' && (change.deleted || change.erased)) keystore.forget(change.arn);
   });
   const grants = new GrantRepository(storage, clock, new GrantTokens(rootKey), { feed, ttlMs: coordination.cacheTtlMs });
-  const services: Services = { keys, grants, storage, keystore, authorizer: new KeyPolicyAuthorizer(clock, grants), clock, random };
+  const services: Services = {
+    keys, grants, storage, keystore, authorizer: new KeyPolicyAuthorizer(clock, grants), clock, random,
+    serviceAccessKeys: new Map(Object.entries(config.serviceAccessKeys ?? {})),
+  };
   const authenticator: Authenticator = config.dev
     ? new DevAuthenticator(config.defaultAccount, config.region)
     : new SigV4Authenticator({ storage, rootKey, clock: systemClock, clockSkewSeconds: config.clockSkewSeconds });

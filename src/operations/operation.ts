@@ -15,6 +15,11 @@ export interface Services {
   readonly authorizer: Authorizer;
   readonly clock: Clock;
   readonly random: RandomSource;
+  /**
+   * Access key id → the integrated service its caller acts for (the service's endpoint name, e.g. "s3", "ec2"):
+   * requests signed with it carry kms:ViaService = <service>.<region>.amazonaws.com (docs/access-control.md).
+   */
+  readonly serviceAccessKeys?: ReadonlyMap<string, string>;
 }
 
 /** One request as the operation sees it. */
@@ -27,6 +32,8 @@ export interface RequestContext {
   readonly scope: Scope;
   readonly sourceIp: string;
   readonly userAgent: string;
+  /** aws:SecureTransport: the request came over TLS. */
+  readonly secureTransport?: boolean;
   /** Filled in by the operation for the request log: the key the request acted on. */
   resourceArn?: string;
 }

@@ -54,6 +54,27 @@ describe('hot path', () => {
     // A change made through the repository is seen at once: disable, and Encrypt refuses.
     await keys.updateKey(ctx.scope, keyId, (k) => ({ ...k, keyState: 'Disabled' }));
     await assert.rejects(run('Encrypt', { KeyId: keyId, Plaintext: 'aGVsbG8=' }), { name: 'DisabledException' });
+
+    // A policy that tests the key's tags and aliases: looked up once, then warm too; a tag change is seen at once.
+    const root = 'arn:aws:iam::111122223333:root';
+    const policy = JSON.stringify({
+      Version: '2012-10-17',
+      Statement: [
+        { Effect: 'Allow', Principal: { AWS: root }, Action: ['kms:PutKeyPolicy', 'kms:TagResource', 'kms:UntagResource', 'kms:CreateAlias', 'kms:DescribeKey'], Resource: '*' },
+        {
+          Effect: 'Allow', Principal: { AWS: root }, Action: 'kms:Encrypt', Resource: '*',
+          Condition: { StringEquals: { 'aws:ResourceTag/Project': 'Alpha' }, 'ForAnyValue:StringLike': { 'kms:ResourceAliases': 'alias/alpha-*' } },
+        },
+      ],
+    });
+    const abac = ((await run('CreateKey', { Policy: policy, Tags: [{ TagKey: 'Project', TagValue: 'Alpha' }] })) as { KeyMetadata: { KeyId: string } }).KeyMetadata.KeyId;
+    await run('CreateAlias', { AliasName: 'alias/alpha-1', TargetKeyId: abac });
+    await run('Encrypt', { KeyId: abac, Plaintext: 'aGVsbG8=' });
+    calls.length = 0;
+    for (let i = 0; i < 20; i++) await run('Encrypt', { KeyId: abac, Plaintext: 'aGVsbG8=' });
+    assert.deepEqual(calls, []);
+    await run('UntagResource', { KeyId: abac, TagKeys: ['Project'] });
+    await assert.rejects(run('Encrypt', { KeyId: abac, Plaintext: 'aGVsbG8=' }), { name: 'AccessDeniedException' });
     await sqlite.close();
   });
 });

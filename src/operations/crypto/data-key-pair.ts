@@ -27,7 +27,7 @@ export async function generateDataKeyPair(
   ctx: RequestContext,
   svc: Services,
 ): Promise<{ privateKey: SecretBytes; blob: Buffer; publicKey: Buffer; keyArn: string; materialId: string }> {
-  const key = await keyForOperation(input.KeyId, operation, ctx, svc, CRYPTO_KEY, { encryptionContext: input.EncryptionContext, grantTokens: input.GrantTokens });
+  const key = await keyForOperation(input.KeyId, operation, ctx, svc, CRYPTO_KEY, { encryptionContext: input.EncryptionContext, dataKeyPairSpec: input.KeyPairSpec, grantTokens: input.GrantTokens });
   requireSymmetricDataKey(key, operation);
   const params = dataKeyPairParams(input.KeyPairSpec);
   const material = await currentMaterial(key, svc);

@@ -13,7 +13,7 @@ export const reEncrypt = defineOperation<ReEncryptRequest, ReEncryptResponse>('R
   try {
     const destination = await keyForOperation(input.DestinationKeyId, 'ReEncrypt', ctx, svc, CRYPTO_KEY, {
       encryptionContext: input.DestinationEncryptionContext, encryptionAlgorithm: input.DestinationEncryptionAlgorithm, grantTokens: input.GrantTokens,
-    });
+    }, 'kms:ReEncryptTo');
     const scheme = encryptionScheme(destination, input.DestinationEncryptionAlgorithm, 'ReEncrypt');
     const material = await currentMaterial(destination, svc);
     const sealed = await seal(svc, destination, scheme, material, source.plaintext.unsafeBytes(), input.DestinationEncryptionContext, input.DryRun);

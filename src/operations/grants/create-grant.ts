@@ -5,7 +5,7 @@ import {
 } from '../../domain/grants.js';
 import { assertKeyState } from '../../domain/key-state.js';
 import { StorageLimitError } from '../../domain/ports.js';
-import { authorizationContext, dryRunCheck, resolveKey } from '../common.js';
+import { authorizeOnKey, dryRunCheck, resolveKey } from '../common.js';
 import { defineOperation } from '../operation.js';
 import { GRANT_KEY } from './grant-rules.js';
 
@@ -19,10 +19,10 @@ export const createGrant = defineOperation<CreateGrantRequest, CreateGrantRespon
   if (input.RetiringPrincipal !== undefined) checkPrincipal(input.RetiringPrincipal);
   const key = await resolveKey(input.KeyId, ctx, svc, GRANT_KEY);
   const { operations, constraints } = checkGrantRequest(key, input.Operations, input.Constraints);
-  const granted = svc.authorizer.authorize(ctx.caller, 'kms:CreateGrant', key, authorizationContext(input.KeyId, ctx, {
+  const granted = authorizeOnKey('kms:CreateGrant', key, input.KeyId, ctx, svc, {
     grantTokens: input.GrantTokens, grantOperations: operations, granteePrincipal: input.GranteePrincipal,
     retiringPrincipal: input.RetiringPrincipal, grantConstraints: constraints, grantIsForAwsResource: false,
-  }));
+  });
   if (granted) await granted;
   assertKeyState(key, 'CreateGrant');
   const wanted = {

@@ -3,7 +3,7 @@ import { parseKeyReference } from '../../domain/arn.js';
 import { KmsError } from '../../domain/errors.js';
 import type { KeyRecord } from '../../domain/ports.js';
 import { isGrantee } from '../../domain/grants.js';
-import { authorizationContext, dryRunCheck, resolveKey } from '../common.js';
+import { authorizeOnKey, dryRunCheck, resolveKey } from '../common.js';
 import { defineOperation } from '../operation.js';
 import { checkGrantId, GRANT_KEY, grantNotFound } from './grant-rules.js';
 
@@ -38,7 +38,7 @@ export const retireGrant = defineOperation<RetireGrantRequest, void>('RetireGran
     (grant.retiringPrincipal !== undefined && isGrantee({ ...grant, granteePrincipal: grant.retiringPrincipal }, ctx.caller, 'RetireGrant')) ||
     (grant.operations.includes('RetireGrant') && isGrantee(grant, ctx.caller, 'RetireGrant'));
   if (!byGrant) {
-    const granted = svc.authorizer.authorize(ctx.caller, 'kms:RetireGrant', key, authorizationContext(input.KeyId, ctx));
+    const granted = authorizeOnKey('kms:RetireGrant', key, input.KeyId, ctx, svc);
     if (granted) await granted;
   }
   dryRunCheck(input.DryRun);
