@@ -17,6 +17,8 @@ import { describeStore, type TrentConfig } from './config/config.js';
 import { KeyPolicyAuthorizer } from './domain/authorizer.js';
 import { AdjustableClock } from './domain/clock.js';
 import { KeyRepository } from './domain/key-repository.js';
+import { GrantRepository } from './domain/grant-repository.js';
+import { GrantTokens } from './domain/grants.js';
 import { LocalChangeFeed } from './domain/local-change-feed.js';
 import type { ChangeFeed, Clock, JobLease, RandomSource, Storage } from './domain/ports.js';
 import { CustomKeyStores } from './domain/custom-key-stores.js';
@@ -137,7 +139,12 @@ export async function startTrent(config: TrentConfig, io: Io = { stdout: process
     if (change.kind === 'all') keystore.forgetAll();
     else if (change.kind === 'key' && (change.deleted || change.erased)) keystore.forget(change.arn);
   });
-  const services: Services = { keys, storage, keystore, authorizer: new KeyPolicyAuthorizer(clock), clock, random, customKeyStores, hsm };
+  const grants = new GrantRepository(storage, clock, new GrantTokens(rootKey), { feed, ttlMs: coordination.cacheTtlMs });
+  const services: Services = {
+    keys, grants, storage, keystore, authorizer: new KeyPolicyAuthorizer(clock, grants), clock, random,
+    serviceAccessKeys: new Map(Object.entries(config.serviceAccessKeys ?? {})),
+    customKeyStores, hsm,
+  };
   const authenticator: Authenticator = config.dev
     ? new DevAuthenticator(config.defaultAccount, config.region)
     : new SigV4Authenticator({ storage, rootKey, clock: systemClock, clockSkewSeconds: config.clockSkewSeconds });

@@ -3,11 +3,14 @@ import type { Authorizer } from '../domain/authorizer.js';
 import type { CallerIdentity } from '../domain/identity.js';
 import type { KeyRepository } from '../domain/key-repository.js';
 import type { CustomKeyStores } from '../domain/custom-key-stores.js';
+import type { GrantRepository } from '../domain/grant-repository.js';
 import type { Clock, HsmBackend, KeyStore, RandomSource, Scope, Storage } from '../domain/ports.js';
 
 /** What an operation may use; made once in main.ts. */
 export interface Services {
   readonly keys: KeyRepository;
+  /** Grants, cached per key; also the authorizer's GrantChecker. */
+  readonly grants: GrantRepository;
   readonly storage: Storage;
   readonly keystore: KeyStore;
   readonly authorizer: Authorizer;
@@ -16,6 +19,11 @@ export interface Services {
   /** Custom key stores (cached) and the HSMs behind AWS_CLOUDHSM ones. */
   readonly customKeyStores: CustomKeyStores;
   readonly hsm: HsmBackend;
+  /**
+   * Access key id → the integrated service its caller acts for (the service's endpoint name, e.g. "s3", "ec2"):
+   * requests signed with it carry kms:ViaService = <service>.<region>.amazonaws.com (docs/access-control.md).
+   */
+  readonly serviceAccessKeys?: ReadonlyMap<string, string>;
 }
 
 /** One request as the operation sees it. */
@@ -28,6 +36,8 @@ export interface RequestContext {
   readonly scope: Scope;
   readonly sourceIp: string;
   readonly userAgent: string;
+  /** aws:SecureTransport: the request came over TLS. */
+  readonly secureTransport?: boolean;
   /** Filled in by the operation for the request log: the key the request acted on. */
   resourceArn?: string;
 }

@@ -46,6 +46,11 @@ import { disconnectCustomKeyStore } from './custom-key-stores/disconnect-custom-
 import { describeCustomKeyStores } from './custom-key-stores/describe-custom-key-stores.js';
 import { updateCustomKeyStore } from './custom-key-stores/update-custom-key-store.js';
 import { deleteCustomKeyStore } from './custom-key-stores/delete-custom-key-store.js';
+import { createGrant } from './grants/create-grant.js';
+import { listGrants } from './grants/list-grants.js';
+import { listRetirableGrants } from './grants/list-retirable-grants.js';
+import { retireGrant } from './grants/retire-grant.js';
+import { revokeGrant } from './grants/revoke-grant.js';
 
 /** Every operation Trent implements. One module per operation; add new ones here. */
 const OPERATIONS: readonly Operation<any, any>[] = [
@@ -81,6 +86,11 @@ const OPERATIONS: readonly Operation<any, any>[] = [
   deriveSharedSecret,
   generateDataKeyPair,
   generateDataKeyPairWithoutPlaintext,
+  createGrant,
+  listGrants,
+  listRetirableGrants,
+  retireGrant,
+  revokeGrant,
   enableKeyRotation,
   disableKeyRotation,
   getKeyRotationStatus,

@@ -7,7 +7,7 @@ import {
   StorageDuplicateError, StorageNotEmptyError,
   type AccessKeyRecord, type AliasRecord, type MaterialRecord, type Scope, type SnapshotRecord, type SnapshotStorage, type Storage,
 } from '../../src/domain/ports.js';
-import { keyRecord } from './storage-contract.js';
+import { grantRecord, keyRecord } from './storage-contract.js';
 
 export type SnapshotStore = Storage & SnapshotStorage;
 
@@ -76,6 +76,8 @@ export async function populate(s: Storage): Promise<void> {
   }, 10);
   const inHsm = keyRecord(A, 6, { origin: 'AWS_CLOUDHSM', customKeyStoreId: 'cks-0123456789abcdef0' });
   await s.insertKey(inHsm, [material(inHsm.arn, 'm1', 1_700_000_000_031)], []);
+  await s.insertGrant(grantRecord(enabled, 1, { name: 'g1', retiringPrincipal: `arn:aws:iam::${B.account}:role/r`, constraints: { encryptionContextEquals: { k: 'v ✓' } } }));
+  await s.insertGrant(grantRecord(enabled, 2, { operations: ['DescribeKey'] }));
 }
 
 const countByType = (records: readonly SnapshotRecord[]) => {
@@ -100,13 +102,13 @@ export function snapshotContract(source: SnapshotFactory, target: SnapshotFactor
       const src = await make(source);
       await populate(src);
       const exported = await collect(src.exportSnapshot());
-      assert.deepEqual(countByType(exported), { setting: 3, accessKey: 2, customKeyStore: 1, key: 6, material: 8, alias: 3, tag: 4 });
-      const order = ['setting', 'accessKey', 'customKeyStore', 'key', 'material', 'alias', 'tag'];
+      assert.deepEqual(countByType(exported), { setting: 3, accessKey: 2, customKeyStore: 1, key: 6, material: 8, alias: 3, tag: 4, grant: 2 });
+      const order = ['setting', 'accessKey', 'customKeyStore', 'key', 'material', 'alias', 'tag', 'grant'];
       assert.deepEqual(exported.map((r) => r.type), [...exported.map((r) => r.type)].sort((a, b) => order.indexOf(a) - order.indexOf(b)));
 
       const dst = await make(target);
       const counts = await dst.importSnapshot(exported);
-      assert.deepEqual(counts, { setting: 3, accessKey: 2, customKeyStore: 1, key: 6, material: 8, alias: 3, tag: 4 });
+      assert.deepEqual(counts, { setting: 3, accessKey: 2, customKeyStore: 1, key: 6, material: 8, alias: 3, tag: 4, grant: 2 });
       assert.deepEqual(await dst.getCustomKeyStore(A, 'cks-0123456789abcdef0'), await src.getCustomKeyStore(A, 'cks-0123456789abcdef0'));
       assert.deepEqual(await collect(dst.exportSnapshot()), exported, 'the copy exports exactly what the original did');
 
@@ -117,6 +119,7 @@ export function snapshotContract(source: SnapshotFactory, target: SnapshotFactor
       assert.equal(got.description, 'Schlüssel ✓ "quoted"\nnewline');
       assert.deepEqual(await dst.getMaterials(got.arn), await src.getMaterials(got.arn));
       assert.deepEqual(await dst.getTags(got.arn), await src.getTags(got.arn));
+      assert.deepEqual(await dst.getGrants(got.arn), await src.getGrants(got.arn));
       assert.equal((await dst.getKey(B, keyRecord(B, 3).keyId))!.deletionDate!.getTime(), 1_900_000_000_123);
       assert.equal((await dst.getKey(B, keyRecord(B, 4).keyId))!.currentMaterialId, undefined);
       assert.equal((await dst.getKey(A, keyRecord(A, 2).keyId))!.multiRegion, true);

@@ -21,13 +21,22 @@ export interface Evaluation {
   readonly decision: Decision;
   /** The statement that decided (the first Deny, or the first Allow), for logs and tests. */
   readonly statement?: CompiledStatement;
+  /**
+   * For an allow: true when no allowing statement names the caller other than through its account (the account's
+   * root ARN or id). Such an allow delegates to the caller's identity (IAM) policies, which must then allow too.
+   */
+  readonly viaAccount?: boolean;
 }
 
 function principalMatches(set: PrincipalSet, arnLower: string, account: string): boolean {
   // An account's root principal in a key policy names the account: every principal of it matches, and its IAM
-  // policies then decide (key-policy-default.html). Trent has no IAM policies yet; see docs/access-control.md.
+  // policies then decide (key-policy-default.html).
   return set.any || set.arns.has(arnLower) || set.accounts.has(account);
 }
+
+/** Whether a statement that applies names the caller itself ('*' or its ARN), not only its account. */
+const namesCallerDirectly = (st: CompiledStatement, arnLower: string): boolean =>
+  !st.principal || st.principal.any || st.principal.arns.has(arnLower);
 
 function statementApplies(st: CompiledStatement, req: EvaluationRequest, arnLower: string): boolean {
   if (st.principal && !principalMatches(st.principal, arnLower, req.principalAccount)) return false;
@@ -43,11 +52,15 @@ function statementApplies(st: CompiledStatement, req: EvaluationRequest, arnLowe
 export function evaluatePolicy(policy: CompiledPolicy, req: EvaluationRequest): Evaluation {
   const arnLower = req.principalArn.toLowerCase();
   let allow: CompiledStatement | undefined;
+  let direct = false;
   for (const st of policy.statements) {
-    if (st.effect === 'Allow' && allow) continue;
+    if (st.effect === 'Allow' && direct) continue;
     if (!statementApplies(st, req, arnLower)) continue;
     if (st.effect === 'Deny') return { decision: 'deny', statement: st };
-    allow = st;
+    if (!allow || namesCallerDirectly(st, arnLower)) {
+      allow = st;
+      direct = namesCallerDirectly(st, arnLower);
+    }
   }
-  return allow ? { decision: 'allow', statement: allow } : { decision: 'implicitDeny' };
+  return allow ? { decision: 'allow', statement: allow, viaAccount: !direct } : { decision: 'implicitDeny' };
 }

@@ -17,7 +17,7 @@ export const updateAlias = defineOperation<UpdateAliasRequest, void>('UpdateAlia
   if (!alias) throw notFound(ctx.scope, input.AliasName);
   const current = await svc.keys.getKey(ctx.scope, alias.targetKeyId);
   if (current) {
-    svc.authorizer.authorize(ctx.caller, 'kms:UpdateAlias', current);
+    await svc.authorizer.authorize(ctx.caller, 'kms:UpdateAlias', current);
     if (current.keySpec !== target.keySpec || current.keyUsage !== target.keyUsage) {
       throw validationError(
         `${target.arn} is not compatible with the current key of ${input.AliasName}: the key spec and key usage must be the same (${current.keySpec}/${current.keyUsage}).`,

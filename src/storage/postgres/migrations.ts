@@ -68,6 +68,20 @@ export const POSTGRES_MIGRATIONS: readonly { version: number; sql: string }[] = 
     `,
   },
   {
+    // Grants (issue #6): one row per grant; operations and constraints as JSON text. (SQLite: migration 4.)
+    version: 5,
+    sql: `
+      CREATE TABLE grants (
+        key_arn text COLLATE "C" NOT NULL, grant_id text COLLATE "C" NOT NULL, account text NOT NULL, region text NOT NULL, name text,
+        grantee_principal text NOT NULL, retiring_principal text, issuing_account text NOT NULL,
+        operations text NOT NULL, constraints text, creation_date bigint NOT NULL,
+        PRIMARY KEY (key_arn, grant_id)
+      );
+      CREATE INDEX grants_by_grantee ON grants (key_arn, grantee_principal);
+      CREATE INDEX grants_by_retiring_principal ON grants (retiring_principal, region, key_arn, grant_id) WHERE retiring_principal IS NOT NULL;
+    `,
+  },
+  {
     // Custom key stores (issue #7): the stores, and which store a key lives in. (The versions before it may belong to other
     // changes; migrations apply by version, so a gap is fine.)
     version: 7,

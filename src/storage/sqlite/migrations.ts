@@ -55,6 +55,20 @@ export const SQLITE_MIGRATIONS: readonly { version: number; sql: string }[] = [
     `,
   },
   {
+    // Grants (issue #6): one row per grant; operations and constraints as JSON text.
+    version: 4,
+    sql: `
+      CREATE TABLE grants (
+        key_arn TEXT NOT NULL, grant_id TEXT NOT NULL, account TEXT NOT NULL, region TEXT NOT NULL, name TEXT,
+        grantee_principal TEXT NOT NULL, retiring_principal TEXT, issuing_account TEXT NOT NULL,
+        operations TEXT NOT NULL, constraints TEXT, creation_date INTEGER NOT NULL,
+        PRIMARY KEY (key_arn, grant_id)
+      ) WITHOUT ROWID;
+      CREATE INDEX grants_by_grantee ON grants (key_arn, grantee_principal);
+      CREATE INDEX grants_by_retiring_principal ON grants (retiring_principal, region, key_arn, grant_id) WHERE retiring_principal IS NOT NULL;
+    `,
+  },
+  {
     // Custom key stores (issue #7): the stores, and which store a key lives in. (The versions before it may belong to other
     // changes; migrations apply by version, so a gap is fine.)
     version: 7,
