@@ -1,0 +1,184 @@
+// Builds CloudTrail-shaped events from what the request handler captured (docs/audit.md). Runs in the batch flush for
+// read-only operations and failures, inside the state change's transaction for the others: never on the hot path.
+import { OPERATIONS, SHAPES, type OperationName } from '../model/kms-model.generated.js';
+import { auditColumns, type CloudTrailEvent, type UserIdentity } from '../domain/audit-event.js';
+import { canonicalJson } from '../domain/audit-chain.js';
+import type { CallerIdentity } from '../domain/identity.js';
+import type { AuditEventInput } from '../domain/ports.js';
+
+export const EVENT_VERSION = '1.08';
+
+/** What the handler knows of one request; filled in as the request goes. Holds references only: no copying. */
+export interface AuditCapture {
+  readonly requestId: string;
+  /** Request arrival, ms since the epoch. */
+  readonly time: number;
+  readonly sourceIp: string;
+  readonly userAgent: string;
+  /** The raw Authorization header, read (for the access key id) only when the request did not authenticate. */
+  readonly authorization: string;
+  operation: string;
+  /** The request context once authenticated; the operation sets resourceArn on it. */
+  request?: { readonly caller: CallerIdentity; readonly region: string; readonly resourceArn?: string | undefined } | undefined;
+  /** The parsed input (may hold SecretBytes: they are never read here). */
+  input?: unknown;
+  /** The output of a state-changing operation (read-only ones record no response elements, as CloudTrail). */
+  output?: unknown;
+  errorCode?: string | undefined;
+  errorMessage?: string | undefined;
+  /** Built once (the same eventID on a retried transaction). */
+  event?: AuditEventInput | undefined;
+  /** The event was appended by the transaction of the request's state change. */
+  committed?: boolean;
+}
+
+/** CloudTrail's readOnly: Describe*, Get*, List* and the cryptographic operations. */
+const CRYPTO_OPERATIONS: ReadonlySet<string> = new Set([
+  'Encrypt', 'Decrypt', 'ReEncrypt', 'GenerateDataKey', 'GenerateDataKeyWithoutPlaintext', 'GenerateDataKeyPair',
+  'GenerateDataKeyPairWithoutPlaintext', 'GenerateRandom', 'Sign', 'Verify', 'GenerateMac', 'VerifyMac', 'DeriveSharedSecret',
+]);
+export const isReadOnly = (operation: string): boolean => /^(Describe|Get|List)/.test(operation) || CRYPTO_OPERATIONS.has(operation);
+
+/** Members never audited although the model does not mark them sensitive: grant tokens are bearer credentials. */
+const NEVER_AUDITED: ReadonlySet<string> = new Set(['GrantToken', 'GrantTokens']);
+
+const camel = (name: string): string => name.charAt(0).toLowerCase() + name.slice(1);
+const isoSeconds = (ms: number): string => new Date(Math.floor(ms / 1000) * 1000).toISOString().replace('.000Z', 'Z');
+
+/**
+ * The audited view of a value of `shapeName`, driven by the model: member names in camelCase as CloudTrail writes them,
+ * every blob (plaintext, ciphertext, key material, signatures, public keys) and every member whose shape the model marks
+ * sensitive left out, timestamps as ISO 8601. Undefined when nothing is left.
+ */
+export function auditedView(shapeName: string, value: unknown): unknown {
+  const s = SHAPES[shapeName];
+  if (!s || value === undefined || value === null || s.sensitive || s.type === 'blob') return undefined;
+  switch (s.type) {
+    case 'structure': {
+      if (typeof value !== 'object') return undefined;
+      const out: Record<string, unknown> = {};
+      const obj = value as Record<string, unknown>;
+      for (const [member, memberShape] of Object.entries(s.members ?? {})) {
+        if (NEVER_AUDITED.has(member)) continue;
+        const v = auditedView(memberShape, obj[member]);
+        if (v !== undefined) out[camel(member)] = v;
+      }
+      return out;
+    }
+    case 'list':
+      return Array.isArray(value) ? value.map((v) => auditedView(s.member!, v) ?? null) : undefined;
+    case 'map': {
+      if (typeof value !== 'object') return undefined;
+      const out: Record<string, unknown> = {};
+      for (const [k, v] of Object.entries(value as Record<string, unknown>)) {
+        const view = auditedView(s.value!, v);
+        if (view !== undefined) out[k] = view;
+      }
+      return out;
+    }
+    case 'timestamp':
+      return value instanceof Date ? value.toISOString() : undefined;
+    case 'string':
+      return typeof value === 'string' ? value : undefined;
+    case 'integer':
+    case 'long':
+      return typeof value === 'number' ? value : undefined;
+    case 'boolean':
+      return typeof value === 'boolean' ? value : undefined;
+    default: {
+      const never: never = s.type;
+      throw new Error(`unhandled shape type ${String(never)}`);
+    }
+  }
+}
+
+/** userIdentity from the caller's principal ARN (arn:aws:iam::<account>:root | :user/<name> | sts ...:assumed-role/<role>/<session>). */
+export function userIdentity(caller: CallerIdentity | undefined, authorization: string): UserIdentity {
+  if (!caller) {
+    // Not authenticated: the access key the request claimed, if its Authorization header names one.
+    const m = /Credential=([A-Za-z0-9]{1,128})\//.exec(authorization);
+    return m ? { type: 'Unknown', accessKeyId: m[1]! } : { type: 'Unknown' };
+  }
+  const { principalArn: arn, account: accountId, accessKeyId } = caller;
+  const resource = arn.split(':').slice(5).join(':');
+  if (resource === 'root') return { type: 'Root', principalId: accountId, arn, accountId, accessKeyId };
+  if (resource.startsWith('user/')) {
+    const userName = resource.slice(resource.lastIndexOf('/') + 1);
+    return { type: 'IAMUser', principalId: `${accountId}:${userName}`, arn, accountId, accessKeyId, userName };
+  }
+  if (resource.startsWith('assumed-role/')) {
+    const [, role = '', session = ''] = resource.split('/');
+    const roleArn = `arn:aws:iam::${accountId}:role/${role}`;
+    return {
+      type: 'AssumedRole', principalId: `${accountId}:${session}`, arn, accountId, accessKeyId,
+      sessionContext: { sessionIssuer: { type: 'Role', arn: roleArn, accountId, userName: role } },
+    };
+  }
+  if (resource.startsWith('role/')) return { type: 'Role', principalId: accountId, arn, accountId, accessKeyId };
+  return { type: 'Unknown', principalId: accountId, arn, accountId, accessKeyId };
+}
+
+const accountOfArn = (arn: string): string => arn.split(':')[4] ?? '';
+
+/**
+ * The event of one request. `eventId` comes from the caller (the random source). responseElements only for a successful
+ * state-changing operation whose output is known; requestParameters only for an operation the model knows.
+ */
+export function buildEvent(c: AuditCapture, eventId: string, defaultRegion: string): AuditEventInput {
+  const def = (OPERATIONS as Record<string, (typeof OPERATIONS)[OperationName] | undefined>)[c.operation];
+  const readOnly = isReadOnly(c.operation);
+  const caller = c.request?.caller;
+  const resourceArn = c.request?.resourceArn;
+  const requestParameters = def?.input && c.input !== undefined ? ((auditedView(def.input, c.input) as Record<string, unknown> | undefined) ?? null) : null;
+  const responseElements =
+    !readOnly && c.errorCode === undefined && def?.output && c.output !== undefined
+      ? ((auditedView(def.output, c.output) as Record<string, unknown> | undefined) ?? null)
+      : null;
+  const event: CloudTrailEvent = {
+    eventVersion: EVENT_VERSION,
+    userIdentity: userIdentity(caller, c.authorization),
+    eventTime: isoSeconds(c.time),
+    eventSource: 'kms.amazonaws.com',
+    eventName: c.operation,
+    awsRegion: c.request?.region ?? defaultRegion,
+    sourceIPAddress: c.sourceIp,
+    userAgent: c.userAgent,
+    ...(c.errorCode !== undefined && { errorCode: c.errorCode, errorMessage: c.errorMessage ?? '' }),
+    requestParameters,
+    responseElements: responseElements && Object.keys(responseElements).length > 0 ? responseElements : null,
+    requestID: c.requestId,
+    eventID: eventId,
+    readOnly,
+    ...(resourceArn !== undefined && { resources: [{ accountId: accountOfArn(resourceArn), type: 'AWS::KMS::Key' as const, ARN: resourceArn }] }),
+    eventType: 'AwsApiCall',
+    managementEvent: true,
+    recipientAccountId: caller?.account ?? '',
+    eventCategory: 'Management',
+  };
+  return auditColumns(event, canonicalJson(event));
+}
+
+/** A notice from Trent itself (not an API call): e.g. that events may have been lost in a crash. */
+export function serviceEvent(eventName: string, time: number, eventId: string, region: string, details: Record<string, unknown>): AuditEventInput {
+  const event: CloudTrailEvent = {
+    eventVersion: EVENT_VERSION,
+    userIdentity: { type: 'Unknown' },
+    eventTime: isoSeconds(time),
+    eventSource: 'kms.amazonaws.com',
+    eventName,
+    awsRegion: region,
+    sourceIPAddress: 'trent',
+    userAgent: 'trent',
+    requestParameters: null,
+    responseElements: null,
+    requestID: eventId,
+    eventID: eventId,
+    readOnly: true,
+    eventType: 'AwsServiceEvent',
+    managementEvent: true,
+    recipientAccountId: '',
+    eventCategory: 'Management',
+    serviceEventDetails: details,
+  };
+  return auditColumns(event, canonicalJson(event));
+}
