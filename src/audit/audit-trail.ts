@@ -2,7 +2,7 @@
 // adapter appends it, through the AuditEventSource below); every other event is queued and appended in batches.
 import { AsyncLocalStorage } from 'node:async_hooks';
 import type { Writable } from 'node:stream';
-import type { AuditEventInput, AuditEventRecord, AuditEventSource, AuditStore } from '../domain/ports.js';
+import type { AuditEventInput, AuditEventRecord, AuditEventSource, AuditStore, KeyUsageLog } from '../domain/ports.js';
 import { buildEvent, isReadOnly, serviceEvent, type AuditCapture } from './cloudtrail.js';
 
 /**
@@ -65,7 +65,7 @@ export interface AuditTrailOptions {
  * A crash loses the queue (at most `flushMs` of acknowledged requests, or more while the store is unwritable); the next
  * start appends an `AuditEventsPossiblyLost` notice (see SessionMarker).
  */
-export class AuditTrail {
+export class AuditTrail implements KeyUsageLog {
   readonly #o: AuditTrailOptions;
   readonly #flushMs: number;
   readonly #maxBatch: number;
@@ -74,6 +74,7 @@ export class AuditTrail {
   #timer: NodeJS.Timeout | undefined;
   #flushing: Promise<void> | undefined;
   #dropped = 0;
+  #trackingStart: number | undefined;
 
   constructor(options: AuditTrailOptions) {
     this.#o = options;
@@ -88,9 +89,17 @@ export class AuditTrail {
     return { requestId, time: this.#o.now(), sourceIp, userAgent, authorization, operation: '' };
   }
 
-  /** Runs the operation; a state-changing one inside the scope, so its storage transaction appends its event. */
+  /**
+   * Runs the operation; a state-changing one inside the scope, so its storage transaction appends its event, and its
+   * output is kept for responseElements (read-only operations record none, as CloudTrail: nothing of theirs is kept).
+   */
   run<T>(capture: AuditCapture, fn: () => Promise<T>): Promise<T> {
-    return isReadOnly(capture.operation) ? fn() : this.#o.scope.run(capture, fn);
+    if (isReadOnly(capture.operation)) return fn();
+    return this.#o.scope.run(capture, async () => {
+      const output = await fn();
+      capture.output = output;
+      return output;
+    });
   }
 
   /** The request is answered: queue its event unless its transaction committed it already. */
@@ -173,13 +182,15 @@ export class AuditTrail {
     return this.#o.store.lastKeyUsage(keyArn);
   }
 
+  async trackingStart(): Promise<Date> {
+    return new Date((this.#trackingStart ??= (await this.#o.store.auditChainHead()).trackingStart));
+  }
+
   /** Clean stop: everything queued is appended (and streamed). False if events are left (the store failed). */
   async stop(): Promise<boolean> {
     await this.flush();
     clearTimeout(this.#timer);
     this.#timer = undefined;
-    const s = this.#o.stream;
-    if (s && s !== process.stdout && s !== process.stderr) await new Promise<void>((resolve) => s.end(resolve));
     return this.#queue.length === 0;
   }
 }

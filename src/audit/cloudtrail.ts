@@ -37,7 +37,11 @@ const CRYPTO_OPERATIONS: ReadonlySet<string> = new Set([
   'Encrypt', 'Decrypt', 'ReEncrypt', 'GenerateDataKey', 'GenerateDataKeyWithoutPlaintext', 'GenerateDataKeyPair',
   'GenerateDataKeyPairWithoutPlaintext', 'GenerateRandom', 'Sign', 'Verify', 'GenerateMac', 'VerifyMac', 'DeriveSharedSecret',
 ]);
-export const isReadOnly = (operation: string): boolean => /^(Describe|Get|List)/.test(operation) || CRYPTO_OPERATIONS.has(operation);
+const READ_ONLY = new Map<string, boolean>(
+  Object.keys(OPERATIONS).map((name) => [name, /^(Describe|Get|List)/.test(name) || CRYPTO_OPERATIONS.has(name)]),
+);
+/** Names outside the model (a client's unknown operation) change nothing: read-only. */
+export const isReadOnly = (operation: string): boolean => READ_ONLY.get(operation) ?? true;
 
 /** Members never audited although the model does not mark them sensitive: grant tokens are bearer credentials. */
 const NEVER_AUDITED: ReadonlySet<string> = new Set(['GrantToken', 'GrantTokens']);

@@ -379,6 +379,8 @@ export interface AuditQuery {
   readonly eventName?: string;
   readonly eventId?: string;
   readonly keyArn?: string;
+  /** Events on the key of this id, in any account and region. */
+  readonly keyId?: string;
   readonly principal?: string;
   readonly username?: string;
   readonly readOnly?: boolean;
@@ -413,4 +415,11 @@ export interface AuditStore {
   auditChainHead(): Promise<{ seq: number; hash: string; trackingStart: number }>;
   /** The newest event with `usage` set for the key (GetKeyLastUsage). */
   lastKeyUsage(keyArn: string): Promise<AuditEventRecord | undefined>;
+}
+
+/** What GetKeyLastUsage reads from the audit trail (the trail appends what it has queued first). */
+export interface KeyUsageLog {
+  lastKeyUsage(keyArn: string): Promise<AuditEventRecord | undefined>;
+  /** When the trail began recording (TrackingStartDate is this or the key's creation, whichever is later). */
+  trackingStart(): Promise<Date>;
 }

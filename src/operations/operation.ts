@@ -2,7 +2,7 @@ import type { OperationName } from '../model/kms-model.generated.js';
 import type { Authorizer } from '../domain/authorizer.js';
 import type { CallerIdentity } from '../domain/identity.js';
 import type { KeyRepository } from '../domain/key-repository.js';
-import type { Clock, KeyStore, RandomSource, Scope, Storage } from '../domain/ports.js';
+import type { Clock, KeyStore, KeyUsageLog, RandomSource, Scope, Storage } from '../domain/ports.js';
 
 /** What an operation may use; made once in main.ts. */
 export interface Services {
@@ -12,6 +12,8 @@ export interface Services {
   readonly authorizer: Authorizer;
   readonly clock: Clock;
   readonly random: RandomSource;
+  /** The audit trail's record of key use (GetKeyLastUsage). */
+  readonly keyUsage: KeyUsageLog;
 }
 
 /** One request as the operation sees it. */

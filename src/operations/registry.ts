@@ -40,6 +40,7 @@ import { listKeyRotations } from './rotation/list-key-rotations.js';
 import { getParametersForImport } from './import/get-parameters-for-import.js';
 import { importKeyMaterial } from './import/import-key-material.js';
 import { deleteImportedKeyMaterial } from './import/delete-imported-key-material.js';
+import { getKeyLastUsage } from './audit/get-key-last-usage.js';
 
 /** Every operation Trent implements. One module per operation; add new ones here. */
 const OPERATIONS: readonly Operation<any, any>[] = [
@@ -83,6 +84,7 @@ const OPERATIONS: readonly Operation<any, any>[] = [
   getParametersForImport,
   importKeyMaterial,
   deleteImportedKeyMaterial,
+  getKeyLastUsage,
 ];
 
 /** Maps `TrentService.<Operation>` targets to operation modules. */

@@ -27,7 +27,7 @@ describe('DeletionSweeper with an injected clock and SQLite', () => {
   const random = { bytes: (n: number) => randomBytes(n), uuid: () => randomUUID() };
   const keystore = new LocalKeyStore(RootKey.fromBytes(randomBytes(32)), random, clock);
   const keys = new KeyRepository(storage, clock);
-  const svc: Services = { keys, storage, keystore, authorizer: new KeyPolicyAuthorizer(clock), clock, random };
+  const svc: Services = { keys, storage, keystore, authorizer: new KeyPolicyAuthorizer(clock), clock, random, keyUsage: { lastKeyUsage: async () => undefined, trackingStart: async () => new Date(0) } };
   const registry = new OperationRegistry();
   const sweeper = new DeletionSweeper(keys, keystore);
   const ctx = (): RequestContext => ({

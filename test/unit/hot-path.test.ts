@@ -25,7 +25,7 @@ describe('hot path', () => {
     const keys = new KeyRepository(storage, systemClock);
     const svc: Services = {
       keys, storage, keystore: new LocalKeyStore(rootKey, systemRandom, systemClock), authorizer: new KeyPolicyAuthorizer(systemClock),
-      clock: systemClock, random: systemRandom,
+      clock: systemClock, random: systemRandom, keyUsage: { lastKeyUsage: async () => undefined, trackingStart: async () => new Date(0) },
     };
     const registry = new OperationRegistry();
     const ctx: RequestContext = {

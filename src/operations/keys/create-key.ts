@@ -63,7 +63,8 @@ export const createKey = defineOperation<CreateKeyRequest, CreateKeyResponse>('C
     version: 1,
   };
   if (input.Policy !== undefined) checkPolicyLockout(input.Policy, input.BypassPolicyLockoutSafetyCheck, key, ctx, svc);
-  await svc.keys.createKey(key, material ? [material] : [], tags);
+  // Before the write: the audit event committed with it names the key.
   ctx.resourceArn = arn;
+  await svc.keys.createKey(key, material ? [material] : [], tags);
   return { KeyMetadata: keyMetadata(key) };
 });

@@ -329,6 +329,7 @@ export class PostgresStorage implements Storage, SnapshotStorage, AuditStore {
     if (q.eventName !== undefined) where.push(`event_name = ${p(q.eventName)}`);
     if (q.eventId !== undefined) where.push(`event_id = ${p(q.eventId)}`);
     if (q.keyArn !== undefined) where.push(`key_arn = ${p(q.keyArn)}`);
+    if (q.keyId !== undefined) where.push(`key_arn LIKE '%:key/' || ${p(q.keyId.replace(/[%_\\]/g, ''))}`);
     if (q.principal !== undefined) where.push(`principal = ${p(q.principal)}`);
     if (q.username !== undefined) where.push(`username = ${p(q.username)}`);
     if (q.readOnly !== undefined) where.push(`read_only = ${p(q.readOnly)}`);

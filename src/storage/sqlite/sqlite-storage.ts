@@ -218,6 +218,7 @@ export class SqliteStorage implements Storage, SnapshotStorage, AuditStore {
     if (q.eventName !== undefined) add('event_name = ?', q.eventName);
     if (q.eventId !== undefined) add('event_id = ?', q.eventId);
     if (q.keyArn !== undefined) add('key_arn = ?', q.keyArn);
+    if (q.keyId !== undefined) add("key_arn LIKE '%:key/' || ?", q.keyId.replace(/[%_\\]/g, ''));
     if (q.principal !== undefined) add('principal = ?', q.principal);
     if (q.username !== undefined) add('username = ?', q.username);
     if (q.readOnly !== undefined) add('read_only = ?', q.readOnly ? 1 : 0);
