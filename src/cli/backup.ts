@@ -7,7 +7,7 @@ import { parseArgs } from 'node:util';
 import { accessKeyWrapContext } from '../auth/admin-credentials.js';
 import { ConfigError, describeStore, loadConfig, type StoreConfig, type TrentConfig } from '../config/config.js';
 import {
-  StorageNotEmptyError, type SnapshotCounts, type SnapshotRecord, type SnapshotStorage, type Storage,
+  StorageNotEmptyError, type AuditStore, type SnapshotCounts, type SnapshotRecord, type SnapshotStorage, type Storage,
 } from '../domain/ports.js';
 import { materialWrapContext } from '../keystores/local/local-keystore.js';
 import { RootKey } from '../keystores/local/root-key.js';
@@ -25,17 +25,17 @@ export const BACKUP_USAGE = `  trent backup --out FILE [--store sqlite|postgres:
       store's: it is checked before anything is written.
 `;
 
-type SnapshotStore = Storage & SnapshotStorage;
+type SnapshotStore = Storage & SnapshotStorage & AuditStore;
 
-const STORE_FLAGS = { store: { type: 'string' }, 'data-dir': { type: 'string' }, config: { type: 'string' } } as const;
+export const STORE_FLAGS = { store: { type: 'string' }, 'data-dir': { type: 'string' }, config: { type: 'string' } } as const;
 
-function config(values: Record<string, unknown>): TrentConfig {
+export function config(values: Record<string, unknown>): TrentConfig {
   const flags: Record<string, string> = {};
   for (const name of ['store', 'data-dir', 'config', 'root-key-file']) if (typeof values[name] === 'string') flags[name] = values[name] as string;
   return loadConfig(flags, process.env);
 }
 
-function openStore(store: StoreConfig): SnapshotStore {
+export function openStore(store: StoreConfig): SnapshotStore {
   switch (store.kind) {
     case 'sqlite':
       return new SqliteStorage(store.file);

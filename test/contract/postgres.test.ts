@@ -5,6 +5,7 @@ import { PostgresStorage } from '../../src/storage/postgres/postgres-storage.js'
 import { POSTGRES_MIGRATIONS } from '../../src/storage/postgres/migrations.js';
 import { postgresCluster, postgresSkipReason } from '../helpers/postgres.js';
 import { storageContract } from './storage-contract.js';
+import { auditContract } from './audit-contract.js';
 
 const skip = postgresSkipReason();
 
@@ -14,6 +15,14 @@ if (skip) {
   storageContract('PostgreSQL', {
     async create() {
       const storage = new PostgresStorage(await (await postgresCluster()).createDatabase());
+      await storage.migrate();
+      return storage;
+    },
+  });
+
+  auditContract('PostgreSQL', {
+    async create(audit) {
+      const storage = new PostgresStorage(await (await postgresCluster()).createDatabase(), { audit });
       await storage.migrate();
       return storage;
     },
