@@ -251,3 +251,41 @@ describe('audit trail: a state change and its event commit together', () => {
     }
   });
 });
+
+describe('audit trail: LookupEvents with SigV4 (non-dev server)', () => {
+  it('accepts a request signed for the service cloudtrail with Trent credentials, and refuses one signed for kms', async () => {
+    const server = await startServer({ dev: false, args: ['--request-log', 'off'] });
+    try {
+      const profile = Object.fromEntries(
+        readFileSync(path.join(server.dataDir, 'credentials'), 'utf8').split('\n').map((l) => /^\s*(aws_\w+)\s*=\s*(\S+)/.exec(l)).filter((m) => m).map((m) => [m![1], m![2]]),
+      );
+      const credentials = { accessKeyId: profile.aws_access_key_id!, secretAccessKey: profile.aws_secret_access_key! };
+      const kms = new KMSClient({ endpoint: server.url, region: 'us-east-1', credentials, maxAttempts: 1 });
+      const keyArn = (await kms.send(new CreateKeyCommand({}))).KeyMetadata!.Arn!;
+      kms.destroy();
+      const events = (await awsCli(server.url, server.dataDir, { service: 'cloudtrail', credentials })('lookup-events')).Events;
+      const create = events.find((e: any) => e.EventName === 'CreateKey');
+      assert.equal(create.AccessKeyId, credentials.accessKeyId);
+      assert.equal(create.Username, 'root');
+      assert.equal(JSON.parse(create.CloudTrailEvent).resources[0].ARN, keyArn);
+      await assert.rejects(
+        awsCli(server.url, server.dataDir, { service: 'cloudtrail', credentials: { ...credentials, secretAccessKey: 'wrong' } })('lookup-events'),
+        /signature we calculated does not match/,
+      );
+      // A KMS signature does not open CloudTrail (the credential scope names the service).
+      const signedForKms = await fetch(server.url, {
+        method: 'POST',
+        headers: {
+          'X-Amz-Target': 'com.amazonaws.cloudtrail.v20131101.CloudTrail_20131101.LookupEvents', 'Content-Type': 'application/x-amz-json-1.1',
+          Authorization: `AWS4-HMAC-SHA256 Credential=${credentials.accessKeyId}/20260101/us-east-1/kms/aws4_request, SignedHeaders=host;x-amz-date, Signature=${'0'.repeat(64)}`,
+          'X-Amz-Date': '20260101T000000Z',
+        },
+        body: '{}',
+      });
+      assert.equal(signedForKms.status, 400);
+      assert.match(((await signedForKms.json()) as { message: string }).message, /scoped to correct service: 'cloudtrail'/);
+    } finally {
+      await server.stop();
+    }
+  });
+});
