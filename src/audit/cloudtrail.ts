@@ -50,6 +50,22 @@ const camel = (name: string): string => name.charAt(0).toLowerCase() + name.slic
 const isoSeconds = (ms: number): string => new Date(Math.floor(ms / 1000) * 1000).toISOString().replace('.000Z', 'Z');
 
 /**
+ * Each structure's audited members, sorted by their camelCase name (code-point order), so that views come out in
+ * canonical key order and the event serializes canonically with one JSON.stringify (domain/audit-chain.ts canonicalJson
+ * defines the form; a unit test checks they agree).
+ */
+const AUDITED_MEMBERS: ReadonlyMap<string, readonly (readonly [member: string, camelName: string, shape: string])[]> = new Map(
+  Object.entries(SHAPES)
+    .filter(([, s]) => s.type === 'structure')
+    .map(([name, s]) => [
+      name,
+      Object.entries(s.members ?? {})
+        .filter(([member]) => !NEVER_AUDITED.has(member))
+        .map(([member, shape]) => [member, camel(member), shape] as const)
+        .sort(([, a], [, b]) => (a < b ? -1 : a > b ? 1 : 0)),
+    ]),
+);
+/**
  * The audited view of a value of `shapeName`, driven by the model: member names in camelCase as CloudTrail writes them,
  * every blob (plaintext, ciphertext, key material, signatures, public keys) and every member whose shape the model marks
  * sensitive left out, timestamps as ISO 8601. Undefined when nothing is left.
@@ -62,10 +78,11 @@ export function auditedView(shapeName: string, value: unknown): unknown {
       if (typeof value !== 'object') return undefined;
       const out: Record<string, unknown> = {};
       const obj = value as Record<string, unknown>;
-      for (const [member, memberShape] of Object.entries(s.members ?? {})) {
-        if (NEVER_AUDITED.has(member)) continue;
-        const v = auditedView(memberShape, obj[member]);
-        if (v !== undefined) out[camel(member)] = v;
+      for (const [member, camelName, memberShape] of AUDITED_MEMBERS.get(shapeName)!) {
+        const raw = obj[member];
+        if (raw === undefined) continue;
+        const v = auditedView(memberShape, raw);
+        if (v !== undefined) out[camelName] = v;
       }
       return out;
     }
@@ -74,8 +91,9 @@ export function auditedView(shapeName: string, value: unknown): unknown {
     case 'map': {
       if (typeof value !== 'object') return undefined;
       const out: Record<string, unknown> = {};
-      for (const [k, v] of Object.entries(value as Record<string, unknown>)) {
-        const view = auditedView(s.value!, v);
+      const map = value as Record<string, unknown>;
+      for (const k of Object.keys(map).sort()) {
+        const view = auditedView(s.value!, map[k]);
         if (view !== undefined) out[k] = view;
       }
       return out;
@@ -101,25 +119,26 @@ export function userIdentity(caller: CallerIdentity | undefined, authorization: 
   if (!caller) {
     // Not authenticated: the access key the request claimed, if its Authorization header names one.
     const m = /Credential=([A-Za-z0-9]{1,128})\//.exec(authorization);
-    return m ? { type: 'Unknown', accessKeyId: m[1]! } : { type: 'Unknown' };
+    return m ? { accessKeyId: m[1]!, type: 'Unknown' } : { type: 'Unknown' };
   }
   const { principalArn: arn, account: accountId, accessKeyId } = caller;
   const resource = arn.split(':').slice(5).join(':');
-  if (resource === 'root') return { type: 'Root', principalId: accountId, arn, accountId, accessKeyId };
+  // Keys in canonical (sorted) order.
+  if (resource === 'root') return { accessKeyId, accountId, arn, principalId: accountId, type: 'Root' };
   if (resource.startsWith('user/')) {
     const userName = resource.slice(resource.lastIndexOf('/') + 1);
-    return { type: 'IAMUser', principalId: `${accountId}:${userName}`, arn, accountId, accessKeyId, userName };
+    return { accessKeyId, accountId, arn, principalId: `${accountId}:${userName}`, type: 'IAMUser', userName };
   }
   if (resource.startsWith('assumed-role/')) {
     const [, role = '', session = ''] = resource.split('/');
     const roleArn = `arn:aws:iam::${accountId}:role/${role}`;
     return {
-      type: 'AssumedRole', principalId: `${accountId}:${session}`, arn, accountId, accessKeyId,
-      sessionContext: { sessionIssuer: { type: 'Role', arn: roleArn, accountId, userName: role } },
+      accessKeyId, accountId, arn, principalId: `${accountId}:${session}`,
+      sessionContext: { sessionIssuer: { accountId, arn: roleArn, type: 'Role', userName: role } }, type: 'AssumedRole',
     };
   }
-  if (resource.startsWith('role/')) return { type: 'Role', principalId: accountId, arn, accountId, accessKeyId };
-  return { type: 'Unknown', principalId: accountId, arn, accountId, accessKeyId };
+  if (resource.startsWith('role/')) return { accessKeyId, accountId, arn, principalId: accountId, type: 'Role' };
+  return { accessKeyId, accountId, arn, principalId: accountId, type: 'Unknown' };
 }
 
 const accountOfArn = (arn: string): string => arn.split(':')[4] ?? '';
@@ -138,28 +157,30 @@ export function buildEvent(c: AuditCapture, eventId: string, defaultRegion: stri
     !readOnly && c.errorCode === undefined && def?.output && c.output !== undefined
       ? ((auditedView(def.output, c.output) as Record<string, unknown> | undefined) ?? null)
       : null;
+  // Members in canonical (sorted) order, undefined ones left out by JSON.stringify: the JSON is canonical as built.
   const event: CloudTrailEvent = {
-    eventVersion: EVENT_VERSION,
-    userIdentity: userIdentity(caller, c.authorization),
-    eventTime: isoSeconds(c.time),
-    eventSource: 'kms.amazonaws.com',
-    eventName: c.operation,
     awsRegion: c.request?.region ?? defaultRegion,
+    errorCode: c.errorCode,
+    errorMessage: c.errorCode === undefined ? undefined : (c.errorMessage ?? ''),
+    eventCategory: 'Management',
+    eventID: eventId,
+    eventName: c.operation,
+    eventSource: 'kms.amazonaws.com',
+    eventTime: isoSeconds(c.time),
+    eventType: 'AwsApiCall',
+    eventVersion: EVENT_VERSION,
+    managementEvent: true,
+    readOnly,
+    recipientAccountId: caller?.account ?? '',
+    requestID: c.requestId,
+    requestParameters,
+    resources: resourceArn === undefined ? undefined : [{ ARN: resourceArn, accountId: accountOfArn(resourceArn), type: 'AWS::KMS::Key' }],
+    responseElements: responseElements && Object.keys(responseElements).length > 0 ? responseElements : null,
     sourceIPAddress: c.sourceIp,
     userAgent: c.userAgent,
-    ...(c.errorCode !== undefined && { errorCode: c.errorCode, errorMessage: c.errorMessage ?? '' }),
-    requestParameters,
-    responseElements: responseElements && Object.keys(responseElements).length > 0 ? responseElements : null,
-    requestID: c.requestId,
-    eventID: eventId,
-    readOnly,
-    ...(resourceArn !== undefined && { resources: [{ accountId: accountOfArn(resourceArn), type: 'AWS::KMS::Key' as const, ARN: resourceArn }] }),
-    eventType: 'AwsApiCall',
-    managementEvent: true,
-    recipientAccountId: caller?.account ?? '',
-    eventCategory: 'Management',
+    userIdentity: userIdentity(caller, c.authorization),
   };
-  return auditColumns(event, canonicalJson(event));
+  return auditColumns(event, JSON.stringify(event));
 }
 
 /** A notice from Trent itself (not an API call): e.g. that events may have been lost in a crash. */

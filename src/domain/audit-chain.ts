@@ -14,20 +14,21 @@ export function chainHash(prevHash: string, seq: number, json: string): string {
 }
 
 /**
- * Canonical JSON: object keys sorted (code-point order) at every depth, no whitespace, `undefined` members dropped.
- * The same event always serializes to the same bytes, whoever built it.
+ * Canonical JSON: JSON.stringify of the value with every object's keys inserted in sorted (code-point) order, at every
+ * depth; `undefined` members dropped. (As everywhere in JavaScript, integer-like keys such as "7" come first, in
+ * numeric order.) The same event always serializes to the same bytes, whoever built it; the hash covers those bytes.
  */
 export function canonicalJson(value: unknown): string {
-  if (value === null || typeof value !== 'object') return JSON.stringify(value) ?? 'null';
-  if (Array.isArray(value)) return `[${value.map((v) => (v === undefined ? 'null' : canonicalJson(v))).join(',')}]`;
+  return JSON.stringify(sortKeys(value)) ?? 'null';
+}
+
+function sortKeys(value: unknown): unknown {
+  if (value === null || typeof value !== 'object') return value;
+  if (Array.isArray(value)) return value.map(sortKeys);
   const obj = value as Record<string, unknown>;
-  const parts: string[] = [];
-  for (const k of Object.keys(obj).sort()) {
-    const v = obj[k];
-    if (v === undefined) continue;
-    parts.push(`${JSON.stringify(k)}:${canonicalJson(v)}`);
-  }
-  return `{${parts.join(',')}}`;
+  const out: Record<string, unknown> = {};
+  for (const k of Object.keys(obj).sort()) if (obj[k] !== undefined) out[k] = sortKeys(obj[k]);
+  return out;
 }
 
 /** One stored event as the chain sees it. */

@@ -21,14 +21,14 @@ export interface CloudTrailEvent {
   readonly awsRegion: string;
   readonly sourceIPAddress: string;
   readonly userAgent: string;
-  readonly errorCode?: string;
-  readonly errorMessage?: string;
+  readonly errorCode?: string | undefined;
+  readonly errorMessage?: string | undefined;
   readonly requestParameters: Record<string, unknown> | null;
   readonly responseElements: Record<string, unknown> | null;
   readonly requestID: string;
   readonly eventID: string;
   readonly readOnly: boolean;
-  readonly resources?: readonly { readonly accountId: string; readonly type: 'AWS::KMS::Key'; readonly ARN: string }[];
+  readonly resources?: readonly { readonly ARN: string; readonly accountId: string; readonly type: 'AWS::KMS::Key' }[] | undefined;
   readonly eventType: 'AwsApiCall' | 'AwsServiceEvent';
   readonly managementEvent: boolean;
   readonly recipientAccountId: string;

@@ -68,6 +68,7 @@ describe('audit hash chain', () => {
   it('serializes canonically: sorted keys at every depth, undefined members dropped', () => {
     assert.equal(canonicalJson({ b: 1, a: { d: [1, { f: 2, e: undefined }], c: null } }), '{"a":{"c":null,"d":[1,{"f":2}]},"b":1}');
     assert.equal(canonicalJson({ ü: 'é', a: '"' }), '{"a":"\\"","ü":"é"}');
+    assert.equal(canonicalJson({ b: 1, 10: 2, 9: 3 }), '{"9":3,"10":2,"b":1}', 'integer-like keys first, as JavaScript orders them');
   });
 });
 
@@ -139,6 +140,18 @@ describe('audited view of requests and responses', () => {
     assert.deepEqual(userIdentity(undefined, 'AWS4-HMAC-SHA256 Credential=AKIAUNKNOWN/20260101/us-east-1/kms/aws4_request, SignedHeaders=host, Signature=x'), {
       type: 'Unknown', accessKeyId: 'AKIAUNKNOWN',
     });
+  });
+
+  it('serializes every event canonically as it builds it (one JSON.stringify, no re-sorting)', () => {
+    for (const [operation, def] of Object.entries(OPERATIONS)) {
+      const capture: AuditCapture = {
+        requestId: 'r', time: 0, sourceIp: '::1', userAgent: 'ua', authorization: '', operation,
+        request: { caller: { account: '111122223333', principalArn: 'arn:aws:sts::111122223333:assumed-role/R/s', accessKeyId: 'A' }, region: 'us-east-1', resourceArn: 'arn:aws:kms:us-east-1:111122223333:key/k' },
+        input: def.input ? sample(def.input) : undefined, output: def.output ? sample(def.output) : undefined,
+      };
+      const e = buildEvent(capture, 'id', 'us-east-1');
+      assert.equal(e.json, canonicalJson(JSON.parse(e.json)), operation);
+    }
   });
 
   it('builds a failed request event with its error and no response elements', () => {

@@ -80,7 +80,6 @@ export const POSTGRES_MIGRATIONS: readonly { version: number; sql: string }[] = 
       );
       CREATE INDEX audit_events_by_time ON audit_events (event_time);
       CREATE INDEX audit_events_by_key ON audit_events (key_arn, seq);
-      CREATE INDEX audit_events_key_usage ON audit_events (key_arn, seq) WHERE usage IS NOT NULL;
       CREATE TABLE audit_chain_head (
         id integer PRIMARY KEY CHECK (id = 1), seq bigint NOT NULL, hash text NOT NULL, tracking_start bigint NOT NULL
       );

@@ -66,7 +66,6 @@ export const SQLITE_MIGRATIONS: readonly { version: number; sql: string }[] = [
       );
       CREATE INDEX audit_events_by_time ON audit_events (event_time);
       CREATE INDEX audit_events_by_key ON audit_events (key_arn, seq);
-      CREATE INDEX audit_events_key_usage ON audit_events (key_arn, seq) WHERE usage IS NOT NULL;
       CREATE TABLE audit_chain_head (
         id INTEGER PRIMARY KEY CHECK (id = 1), seq INTEGER NOT NULL, hash TEXT NOT NULL, tracking_start INTEGER NOT NULL
       );

@@ -1,9 +1,9 @@
-import { sqliteDriver, type SqliteDatabase } from './driver.js';
+import type { SqliteDatabase } from './driver.js';
 import type {
   AccessKeyRecord, AliasRecord, AuditEventInput, AuditEventRecord, AuditEventSource, AuditQuery, AuditStore, KeyRecord, MaterialRecord,
   Page, Scope, SnapshotCounts, SnapshotRecord, SnapshotStorage, Storage, TagRecord,
 } from '../../domain/ports.js';
-import { chainHash } from '../../domain/audit-chain.js';
+import { appendChainSqlite, AuditAppender, auditParams, INSERT_AUDIT, openSqlite, toAuditEvent, type AuditRow } from './sqlite-audit.js';
 import {
   emptySnapshotCounts, StorageConflictError, StorageDuplicateError, StorageLimitError, StorageNotEmptyError,
 } from '../../domain/ports.js';
@@ -97,24 +97,6 @@ const UPDATE_KEY = `UPDATE keys SET description = @description, key_usage = @key
 /** The tables a snapshot covers, in export order. */
 const SNAPSHOT_TABLES = ['settings', 'access_keys', 'keys', 'key_materials', 'aliases', 'tags', 'audit_events'] as const;
 
-interface AuditRow {
-  seq: number; event_id: string; event_time: number; event_name: string; account: string; resource_account: string | null;
-  key_arn: string | null; principal: string | null; username: string | null; read_only: number; usage: string | null;
-  request_id: string; event: string; prev_hash: string; hash: string;
-}
-const toAuditEvent = (r: AuditRow): AuditEventRecord => ({
-  seq: r.seq, eventId: r.event_id, eventTime: r.event_time, eventName: r.event_name, account: r.account,
-  resourceAccount: r.resource_account ?? undefined, keyArn: r.key_arn ?? undefined, principal: r.principal ?? undefined,
-  username: r.username ?? undefined, readOnly: r.read_only === 1, usage: r.usage ?? undefined, requestId: r.request_id,
-  json: r.event, prevHash: r.prev_hash, hash: r.hash,
-});
-const INSERT_AUDIT = `INSERT INTO audit_events (seq, event_id, event_time, event_name, account, resource_account, key_arn, principal,
-  username, read_only, usage, request_id, event, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`;
-const auditParams = (e: AuditEventRecord) => [
-  e.seq, e.eventId, e.eventTime, e.eventName, e.account, e.resourceAccount ?? null, e.keyArn ?? null, e.principal ?? null,
-  e.username ?? null, e.readOnly ? 1 : 0, e.usage ?? null, e.requestId, e.json, e.prevHash, e.hash,
-];
-
 export interface SqliteStorageOptions {
   /** The request under way's audit event, appended by every write transaction a request makes (docs/audit.md). */
   readonly audit?: AuditEventSource;
@@ -128,6 +110,7 @@ export class SqliteStorage implements Storage, SnapshotStorage, AuditStore {
   readonly #db: SqliteDatabase;
   readonly #file: string;
   readonly #audit: AuditEventSource | undefined;
+  #appender: AuditAppender | undefined;
 
   constructor(file: string, options: SqliteStorageOptions = {}) {
     this.#file = file;
@@ -137,14 +120,7 @@ export class SqliteStorage implements Storage, SnapshotStorage, AuditStore {
   }
 
   static #open(file: string): SqliteDatabase {
-    const { Database } = sqliteDriver();
-    const db = new Database(file);
-    db.pragma('synchronous = FULL');
-    db.pragma('foreign_keys = ON');
-    db.pragma('busy_timeout = 5000');
-    // Deleted content is overwritten with zeros, not left in free pages: erased key material is gone from the file.
-    db.pragma('secure_delete = ON');
-    return db;
+    return openSqlite(file);
   }
 
   async migrate(): Promise<void> {
@@ -162,6 +138,7 @@ export class SqliteStorage implements Storage, SnapshotStorage, AuditStore {
   }
 
   async close(): Promise<void> {
+    await this.#appender?.close();
     this.#db.close();
   }
 
@@ -175,7 +152,7 @@ export class SqliteStorage implements Storage, SnapshotStorage, AuditStore {
       const r = fn();
       const event = this.#audit?.pending();
       if (event && changed(r)) {
-        this.#appendIn([event]);
+        appendChainSqlite(this.#db, [event]);
         appended = event;
       }
       return r;
@@ -184,27 +161,16 @@ export class SqliteStorage implements Storage, SnapshotStorage, AuditStore {
     return result;
   }
 
-  /** Extends the chain from its head row; call inside a write transaction (SQLite has one writer at a time). */
-  #appendIn(events: readonly AuditEventInput[]): AuditEventRecord[] {
-    const db = this.#db;
-    const head = db.prepare('SELECT seq, hash FROM audit_chain_head WHERE id = 1').get() as { seq: number; hash: string };
-    const insert = db.prepare(INSERT_AUDIT);
-    let { seq, hash } = head;
-    const stored: AuditEventRecord[] = [];
-    for (const e of events) {
-      seq++;
-      const record: AuditEventRecord = { ...e, seq, prevHash: hash, hash: chainHash(hash, seq, e.json) };
-      insert.run(...auditParams(record));
-      stored.push(record);
-      hash = record.hash;
-    }
-    db.prepare('UPDATE audit_chain_head SET seq = ?, hash = ? WHERE id = 1').run(seq, hash);
-    return stored;
-  }
-
+  /**
+   * Batches (events of read-only and failed requests) are appended by a worker thread on a connection of its own, so
+   * that neither the inserts nor the WAL checkpoints they cause stall requests. Its commits do not wait for fsync
+   * (synchronous=NORMAL): they survive a crash of the process, not an OS crash (docs/audit.md). Events committed with
+   * a state change stay on the main, fully synced connection.
+   */
   async appendAuditEvents(events: readonly AuditEventInput[]): Promise<AuditEventRecord[]> {
     if (events.length === 0) return [];
-    return this.#db.transaction(() => this.#appendIn(events)).immediate();
+    this.#appender ??= new AuditAppender(this.#file);
+    return this.#appender.append(events);
   }
 
   async queryAuditEvents(q: AuditQuery): Promise<AuditEventRecord[]> {
