@@ -141,13 +141,20 @@ export async function startTrent(config: TrentConfig, io: Io = { stdout: process
     : new SigV4Authenticator({ storage, rootKey, clock: systemClock, clockSkewSeconds: config.clockSkewSeconds, service: 'cloudtrail' });
 
   const requestLog = await openRequestLog(config.requestLog, io);
-  const sweeper = new DeletionSweeper(keys, keystore, (arn) => say(JSON.stringify({ level: 'info', message: 'scheduled deletion: key deleted', arn })));
-  const rotator = new KeyRotator({ keys, keystore, random, clock }, (arn, materialId) =>
-    say(JSON.stringify({ level: 'info', message: 'automatic rotation: new key material is current', arn, materialId })),
-  );
-  const expirer = new MaterialExpirer(keys, clock, (arn, materialId) =>
-    say(JSON.stringify({ level: 'info', message: 'imported key material expired: erased, key pending import', arn, materialId })),
-  );
+  // The scheduled jobs' changes are audited as service events, as CloudTrail records them (batched: not in the
+  // job's transaction, see docs/audit.md).
+  const sweeper = new DeletionSweeper(keys, keystore, (arn) => {
+    say(JSON.stringify({ level: 'info', message: 'scheduled deletion: key deleted', arn }));
+    audit.notice('DeleteKey', { reason: 'the key reached its deletion date' }, arn);
+  });
+  const rotator = new KeyRotator({ keys, keystore, random, clock }, (arn, materialId) => {
+    say(JSON.stringify({ level: 'info', message: 'automatic rotation: new key material is current', arn, materialId }));
+    audit.notice('RotateKey', { rotationType: 'AUTOMATIC', keyMaterialId: materialId }, arn);
+  });
+  const expirer = new MaterialExpirer(keys, clock, (arn, materialId) => {
+    say(JSON.stringify({ level: 'info', message: 'imported key material expired: erased, key pending import', arn, materialId }));
+    audit.notice('DeleteExpiredKeyMaterial', { keyMaterialId: materialId }, arn);
+  });
   // The scheduled jobs, each held by one node at a time (a lease on PostgreSQL).
   const jobs = [
     { name: 'deletion-sweeper', what: 'the deletion sweeper', run: () => sweeper.sweep() },

@@ -114,9 +114,9 @@ export class AuditTrail implements KeyUsageLog {
     this.#enqueue(capture);
   }
 
-  /** Appends a notice (service event) through the queue. */
-  notice(eventName: string, details: Record<string, unknown>): void {
-    this.#enqueue(serviceEvent(eventName, this.#o.now(), this.#o.uuid(), this.#o.region, details));
+  /** Appends a notice (service event: Trent's own action or state) through the queue. */
+  notice(eventName: string, details: Record<string, unknown>, resourceArn?: string): void {
+    this.#enqueue(serviceEvent(eventName, this.#o.now(), this.#o.uuid(), this.#o.region, details, resourceArn));
   }
 
   #enqueue(item: AuditCapture | AuditEventInput): void {
@@ -144,7 +144,16 @@ export class AuditTrail implements KeyUsageLog {
     return next;
   }
 
+  /** Never rejects: a failure is logged and the events stay queued (or, if one cannot be built, a notice replaces it). */
   async #drain(): Promise<void> {
+    try {
+      await this.#drainQueue();
+    } catch (err) {
+      this.#o.onError('audit flush failed', err);
+    }
+  }
+
+  async #drainQueue(): Promise<void> {
     if (this.#dropped > 0) {
       const dropped = this.#dropped;
       this.#dropped = 0;
@@ -156,7 +165,13 @@ export class AuditTrail implements KeyUsageLog {
       // Built once: a batch that fails to append keeps its built events (same eventIDs) for the retry.
       const events = items.map((item, i) => {
         if ('json' in item) return item;
-        const built = buildEvent(item, this.#o.uuid(), this.#o.region);
+        let built: AuditEventInput;
+        try {
+          built = buildEvent(item, this.#o.uuid(), this.#o.region);
+        } catch (err) {
+          this.#o.onError('could not build an audit event', err);
+          built = serviceEvent('AuditEventUnbuildable', item.time, this.#o.uuid(), this.#o.region, { requestID: item.requestId, eventName: item.operation, error: String(err) });
+        }
         this.#queue[i] = built;
         return built;
       });

@@ -184,7 +184,8 @@ export function buildEvent(c: AuditCapture, eventId: string, defaultRegion: stri
 }
 
 /** A notice from Trent itself (not an API call): e.g. that events may have been lost in a crash. */
-export function serviceEvent(eventName: string, time: number, eventId: string, region: string, details: Record<string, unknown>): AuditEventInput {
+export function serviceEvent(eventName: string, time: number, eventId: string, region: string, details: Record<string, unknown>, resourceArn?: string): AuditEventInput {
+  const account = resourceArn === undefined ? '' : accountOfArn(resourceArn);
   const event: CloudTrailEvent = {
     eventVersion: EVENT_VERSION,
     userIdentity: { type: 'Unknown' },
@@ -198,10 +199,11 @@ export function serviceEvent(eventName: string, time: number, eventId: string, r
     responseElements: null,
     requestID: eventId,
     eventID: eventId,
-    readOnly: true,
+    readOnly: resourceArn === undefined,
+    resources: resourceArn === undefined ? undefined : [{ ARN: resourceArn, accountId: account, type: 'AWS::KMS::Key' }],
     eventType: 'AwsServiceEvent',
     managementEvent: true,
-    recipientAccountId: '',
+    recipientAccountId: account,
     eventCategory: 'Management',
     serviceEventDetails: details,
   };

@@ -57,8 +57,6 @@ export const KEY_STATE_TABLE = {
   GenerateDataKeyPairWithoutPlaintext: CRYPTO,
   GenerateDataKeyWithoutPlaintext: CRYPTO,
   GenerateMac: CRYPTO,
-  // Not in AWS's key-state table yet: like DescribeKey, it answers in every state (it informs disabling and deletion).
-  GetKeyLastUsage: ALWAYS,
   GetKeyPolicy: ALWAYS,
   GetKeyRotationStatus: [A, A, A, A, U, U, A, A],
   GetParametersForImport: [A, A, I, I, A, U, I, A],

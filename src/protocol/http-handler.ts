@@ -120,12 +120,9 @@ export function createRequestHandler(deps: HandlerDeps) {
       const kms = req.method === 'POST' && path === '/';
       if (!kms || !target.startsWith(`${TARGET_PREFIX}.`)) {
         // Health, dev endpoints, CloudTrail LookupEvents: not KMS requests, so no audit event.
-        for (const route of deps.extraRoutes) {
-          if (await route(req, res, body)) {
-            audited = false;
-            return;
-          }
-        }
+        audited = false;
+        for (const route of deps.extraRoutes) if (await route(req, res, body)) return;
+        audited = true;
         if (!kms) throw new KmsError('UnknownOperationException', `No operation at ${req.method} ${path}.`);
       }
       const authenticated = await deps.authenticator.authenticate({ method: 'POST', url: req.url ?? '/', headers: req.headers, rawHeaders: req.rawHeaders, body });

@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import {
   CreateAliasCommand, CreateKeyCommand, DecryptCommand, DescribeKeyCommand, DisableKeyCommand, EncryptCommand, GenerateDataKeyCommand,
-  GetKeyLastUsageCommand, KMSClient,
+  GetKeyLastUsageCommand, KMSClient, ScheduleKeyDeletionCommand,
 } from '@aws-sdk/client-kms';
 import { awsCli } from '../helpers/aws-cli.js';
 import { ROOT } from '../helpers/paths.js';
@@ -96,6 +96,19 @@ describe('audit trail (dev server, SQLite)', () => {
     assert.equal(JSON.parse(event.CloudTrailEvent).requestID, gdkRequestId);
   });
 
+  it('records the scheduled deletion of a key as a DeleteKey service event naming the key', async () => {
+    const doomed = (await kms.send(new CreateKeyCommand({ Description: 'doomed' }))).KeyMetadata!.Arn!;
+    await kms.send(new ScheduleKeyDeletionCommand({ KeyId: doomed, PendingWindowInDays: 7 }));
+    const moved = await fetch(new URL('/_trent/dev/clock', server.url), { method: 'POST', body: JSON.stringify({ advanceSeconds: 8 * 86400 }) });
+    assert.equal(moved.status, 200);
+    const cli = awsCli(server.url, dataDir, { service: 'cloudtrail', credentials: { accessKeyId: '111122223333', secretAccessKey: 'x' } });
+    const deleted = (await cli('lookup-events', '--lookup-attributes', `AttributeKey=ResourceName,AttributeValue=${doomed}`)).Events.map((e: any) => JSON.parse(e.CloudTrailEvent));
+    assert.deepEqual(deleted.map((e: any) => e.eventName), ['DeleteKey', 'ScheduleKeyDeletion', 'CreateKey']);
+    assert.equal(deleted[0].eventType, 'AwsServiceEvent');
+    assert.equal(deleted[1].readOnly, false);
+    assert.deepEqual(deleted[1].requestParameters, { keyId: doomed, pendingWindowInDays: 7 });
+  });
+
   it('aws cloudtrail lookup-events reads the trail: the caller sees its own account, filtered and paged', async () => {
     const cli = awsCli(server.url, dataDir, { service: 'cloudtrail', credentials: { accessKeyId: '111122223333', secretAccessKey: 'x' } });
     const encrypts = await cli('lookup-events', '--lookup-attributes', 'AttributeKey=EventName,AttributeValue=Encrypt');
@@ -118,7 +131,7 @@ describe('audit trail (dev server, SQLite)', () => {
     await server.stop({ keepData: true });
     const events = lookup(dataDir);
     const byName = (n: string) => events.filter((e) => e.eventName === n);
-    const [create] = byName('CreateKey');
+    const create = byName('CreateKey').find((e) => e.requestParameters?.description === 'audited');
     assert.equal(create.eventVersion, '1.08');
     assert.equal(create.eventSource, 'kms.amazonaws.com');
     assert.equal(create.eventType, 'AwsApiCall');

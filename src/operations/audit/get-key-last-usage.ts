@@ -1,5 +1,5 @@
 import type { GetKeyLastUsageRequest, GetKeyLastUsageResponse, KeyLastUsageTrackingOperation } from '../../model/kms-model.generated.js';
-import { keyForOperation, OWN_KEY } from '../common.js';
+import { authorizationContext, OWN_KEY, resolveKey } from '../common.js';
 import { defineOperation } from '../operation.js';
 
 /**
@@ -7,7 +7,9 @@ import { defineOperation } from '../operation.js';
  * events: one row read). Key id or key ARN of the caller's own account; no aliases (API_GetKeyLastUsage).
  */
 export const getKeyLastUsage = defineOperation<GetKeyLastUsageRequest, GetKeyLastUsageResponse>('GetKeyLastUsage', async (input, ctx, svc) => {
-  const key = await keyForOperation(input.KeyId, 'GetKeyLastUsage', ctx, svc, OWN_KEY);
+  const key = await resolveKey(input.KeyId, ctx, svc, OWN_KEY);
+  svc.authorizer.authorize(ctx.caller, 'kms:GetKeyLastUsage', key, authorizationContext(input.KeyId, ctx));
+  // No key-state check: AWS's key-state table does not list GetKeyLastUsage; like DescribeKey it answers in every state.
   const [last, trackingStart] = await Promise.all([svc.keyUsage.lastKeyUsage(key.arn), svc.keyUsage.trackingStart()]);
   return {
     KeyId: key.keyId,
