@@ -9,7 +9,7 @@ import path from 'node:path';
 import type { Writable } from 'node:stream';
 import { RandomPool } from './crypto/random-pool.js';
 import { JsonLinesLog, NullLog, type RequestLog } from './audit/request-log.js';
-import { AuditTrail, RequestAuditScope } from './audit/audit-trail.js';
+import { AuditTrail, RequestAuditScope, uuidV7 } from './audit/audit-trail.js';
 import { SessionMarker } from './audit/session-marker.js';
 import { bootstrapAdminCredentials } from './auth/admin-credentials.js';
 import type { Authenticator } from './auth/authenticator.js';
@@ -117,7 +117,7 @@ export async function startTrent(config: TrentConfig, io: Io = { stdout: process
   });
   const auditStream = await openAuditLog(config.auditLog, io);
   const audit = new AuditTrail({
-    store: storage, scope: auditScope, uuid: () => random.uuid(), now: () => clock.now().getTime(), region: config.region,
+    store: storage, scope: auditScope, uuid: () => uuidV7(Date.now(), random.bytes(10)), now: () => clock.now().getTime(), region: config.region,
     stream: auditStream, flushMs: config.auditFlushMs, onError: (message, err) => logger.error(message, { error: String(err) }),
   });
   // A marker left by a run that did not stop cleanly: its last queued events may be lost; say so in the trail.

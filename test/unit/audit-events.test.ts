@@ -3,6 +3,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { auditedView, buildEvent, isReadOnly, userIdentity, type AuditCapture } from '../../src/audit/cloudtrail.js';
+import { uuidV7 } from '../../src/audit/audit-trail.js';
 import { canonicalJson, chainHash, ChainChecker, GENESIS_HASH, type ChainLink } from '../../src/domain/audit-chain.js';
 import { SecretBytes } from '../../src/crypto/secret-bytes.js';
 import { OPERATIONS, SHAPES } from '../../src/model/kms-model.generated.js';
@@ -152,6 +153,13 @@ describe('audited view of requests and responses', () => {
       const e = buildEvent(capture, 'id', 'us-east-1');
       assert.equal(e.json, canonicalJson(JSON.parse(e.json)), operation);
     }
+  });
+
+  it('makes event ids as time-ordered UUIDs (version 7)', () => {
+    const a = uuidV7(Date.UTC(2026, 0, 1), Buffer.alloc(10, 0xff));
+    assert.match(a, /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+    assert.equal(a.slice(0, 13).replace('-', ''), Date.UTC(2026, 0, 1).toString(16).padStart(12, '0'));
+    assert.ok(uuidV7(Date.UTC(2026, 0, 1) + 1, Buffer.alloc(10)) > a, 'later ids sort after earlier ones');
   });
 
   it('builds a failed request event with its error and no response elements', () => {
