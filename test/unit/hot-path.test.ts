@@ -28,7 +28,7 @@ describe('hot path', () => {
     const grants = new GrantRepository(storage, systemClock, new GrantTokens(rootKey));
     const svc: Services = {
       keys, grants, storage, keystore: new LocalKeyStore(rootKey, systemRandom, systemClock), authorizer: new KeyPolicyAuthorizer(systemClock, grants),
-      clock: systemClock, random: systemRandom,
+      clock: systemClock, random: systemRandom, keyUsage: { lastKeyUsage: async () => undefined, trackingStart: async () => new Date(0) },
     };
     const registry = new OperationRegistry();
     const ctx: RequestContext = {

@@ -81,4 +81,23 @@ export const POSTGRES_MIGRATIONS: readonly { version: number; sql: string }[] = 
       CREATE INDEX grants_by_retiring_principal ON grants (retiring_principal, region, key_arn, grant_id) WHERE retiring_principal IS NOT NULL;
     `,
   },
+  {
+    // Audit trail (issue #6): append-only events, hash-chained (domain/audit-chain.ts). Appends lock the one head row
+    // (SELECT ... FOR UPDATE), so the nodes sharing the database extend one linear chain.
+    version: 6,
+    sql: `
+      CREATE TABLE audit_events (
+        seq bigint PRIMARY KEY, event_id text NOT NULL UNIQUE, event_time bigint NOT NULL, event_name text NOT NULL,
+        account text NOT NULL, resource_account text, key_arn text, principal text, username text,
+        read_only boolean NOT NULL, usage text, request_id text NOT NULL, event text NOT NULL,
+        prev_hash text NOT NULL, hash text NOT NULL
+      );
+      CREATE INDEX audit_events_by_time ON audit_events (event_time);
+      CREATE INDEX audit_events_by_key ON audit_events (key_arn, seq);
+      CREATE TABLE audit_chain_head (
+        id integer PRIMARY KEY CHECK (id = 1), seq bigint NOT NULL, hash text NOT NULL, tracking_start bigint NOT NULL
+      );
+      INSERT INTO audit_chain_head VALUES (1, 0, '${'0'.repeat(64)}', (extract(epoch FROM clock_timestamp()) * 1000)::bigint);
+    `,
+  },
 ];

@@ -68,4 +68,22 @@ export const SQLITE_MIGRATIONS: readonly { version: number; sql: string }[] = [
       CREATE INDEX grants_by_retiring_principal ON grants (retiring_principal, region, key_arn, grant_id) WHERE retiring_principal IS NOT NULL;
     `,
   },
+  {
+    // Audit trail (issue #6): append-only events, hash-chained (domain/audit-chain.ts); the head row holds the last link.
+    version: 6,
+    sql: `
+      CREATE TABLE audit_events (
+        seq INTEGER PRIMARY KEY, event_id TEXT NOT NULL UNIQUE, event_time INTEGER NOT NULL, event_name TEXT NOT NULL,
+        account TEXT NOT NULL, resource_account TEXT, key_arn TEXT, principal TEXT, username TEXT,
+        read_only INTEGER NOT NULL, usage TEXT, request_id TEXT NOT NULL, event TEXT NOT NULL,
+        prev_hash TEXT NOT NULL, hash TEXT NOT NULL
+      );
+      CREATE INDEX audit_events_by_time ON audit_events (event_time);
+      CREATE INDEX audit_events_by_key ON audit_events (key_arn, seq);
+      CREATE TABLE audit_chain_head (
+        id INTEGER PRIMARY KEY CHECK (id = 1), seq INTEGER NOT NULL, hash TEXT NOT NULL, tracking_start INTEGER NOT NULL
+      );
+      INSERT INTO audit_chain_head VALUES (1, 0, '${'0'.repeat(64)}', CAST(unixepoch('subsec') * 1000 AS INTEGER));
+    `,
+  },
 ];
