@@ -9,6 +9,8 @@ import path from 'node:path';
 import type { Writable } from 'node:stream';
 import { RandomPool } from './crypto/random-pool.js';
 import { JsonLinesLog, NullLog, type RequestLog } from './audit/request-log.js';
+import { AuditTrail, RequestAuditScope, uuidV7 } from './audit/audit-trail.js';
+import { SessionMarker } from './audit/session-marker.js';
 import { bootstrapAdminCredentials } from './auth/admin-credentials.js';
 import type { Authenticator } from './auth/authenticator.js';
 import { DevAuthenticator } from './auth/dev-authenticator.js';
@@ -20,7 +22,7 @@ import { KeyRepository } from './domain/key-repository.js';
 import { GrantRepository } from './domain/grant-repository.js';
 import { GrantTokens } from './domain/grants.js';
 import { LocalChangeFeed } from './domain/local-change-feed.js';
-import type { ChangeFeed, Clock, JobLease, RandomSource, Storage } from './domain/ports.js';
+import type { AuditStore, ChangeFeed, Clock, JobLease, RandomSource, Storage } from './domain/ports.js';
 import { CustomKeyStores } from './domain/custom-key-stores.js';
 import { LocalKeyStore } from './keystores/local/local-keystore.js';
 import { HsmKeyStore } from './keystores/pkcs11/hsm-keystore.js';
@@ -30,6 +32,7 @@ import { RootKey } from './keystores/local/root-key.js';
 import type { Services } from './operations/operation.js';
 import { OperationRegistry } from './operations/registry.js';
 import { createRequestHandler, send, type ExtraRoute } from './protocol/http-handler.js';
+import { lookupEventsRoute } from './protocol/cloudtrail-lookup.js';
 import { DeletionSweeper, IntervalScheduler } from './scheduler/deletion-sweeper.js';
 import { KeyRotator } from './scheduler/key-rotator.js';
 import { MaterialExpirer } from './scheduler/material-expirer.js';
@@ -73,7 +76,9 @@ export async function startTrent(config: TrentConfig, io: Io = { stdout: process
   const logger = { error: (message: string, fields?: Record<string, unknown>) => say(JSON.stringify({ level: 'error', message, ...fields })) };
 
   await mkdir(config.dataDir, { recursive: true, mode: 0o700 });
-  const storage = openStorage(config, logger);
+  // The request under way, for the storage adapter to append its audit event with its state change (docs/audit.md).
+  const auditScope = new RequestAuditScope();
+  const storage = openStorage(config, logger, auditScope);
   try {
     await storage.migrate();
   } catch (err) {
@@ -139,24 +144,51 @@ export async function startTrent(config: TrentConfig, io: Io = { stdout: process
     if (change.kind === 'all') keystore.forgetAll();
     else if (change.kind === 'key' && (change.deleted || change.erased)) keystore.forget(change.arn);
   });
+  const auditStream = await openAuditLog(config.auditLog, io);
+  const audit = new AuditTrail({
+    store: storage, scope: auditScope, uuid: () => uuidV7(Date.now(), random.bytes(10)), now: () => clock.now().getTime(), region: config.region,
+    stream: auditStream, flushMs: config.auditFlushMs, onError: (message, err) => logger.error(message, { error: String(err) }),
+  });
+  // A marker left by a run that did not stop cleanly: its last queued events may be lost; say so in the trail.
+  const sessionMarker = new SessionMarker(path.join(config.dataDir, 'audit-session'));
+  const { previousStart } = sessionMarker.open(clock.now());
+  if (previousStart !== undefined) {
+    audit.notice('AuditEventsPossiblyLost', {
+      reason: 'the previous run of this node did not stop cleanly: the events of its read-only and failed requests still queued then (at most the last audit-flush-ms) were not stored',
+      previousRunStartedAt: previousStart,
+      auditFlushMs: config.auditFlushMs,
+    });
+    say(JSON.stringify({ level: 'warn', message: 'the previous run did not stop cleanly: recorded an AuditEventsPossiblyLost event', previousRunStartedAt: previousStart }));
+  }
   const grants = new GrantRepository(storage, clock, new GrantTokens(rootKey), { feed, ttlMs: coordination.cacheTtlMs });
   const services: Services = {
     keys, grants, storage, keystore, authorizer: new KeyPolicyAuthorizer(clock, grants), clock, random,
-    serviceAccessKeys: new Map(Object.entries(config.serviceAccessKeys ?? {})),
+    serviceAccessKeys: new Map(Object.entries(config.serviceAccessKeys ?? {})), keyUsage: audit,
     customKeyStores, hsm,
   };
   const authenticator: Authenticator = config.dev
     ? new DevAuthenticator(config.defaultAccount, config.region)
     : new SigV4Authenticator({ storage, rootKey, clock: systemClock, clockSkewSeconds: config.clockSkewSeconds });
+  // CloudTrail's LookupEvents (the audit trail over HTTP) is signed for the service `cloudtrail`.
+  const cloudTrailAuthenticator: Authenticator = config.dev
+    ? authenticator
+    : new SigV4Authenticator({ storage, rootKey, clock: systemClock, clockSkewSeconds: config.clockSkewSeconds, service: 'cloudtrail' });
 
   const requestLog = await openRequestLog(config.requestLog, io);
-  const sweeper = new DeletionSweeper(keys, keystore, (arn) => say(JSON.stringify({ level: 'info', message: 'scheduled deletion: key deleted', arn })));
-  const rotator = new KeyRotator({ keys, keystore, random, clock }, (arn, materialId) =>
-    say(JSON.stringify({ level: 'info', message: 'automatic rotation: new key material is current', arn, materialId })),
-  );
-  const expirer = new MaterialExpirer(keys, clock, (arn, materialId) =>
-    say(JSON.stringify({ level: 'info', message: 'imported key material expired: erased, key pending import', arn, materialId })),
-  );
+  // The scheduled jobs' changes are audited as service events, as CloudTrail records them (batched: not in the
+  // job's transaction, see docs/audit.md).
+  const sweeper = new DeletionSweeper(keys, keystore, (arn) => {
+    say(JSON.stringify({ level: 'info', message: 'scheduled deletion: key deleted', arn }));
+    audit.notice('DeleteKey', { reason: 'the key reached its deletion date' }, arn);
+  });
+  const rotator = new KeyRotator({ keys, keystore, random, clock }, (arn, materialId) => {
+    say(JSON.stringify({ level: 'info', message: 'automatic rotation: new key material is current', arn, materialId }));
+    audit.notice('RotateKey', { rotationType: 'AUTOMATIC', keyMaterialId: materialId }, arn);
+  });
+  const expirer = new MaterialExpirer(keys, clock, (arn, materialId) => {
+    say(JSON.stringify({ level: 'info', message: 'imported key material expired: erased, key pending import', arn, materialId }));
+    audit.notice('DeleteExpiredKeyMaterial', { keyMaterialId: materialId }, arn);
+  });
   // The scheduled jobs, each held by one node at a time (a lease on PostgreSQL).
   const jobs = [
     { name: 'deletion-sweeper', what: 'the deletion sweeper', run: () => sweeper.sweep() },
@@ -187,11 +219,12 @@ export async function startTrent(config: TrentConfig, io: Io = { stdout: process
       send(res, 404, { __type: 'UnknownOperationException', message: 'Not found.' });
       return true;
     }
-    // Every node drops its caches (the feed delivers { kind: 'all' }, here too).
+    // Every node drops its caches (the feed delivers { kind: 'all' }, here too). The audit trail stays (append-only).
     await keys.wipe();
     keystore.forgetAll();
     hsm.close();
     customKeyStores.clear();
+    audit.notice('TrentDevReset', { reason: 'trent dev reset: every key, alias and tag was removed; the audit trail is kept' });
     send(res, 200, { status: 'reset' }, { 'Content-Type': 'application/json' });
     return true;
   };
@@ -233,9 +266,10 @@ export async function startTrent(config: TrentConfig, io: Io = { stdout: process
     authenticator,
     services,
     requestLog,
+    audit,
     logger,
     maxBodyBytes: config.maxBodyBytes,
-    extraRoutes: [health, devReset, devClock],
+    extraRoutes: [health, devReset, devClock, lookupEventsRoute({ authenticator: cloudTrailAuthenticator, store: storage, flush: () => audit.flush() })],
   });
   const inFlight = new Set<Promise<void>>();
   const onRequest = (req: IncomingMessage, res: ServerResponse) => {
@@ -267,9 +301,16 @@ export async function startTrent(config: TrentConfig, io: Io = { stdout: process
       await scheduler.stop();
       for (const { job } of jobs) await job.release().catch((err) => logger.error('could not release the scheduler lease', { error: String(err) }));
       await requestLog.flush();
+      // Every queued audit event stored: only then is the marker removed (else the next start reports a possible loss).
+      const auditComplete = await audit.stop().catch((err) => {
+        logger.error('could not store the last audit events', { error: String(err) });
+        return false;
+      });
+      if (auditStream && auditStream !== io.stdout) await new Promise<void>((resolve) => auditStream.end(resolve));
       await coordination.close();
       hsm.close();
       await storage.close();
+      if (auditComplete) sessionMarker.close();
     })());
   return { url, port, services, clock, stop };
 }
@@ -318,20 +359,30 @@ async function openCoordination(config: TrentConfig, logger: { error(message: st
   }
 }
 
-function openStorage(config: TrentConfig, logger: { error(message: string, fields?: Record<string, unknown>): void }): Storage {
+function openStorage(config: TrentConfig, logger: { error(message: string, fields?: Record<string, unknown>): void }, audit: RequestAuditScope): Storage & AuditStore {
   const store = config.store;
   switch (store.kind) {
     case 'sqlite':
-      return new SqliteStorage(store.file);
+      return new SqliteStorage(store.file, { audit });
     case 'postgres':
       // An idle pooled connection that breaks (server restart) is logged and replaced; requests see the error.
       return new PostgresStorage(store.url, {
         onError: (err) => logger.error('PostgreSQL connection error', { error: err.message }),
         timeoutMs: config.storeTimeoutSeconds * 1000,
+        audit,
       });
     default:
       return store satisfies never;
   }
+}
+
+/** --audit-log: `-` for stdout, else a file (appended, mode 0600). */
+async function openAuditLog(target: string | undefined, io: Io): Promise<Writable | undefined> {
+  if (target === undefined || target === '') return undefined;
+  if (target === '-') return io.stdout;
+  const stream = createWriteStream(target, { flags: 'a', mode: 0o600 });
+  await new Promise((resolve, reject) => stream.once('open', resolve).once('error', reject));
+  return stream;
 }
 
 async function openRequestLog(target: string, io: Io): Promise<RequestLog> {

@@ -19,6 +19,8 @@ export interface SigV4AuthenticatorOptions {
   readonly clock: Clock;
   /** How far X-Amz-Date may be from the server clock, either way (AWS: 5 minutes). */
   readonly clockSkewSeconds: number;
+  /** The service of the credential scope (default kms; cloudtrail for the audit trail's LookupEvents). */
+  readonly service?: string;
 }
 
 const SERVICE = 'kms';
@@ -60,7 +62,7 @@ export class SigV4Authenticator implements Authenticator {
       throw new KmsError('MissingAuthenticationTokenException', MISSING_TOKEN);
     }
     const auth = parseAuthorization(header);
-    checkScope(auth);
+    checkScope(auth, this.opts.service ?? SERVICE);
     const amzDate = requestDate(request);
     if (auth.date !== amzDate.slice(0, 8)) {
       throw invalidSignature(
@@ -126,7 +128,7 @@ export class SigV4Authenticator implements Authenticator {
     const id = `${auth.accessKeyId}/${auth.date}/${auth.region}`;
     let key = this.#signingKeys.get(id);
     if (!key) {
-      key = new SecretBytes(signingKey(known.secret.unsafeBytes(), auth.date, auth.region, SERVICE));
+      key = new SecretBytes(signingKey(known.secret.unsafeBytes(), auth.date, auth.region, this.opts.service ?? SERVICE));
       if (this.#signingKeys.size >= MAX_SIGNING_KEYS) this.#signingKeys.clear();
       this.#signingKeys.set(id, key);
     }
@@ -134,12 +136,12 @@ export class SigV4Authenticator implements Authenticator {
   }
 }
 
-/** The credential scope must read <yyyymmdd>/<region>/kms/aws4_request. */
-export function checkScope(auth: ParsedAuthorization): void {
+/** The credential scope must read <yyyymmdd>/<region>/<service>/aws4_request (service: kms). */
+export function checkScope(auth: ParsedAuthorization, service: string = SERVICE): void {
   if (auth.terminator !== TERMINATOR) {
     throw invalidSignature(`Credential should be scoped with a valid terminator: '${TERMINATOR}', not '${auth.terminator}'.`);
   }
-  if (auth.service !== SERVICE) throw invalidSignature(`Credential should be scoped to correct service: '${SERVICE}'.`);
+  if (auth.service !== service) throw invalidSignature(`Credential should be scoped to correct service: '${service}'.`);
   if (!REGION_PATTERN.test(auth.region)) throw invalidSignature(`Credential should be scoped to a valid region, not '${auth.region}'.`);
 }
 

@@ -11,6 +11,7 @@ import {
 import {
   ConnectionErrorCodeTypeValues, CustomKeyStoreTypeValues, ExpirationModelTypeValues, GrantOperationValues, KeyManagerTypeValues, KeySpecValues, KeyStateValues, KeyUsageTypeValues, OriginTypeValues, RotationTypeValues,
 } from '../model/kms-model.generated.js';
+import { auditColumns, type CloudTrailEvent } from '../domain/audit-event.js';
 
 export const BACKUP_FORMAT = 'trent-backup';
 export const BACKUP_FORMAT_VERSION = 1;
@@ -114,6 +115,9 @@ export function encodeRecord(r: SnapshotRecord): Record<string, unknown> {
         operations: [...g.operations], constraints: g.constraints ?? null, creationDate: g.creationDate.getTime(),
       };
     }
+    case 'auditEvent':
+      // The event's JSON as stored (its hash covers those exact bytes); the lookup columns are derived from it again.
+      return { type: r.type, seq: r.event.seq, prevHash: r.event.prevHash, hash: r.event.hash, event: r.event.json };
     default: {
       const unknown: never = r;
       throw new Error(`unknown record type ${String((unknown as { type: unknown }).type)}`);
@@ -278,6 +282,17 @@ export function decodeRecord(o: Record<string, unknown>, where: string): Snapsho
       };
       break;
     }
+    case 'auditEvent': {
+      const json = f.str('event');
+      let event: CloudTrailEvent;
+      try {
+        event = JSON.parse(json) as CloudTrailEvent;
+      } catch {
+        throw new BackupFormatError(`${where}: "event" is not JSON`);
+      }
+      r = { type: 'auditEvent', event: { ...auditColumns(event, json), seq: f.int('seq'), prevHash: f.str('prevHash'), hash: f.str('hash') } };
+      break;
+    }
     default:
       throw new BackupFormatError(`${where}: unknown record type ${JSON.stringify(o.type)}`);
   }
@@ -417,8 +432,8 @@ export async function* readBackup(file: string, onHeader?: (h: BackupHeader) => 
   if (trailer.sha256 !== sha256) throw new BackupFormatError(`${file}: the SHA-256 of the content does not match the trailer: the file is damaged`);
   const stated = trailer.counts as Record<string, unknown> | undefined;
   for (const t of RECORD_TYPES) {
-    // Backups made before grants or custom key stores existed state no count for them: none.
-    const statedCount = stated?.[t] ?? ((t === 'grant' || t === 'customKeyStore') && stated ? 0 : undefined);
+    // Backups made before grants, the audit trail or custom key stores state no count of them: none.
+    const statedCount = stated?.[t] ?? ((t === 'grant' || t === 'auditEvent' || t === 'customKeyStore') && stated ? 0 : undefined);
     if (statedCount !== counts[t]) throw new BackupFormatError(`${file}: the trailer counts ${JSON.stringify(statedCount)} ${t} records, the file holds ${counts[t]}`);
   }
   return { header, counts, sha256 };

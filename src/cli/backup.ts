@@ -7,7 +7,7 @@ import { parseArgs } from 'node:util';
 import { accessKeyWrapContext } from '../auth/admin-credentials.js';
 import { ConfigError, describeStore, loadConfig, type StoreConfig, type TrentConfig } from '../config/config.js';
 import {
-  StorageNotEmptyError, type SnapshotCounts, type SnapshotRecord, type SnapshotStorage, type Storage,
+  StorageNotEmptyError, type AuditStore, type SnapshotCounts, type SnapshotRecord, type SnapshotStorage, type Storage,
 } from '../domain/ports.js';
 import { materialWrapContext } from '../keystores/local/local-keystore.js';
 import { RootKey } from '../keystores/local/root-key.js';
@@ -25,7 +25,7 @@ export const BACKUP_USAGE = `  trent backup --out FILE [--store sqlite|postgres:
       store's: it is checked before anything is written.
 `;
 
-type SnapshotStore = Storage & SnapshotStorage;
+type SnapshotStore = Storage & SnapshotStorage & AuditStore;
 
 export const STORE_FLAGS = { store: { type: 'string' }, 'data-dir': { type: 'string' }, config: { type: 'string' } } as const;
 
@@ -56,7 +56,7 @@ function trentVersion(): string {
 }
 
 const describeCounts = (c: SnapshotCounts): string =>
-  `${c.key} keys, ${c.material} key materials, ${c.alias} aliases, ${c.tag} tags, ${c.customKeyStore > 0 ? `${c.customKeyStore} custom key stores, ` : ''}${c.accessKey} access keys, ${c.setting} settings`;
+  `${c.key} keys, ${c.material} key materials, ${c.alias} aliases, ${c.tag} tags, ${c.customKeyStore > 0 ? `${c.customKeyStore} custom key stores, ` : ''}${c.accessKey} access keys, ${c.setting} settings, ${c.auditEvent} audit events`;
 
 export async function backupCommand(argv: string[], out: NodeJS.WritableStream = process.stdout): Promise<void> {
   const { values } = parseArgs({ args: argv, options: { ...STORE_FLAGS, out: { type: 'string' } }, strict: true, allowPositionals: false });

@@ -2,6 +2,7 @@ import { parseArgs } from 'node:util';
 import { CONFIG_FLAGS, ConfigError, loadConfig } from '../config/config.js';
 import { startTrent } from '../main.js';
 import { AWS_MANAGED_KEY_USAGE, awsManagedKeyCommand } from './aws-managed-key.js';
+import { AUDIT_USAGE, auditCommand } from './audit.js';
 import { BACKUP_USAGE, backupCommand, restoreCommand } from './backup.js';
 import { parseDuration } from './duration.js';
 
@@ -10,6 +11,7 @@ const USAGE = `Usage:
               [--default-account 111122223333] [--tls-cert FILE --tls-key FILE] [--allow-insecure-http]
               [--root-key-file FILE] [--request-log stdout|stderr|off|FILE] [--config FILE]
               [--store sqlite|postgres://USER@HOST:PORT/DATABASE] [--service-access-keys AKID=s3,AKID2=ec2]
+              [--audit-log FILE|-] [--audit-flush-ms 50]
       Every flag is also an environment variable (TRENT_PORT, TRENT_DATA_DIR, ...) and a key of the JSON
       config file (port, dataDir, ...). TRENT_ROOT_KEY_PASSPHRASE derives the root key from a passphrase.
       --store: SQLite in <data-dir>/trent.db (default), or PostgreSQL for many nodes (docs/postgresql.md);
@@ -19,7 +21,7 @@ const USAGE = `Usage:
   trent dev advance-clock DURATION --endpoint URL
       Moves the clock of a server running with --dev forward by DURATION (400d, 36h, 90m, 30s, 1d12h) and runs
       the jobs that are then due (automatic rotation, scheduled deletion) at once. Only that node's clock moves.
-${BACKUP_USAGE}${AWS_MANAGED_KEY_USAGE}`;
+${BACKUP_USAGE}${AWS_MANAGED_KEY_USAGE}${AUDIT_USAGE}`;
 
 async function serve(argv: string[]): Promise<void> {
   const options: Record<string, { type: 'string' | 'boolean' }> = { config: { type: 'string' } };
@@ -87,6 +89,11 @@ async function run(argv: string[]): Promise<void> {
       return restoreCommand(rest);
     case 'aws-managed-key':
       return awsManagedKeyCommand(rest);
+    case 'audit': {
+      const code = await auditCommand(rest);
+      if (code !== 0) process.exitCode = code;
+      return;
+    }
     case undefined:
     case 'help':
     case '--help':

@@ -47,6 +47,10 @@ export interface TrentConfig {
   readonly rootKeyPassphrase?: string | undefined;
   /** Where the one-line-per-request log goes: stdout, stderr, off, or a file path. */
   readonly requestLog: string;
+  /** Also stream every audit event, as one CloudTrail JSON line, once stored: a file path, or `-` for stdout. */
+  readonly auditLog?: string | undefined;
+  /** How long an audit event of a read-only or failed request may wait in memory before it is stored (batching). */
+  readonly auditFlushMs: number;
   readonly maxBodyBytes: number;
   /** SigV4: how far a request's X-Amz-Date may be from the server clock (AWS: 5 minutes). */
   readonly clockSkewSeconds: number;
@@ -97,6 +101,8 @@ const FIELDS = {
   rootKeyFile: { flag: 'root-key-file', parse: str },
   rootKeyPassphrase: { flag: null, parse: str },
   requestLog: { flag: 'request-log', parse: str },
+  auditLog: { flag: 'audit-log', parse: str },
+  auditFlushMs: { flag: 'audit-flush-ms', parse: int(1, 10_000) },
   maxBodyBytes: { flag: 'max-body-bytes', parse: int(1024, 64 * 1024 * 1024) },
   clockSkewSeconds: { flag: 'clock-skew-seconds', parse: int(1, 24 * 3600) },
   schedulerIntervalSeconds: { flag: 'scheduler-interval-seconds', parse: int(1, 24 * 3600) },
@@ -125,6 +131,7 @@ const DEFAULTS: Omit<TrentConfig, 'rootKeyFile' | 'store'> & { rootKeyFile?: str
   defaultAccount: '111122223333',
   allowInsecureHttp: false,
   requestLog: 'stdout',
+  auditFlushMs: 50,
   maxBodyBytes: 1024 * 1024,
   clockSkewSeconds: 300,
   schedulerIntervalSeconds: 60,

@@ -298,7 +298,7 @@ export interface Storage {
   /** Stores `value` unless the setting exists; returns the value that is stored now (first writer wins, atomically). */
   putSettingIfAbsent(name: string, value: string): Promise<string>;
 
-  /** Removes every key, material, alias, tag, grant and custom key store (dev reset). Access keys and settings (root key check) stay. */
+  /** Removes every key, material, alias, tag, grant and custom key store (dev reset). Access keys, settings (root key check) and the audit trail stay. */
   wipe(): Promise<void>;
 }
 
@@ -425,7 +425,10 @@ export type SnapshotRecord =
   | { readonly type: 'material'; readonly material: MaterialRecord }
   | { readonly type: 'alias'; readonly alias: AliasRecord }
   | { readonly type: 'tag'; readonly keyArn: string; readonly tag: TagRecord }
-  | { readonly type: 'grant'; readonly grant: GrantRecord };
+  | { readonly type: 'grant'; readonly grant: GrantRecord }
+
+  /** The audit trail, in chain order, hashes as stored: a restored trail still verifies. */
+  | { readonly type: 'auditEvent'; readonly event: AuditEventRecord };
 
 export type SnapshotCounts = Record<SnapshotRecord['type'], number>;
 
@@ -455,4 +458,87 @@ export interface SnapshotStorage {
   importSnapshot(records: AsyncIterable<SnapshotRecord> | Iterable<SnapshotRecord>): Promise<SnapshotCounts>;
 }
 
-export const emptySnapshotCounts = (): SnapshotCounts => ({ setting: 0, accessKey: 0, customKeyStore: 0, key: 0, material: 0, alias: 0, tag: 0, grant: 0 });
+export const emptySnapshotCounts = (): SnapshotCounts => ({ setting: 0, accessKey: 0, customKeyStore: 0, key: 0, material: 0, alias: 0, tag: 0, grant: 0, auditEvent: 0 });
+
+/**
+ * One audit event ready to append (docs/audit.md): its CloudTrail JSON (canonical, with no secret in it) and the columns
+ * lookups filter on, each derived from the JSON (`trent audit verify` checks they still agree with it).
+ */
+export interface AuditEventInput {
+  readonly eventId: string;
+  /** eventTime, ms since the epoch. */
+  readonly eventTime: number;
+  readonly eventName: string;
+  /** recipientAccountId: the caller's account ('' when the request was not authenticated). */
+  readonly account: string;
+  /** The account of the key the request acted on, when it names one. */
+  readonly resourceAccount?: string | undefined;
+  readonly keyArn?: string | undefined;
+  /** userIdentity.arn. */
+  readonly principal?: string | undefined;
+  /** The user name CloudTrail's LookupEvents matches (userIdentity.userName, "root", or the role session name). */
+  readonly username?: string | undefined;
+  readonly readOnly: boolean;
+  /** Set on a successful cryptographic operation that GetKeyLastUsage tracks: the operation's name. */
+  readonly usage?: string | undefined;
+  readonly requestId: string;
+  readonly json: string;
+}
+
+/** A stored event: its place in the chain and the hash that covers it and every event before it. */
+export interface AuditEventRecord extends AuditEventInput {
+  readonly seq: number;
+  readonly prevHash: string;
+  readonly hash: string;
+}
+
+export interface AuditQuery {
+  /** Only events whose recipient or resource account is this one (LookupEvents: a caller sees its own account). */
+  readonly account?: string;
+  readonly eventName?: string;
+  readonly eventId?: string;
+  readonly keyArn?: string;
+  /** Events on the key of this id, in any account and region. */
+  readonly keyId?: string;
+  readonly principal?: string;
+  readonly username?: string;
+  readonly readOnly?: boolean;
+  /** eventTime bounds, ms, inclusive. */
+  readonly startTime?: number;
+  readonly endTime?: number;
+  /** Newest first: only events with a sequence number below this one (paging). */
+  readonly beforeSeq?: number;
+  readonly limit: number;
+}
+
+/**
+ * The request under way's audit event, for the storage adapter to append inside the transaction of the state change
+ * the request makes (so the change and its event commit together). Made in main.ts over an AsyncLocalStorage.
+ */
+export interface AuditEventSource {
+  /** The event of the current request if it has not been committed yet; the same event on every call (retries). */
+  pending(): AuditEventInput | undefined;
+  /** The adapter's transaction that appended `event` committed. */
+  committed(event: AuditEventInput): void;
+}
+
+/** The append-only, hash-chained audit trail. Both backends pass the contract suite. */
+export interface AuditStore {
+  /** Appends in order in one transaction, extending the single chain (serialized across nodes); returns the stored records. */
+  appendAuditEvents(events: readonly AuditEventInput[]): Promise<AuditEventRecord[]>;
+  /** Events matching `query`, newest first. */
+  queryAuditEvents(query: AuditQuery): Promise<AuditEventRecord[]>;
+  /** Events in chain order with seq > afterSeq (verification). */
+  auditEventsAfter(afterSeq: number, limit: number): Promise<AuditEventRecord[]>;
+  /** The last appended event's number and hash (0 and GENESIS_HASH when the trail is empty), and when the trail began (ms). */
+  auditChainHead(): Promise<{ seq: number; hash: string; trackingStart: number }>;
+  /** The newest event with `usage` set for the key (GetKeyLastUsage). */
+  lastKeyUsage(keyArn: string): Promise<AuditEventRecord | undefined>;
+}
+
+/** What GetKeyLastUsage reads from the audit trail (the trail appends what it has queued first). */
+export interface KeyUsageLog {
+  lastKeyUsage(keyArn: string): Promise<AuditEventRecord | undefined>;
+  /** When the trail began recording (TrackingStartDate is this or the key's creation, whichever is later). */
+  trackingStart(): Promise<Date>;
+}

@@ -4,7 +4,7 @@ import type { CallerIdentity } from '../domain/identity.js';
 import type { KeyRepository } from '../domain/key-repository.js';
 import type { CustomKeyStores } from '../domain/custom-key-stores.js';
 import type { GrantRepository } from '../domain/grant-repository.js';
-import type { Clock, HsmBackend, KeyStore, RandomSource, Scope, Storage } from '../domain/ports.js';
+import type { Clock, HsmBackend, KeyStore, KeyUsageLog, RandomSource, Scope, Storage } from '../domain/ports.js';
 
 /** What an operation may use; made once in main.ts. */
 export interface Services {
@@ -24,6 +24,8 @@ export interface Services {
    * requests signed with it carry kms:ViaService = <service>.<region>.amazonaws.com (docs/access-control.md).
    */
   readonly serviceAccessKeys?: ReadonlyMap<string, string>;
+  /** The audit trail's record of key use (GetKeyLastUsage). */
+  readonly keyUsage: KeyUsageLog;
 }
 
 /** One request as the operation sees it. */

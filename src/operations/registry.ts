@@ -51,6 +51,7 @@ import { listGrants } from './grants/list-grants.js';
 import { listRetirableGrants } from './grants/list-retirable-grants.js';
 import { retireGrant } from './grants/retire-grant.js';
 import { revokeGrant } from './grants/revoke-grant.js';
+import { getKeyLastUsage } from './audit/get-key-last-usage.js';
 
 /** Every operation Trent implements. One module per operation; add new ones here. */
 const OPERATIONS: readonly Operation<any, any>[] = [
@@ -105,6 +106,7 @@ const OPERATIONS: readonly Operation<any, any>[] = [
   describeCustomKeyStores,
   updateCustomKeyStore,
   deleteCustomKeyStore,
+  getKeyLastUsage,
 ];
 
 /** Maps `TrentService.<Operation>` targets to operation modules. */

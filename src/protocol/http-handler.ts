@@ -3,6 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { OPERATIONS, TARGET_PREFIX, type OperationName } from '../model/kms-model.generated.js';
 import type { Authenticator } from '../auth/authenticator.js';
 import type { RequestLog } from '../audit/request-log.js';
+import type { AuditTrail } from '../audit/audit-trail.js';
 import { KmsError } from '../domain/errors.js';
 import { StorageUnavailableError } from '../domain/ports.js';
 import type { OperationRegistry } from '../operations/registry.js';
@@ -21,6 +22,8 @@ export interface HandlerDeps {
   readonly authenticator: Authenticator;
   readonly services: Services;
   readonly requestLog: RequestLog;
+  /** Every request, allowed, denied or failed, becomes an audit event (docs/audit.md). */
+  readonly audit: AuditTrail;
   readonly logger: ServerLogger;
   readonly maxBodyBytes: number;
   readonly extraRoutes: readonly ExtraRoute[];
@@ -98,6 +101,10 @@ export function createRequestHandler(deps: HandlerDeps) {
     const target = String(req.headers['x-amz-target'] ?? '');
     const operation = target.startsWith(`${TARGET_PREFIX}.`) ? target.slice(TARGET_PREFIX.length + 1) : target;
     const sourceIp = req.socket.remoteAddress ?? '';
+    const audit = deps.audit.begin(requestId, sourceIp, String(req.headers['user-agent'] ?? ''), String(req.headers.authorization ?? ''));
+    // The event name: the operation, or what the client sent as one (bounded), or UnknownOperation.
+    audit.operation = operation === '' ? 'UnknownOperation' : operation.slice(0, 128);
+    let audited = true;
     let ctx: RequestContext | undefined;
     let status = 200;
     let errorCode: string | undefined;
@@ -110,11 +117,15 @@ export function createRequestHandler(deps: HandlerDeps) {
         throw err;
       }
       const path = (req.url ?? '/').split('?')[0];
-      if (req.method !== 'POST' || path !== '/') {
+      const kms = req.method === 'POST' && path === '/';
+      if (!kms || !target.startsWith(`${TARGET_PREFIX}.`)) {
+        // Health, dev endpoints, CloudTrail LookupEvents: not KMS requests, so no audit event.
+        audited = false;
         for (const route of deps.extraRoutes) if (await route(req, res, body)) return;
-        throw new KmsError('UnknownOperationException', `No operation at ${req.method} ${path}.`);
+        audited = true;
+        if (!kms) throw new KmsError('UnknownOperationException', `No operation at ${req.method} ${path}.`);
       }
-      const authenticated = await deps.authenticator.authenticate({ method: req.method, url: req.url ?? '/', headers: req.headers, rawHeaders: req.rawHeaders, body });
+      const authenticated = await deps.authenticator.authenticate({ method: 'POST', url: req.url ?? '/', headers: req.headers, rawHeaders: req.rawHeaders, body });
       const op = deps.registry.byTarget(target);
       if (!op) {
         if (target && operation in OPERATIONS) throw new KmsError('UnsupportedOperationException', `${operation} is not supported by this Trent version yet.`);
@@ -126,9 +137,10 @@ export function createRequestHandler(deps: HandlerDeps) {
         region: authenticated.region,
         scope: { account: authenticated.identity.account, region: authenticated.region },
         sourceIp,
-        userAgent: String(req.headers['user-agent'] ?? ''),
+        userAgent: audit.userAgent,
         secureTransport: (req.socket as { encrypted?: boolean }).encrypted === true,
       };
+      audit.request = ctx;
       let json: unknown;
       try {
         json = body.length === 0 ? {} : JSON.parse(body.toString('utf8'));
@@ -137,7 +149,9 @@ export function createRequestHandler(deps: HandlerDeps) {
       }
       const def = OPERATIONS[op.name as OperationName];
       const input = def.input ? parseInput(def.input, json) : {};
-      const output = await op.handle(input, ctx, deps.services);
+      audit.input = input;
+      // A state-changing operation runs in the audit scope: its storage transaction commits its event with the change.
+      const output = await deps.audit.run(audit, () => op.handle(input, ctx!, deps.services));
       send(res, 200, def.output ? serializeOutput(def.output, output) : {}, { 'x-amzn-RequestId': requestId });
     } catch (err) {
       let kmsErr = err instanceof KmsError ? err : undefined;
@@ -148,8 +162,11 @@ export function createRequestHandler(deps: HandlerDeps) {
       const e = kmsErr ?? new KmsError('KMSInternalException', 'An internal error occurred. Retry the request.');
       status = e.status;
       errorCode = e.type;
+      audit.errorCode = e.type;
+      audit.errorMessage = e.message;
       if (!res.headersSent) send(res, e.status, { __type: e.type, message: e.message }, { 'x-amzn-RequestId': requestId, 'x-amzn-ErrorType': e.type });
     } finally {
+      if (audited) deps.audit.end(audit);
       if (deps.requestLog.enabled) deps.requestLog.record({
         time: new Date().toISOString(),
         requestId,

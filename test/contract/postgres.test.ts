@@ -5,6 +5,10 @@ import { PostgresStorage } from '../../src/storage/postgres/postgres-storage.js'
 import { POSTGRES_MIGRATIONS } from '../../src/storage/postgres/migrations.js';
 import { postgresCluster, postgresSkipReason } from '../helpers/postgres.js';
 import { storageContract } from './storage-contract.js';
+import { auditContract, testEvent } from './audit-contract.js';
+import { keyRecord } from './storage-contract.js';
+import { ChainChecker } from '../../src/domain/audit-chain.js';
+import { RequestAuditScope } from '../../src/audit/audit-trail.js';
 
 const skip = postgresSkipReason();
 
@@ -17,6 +21,42 @@ if (skip) {
       await storage.migrate();
       return storage;
     },
+  });
+
+  auditContract('PostgreSQL', {
+    async create(audit) {
+      const storage = new PostgresStorage(await (await postgresCluster()).createDatabase(), { audit });
+      await storage.migrate();
+      return storage;
+    },
+  });
+
+  describe('PostgreSQL audit chain across nodes', () => {
+    it('stays one linear chain when several nodes append batches and commit state changes with their events at once', async () => {
+      const url = await (await postgresCluster()).createDatabase();
+      // Every write runs in a request scope, so it commits the request's event with it.
+      const scope = new RequestAuditScope();
+      scope.bind(() => testEvent({ operation: 'TagResource' }));
+      const request = (fn: () => Promise<unknown>) => scope.run({ requestId: 'r', time: 0, sourceIp: '', userAgent: '', authorization: '', operation: 'TagResource' }, fn);
+      const nodes = Array.from({ length: 3 }, () => new PostgresStorage(url, { maxConnections: 4, audit: scope }));
+      try {
+        await nodes[0]!.migrate();
+        const key = keyRecord({ account: '111122223333', region: 'us-east-1' }, 1);
+        await request(() => nodes[0]!.insertKey(key, [], []));
+        await Promise.all(nodes.flatMap((n, i) => [
+          ...Array.from({ length: 10 }, () => n.appendAuditEvents([testEvent(), testEvent()])),
+          ...Array.from({ length: 5 }, (_, j) => request(() => n.putTags(key.arn, [{ key: `n${i}-${j}`, value: 'v' }]))),
+        ]));
+        const events = await nodes[1]!.auditEventsAfter(0, 1000);
+        assert.equal(events.length, 1 + 3 * 10 * 2 + 3 * 5);
+        const checker = new ChainChecker();
+        for (const e of events) assert.equal(checker.check(e), undefined, `event ${e.seq}`);
+        assert.equal(checker.checkHead(await nodes[2]!.auditChainHead()), undefined);
+        assert.equal(events.filter((e) => e.eventName === 'TagResource').length, 1 + 15, 'every tag write committed its event');
+      } finally {
+        await Promise.all(nodes.map((n) => n.close()));
+      }
+    });
   });
 
   describe('PostgreSQL migrations', () => {

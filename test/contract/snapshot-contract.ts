@@ -5,11 +5,12 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import {
   StorageDuplicateError, StorageNotEmptyError,
-  type AccessKeyRecord, type AliasRecord, type MaterialRecord, type Scope, type SnapshotRecord, type SnapshotStorage, type Storage,
+  type AccessKeyRecord, type AliasRecord, type AuditStore, type MaterialRecord, type Scope, type SnapshotRecord, type SnapshotStorage, type Storage,
 } from '../../src/domain/ports.js';
 import { grantRecord, keyRecord } from './storage-contract.js';
+import { testEvent } from './audit-contract.js';
 
-export type SnapshotStore = Storage & SnapshotStorage;
+export type SnapshotStore = Storage & SnapshotStorage & AuditStore;
 
 export interface SnapshotFactory {
   readonly name: string;
@@ -27,7 +28,7 @@ export async function collect<T>(it: AsyncIterable<T>): Promise<T[]> {
 }
 
 /** A store with something in every table, and the awkward values: nulls, empty strings, non-ASCII, bytes 0x00. */
-export async function populate(s: Storage): Promise<void> {
+export async function populate(s: Storage & AuditStore): Promise<void> {
   const material = (arn: string, id: string, at: number): MaterialRecord => ({
     keyArn: arn, materialId: id, wrapped: Buffer.concat([Buffer.of(1, 0, 0xff), randomBytes(57)]), createdAt: new Date(at),
   });
@@ -78,6 +79,9 @@ export async function populate(s: Storage): Promise<void> {
   await s.insertKey(inHsm, [material(inHsm.arn, 'm1', 1_700_000_000_031)], []);
   await s.insertGrant(grantRecord(enabled, 1, { name: 'g1', retiringPrincipal: `arn:aws:iam::${B.account}:role/r`, constraints: { encryptionContextEquals: { k: 'v ✓' } } }));
   await s.insertGrant(grantRecord(enabled, 2, { operations: ['DescribeKey'] }));
+  // The audit trail: a successful use, a failure, an unauthenticated request's event (no account, no key).
+  await s.appendAuditEvents([testEvent({ keyArn: enabled.arn }), testEvent({ keyArn: pending.arn, account: B.account, operation: 'Decrypt', error: 'KMSInvalidStateException' })]);
+  await s.appendAuditEvents([testEvent({ operation: 'ListKeys', user: 'ünïcode' })]);
 }
 
 const countByType = (records: readonly SnapshotRecord[]) => {
@@ -98,17 +102,18 @@ export function snapshotContract(source: SnapshotFactory, target: SnapshotFactor
       await Promise.all(open.map((s) => s.close()));
     });
 
+    const ORDER = ['setting', 'accessKey', 'customKeyStore', 'key', 'material', 'alias', 'tag', 'grant', 'auditEvent'];
     it('exports every record and imports them into an empty store, all equal', async () => {
       const src = await make(source);
       await populate(src);
       const exported = await collect(src.exportSnapshot());
-      assert.deepEqual(countByType(exported), { setting: 3, accessKey: 2, customKeyStore: 1, key: 6, material: 8, alias: 3, tag: 4, grant: 2 });
-      const order = ['setting', 'accessKey', 'customKeyStore', 'key', 'material', 'alias', 'tag', 'grant'];
-      assert.deepEqual(exported.map((r) => r.type), [...exported.map((r) => r.type)].sort((a, b) => order.indexOf(a) - order.indexOf(b)));
+      assert.deepEqual(countByType(exported), { setting: 3, accessKey: 2, customKeyStore: 1, key: 6, material: 8, alias: 3, tag: 4, grant: 2, auditEvent: 3 });
+      assert.deepEqual(exported.map((r) => r.type), [...exported.map((r) => r.type)].sort((a, b) =>
+        ORDER.indexOf(a) - ORDER.indexOf(b)));
 
       const dst = await make(target);
       const counts = await dst.importSnapshot(exported);
-      assert.deepEqual(counts, { setting: 3, accessKey: 2, customKeyStore: 1, key: 6, material: 8, alias: 3, tag: 4, grant: 2 });
+      assert.deepEqual(counts, { setting: 3, accessKey: 2, customKeyStore: 1, key: 6, material: 8, alias: 3, tag: 4, grant: 2, auditEvent: 3 });
       assert.deepEqual(await dst.getCustomKeyStore(A, 'cks-0123456789abcdef0'), await src.getCustomKeyStore(A, 'cks-0123456789abcdef0'));
       assert.deepEqual(await collect(dst.exportSnapshot()), exported, 'the copy exports exactly what the original did');
 
@@ -126,6 +131,13 @@ export function snapshotContract(source: SnapshotFactory, target: SnapshotFactor
       assert.deepEqual((await dst.listAliases(A, 10)).items, (await src.listAliases(A, 10)).items);
       assert.deepEqual(await dst.getAccessKey('AKIABBBBBBBBBBBBBBBB'), await src.getAccessKey('AKIABBBBBBBBBBBBBBBB'));
       assert.equal(await dst.getSetting('root.check'), await src.getSetting('root.check'));
+      // The audit trail comes across with its chain: same head, and appends continue it.
+      const head = await src.auditChainHead();
+      const copiedHead = await dst.auditChainHead();
+      assert.deepEqual([copiedHead.seq, copiedHead.hash], [head.seq, head.hash]);
+      assert.ok(copiedHead.trackingStart <= (await dst.auditEventsAfter(0, 1))[0]!.eventTime, 'tracking began no later than the first copied event');
+      const [next] = await dst.appendAuditEvents([testEvent()]);
+      assert.deepEqual([next!.seq, next!.prevHash], [head.seq + 1, head.hash]);
       // The copy is a working store: it takes writes (compare-and-set continues from the copied version).
       await dst.updateKey({ ...got, description: 'after restore' });
       assert.equal((await dst.getKey(A, enabled.keyId))!.version, 8);

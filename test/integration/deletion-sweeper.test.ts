@@ -32,7 +32,7 @@ describe('DeletionSweeper with an injected clock and SQLite', () => {
   const keys = new KeyRepository(storage, clock);
   const rootKey = RootKey.fromBytes(randomBytes(32));
   const grants = new GrantRepository(storage, clock, new GrantTokens(rootKey));
-  const svc: Services = { keys, grants, storage, keystore, authorizer: new KeyPolicyAuthorizer(clock, grants), clock, random, customKeyStores: new CustomKeyStores(storage, clock), hsm: NO_HSM };
+  const svc: Services = { keys, grants, storage, keystore, authorizer: new KeyPolicyAuthorizer(clock, grants), clock, random, keyUsage: { lastKeyUsage: async () => undefined, trackingStart: async () => new Date(0) }, customKeyStores: new CustomKeyStores(storage, clock), hsm: NO_HSM };
   const registry = new OperationRegistry();
   const sweeper = new DeletionSweeper(keys, keystore);
   const ctx = (): RequestContext => ({

@@ -7,6 +7,8 @@ import { createHash } from 'node:crypto';
 import { BackupFormatError, readBackup, writeBackup } from '../../src/cli/backup-format.js';
 import type { SnapshotRecord } from '../../src/domain/ports.js';
 import { keyRecord } from '../contract/storage-contract.js';
+import { testEvent } from '../contract/audit-contract.js';
+import { chainHash, GENESIS_HASH } from '../../src/domain/audit-chain.js';
 
 const scope = { account: '111122223333', region: 'us-east-1' };
 const key = keyRecord(scope, 1, { deletionDate: new Date(1_900_000_000_000), keyState: 'PendingDeletion' });
@@ -46,6 +48,8 @@ const RECORDS: SnapshotRecord[] = [
     },
   },
 ];
+const event = testEvent({ keyArn: key.arn, user: 'ünïcode' });
+RECORDS.push({ type: 'auditEvent', event: { ...event, seq: 1, prevHash: GENESIS_HASH, hash: chainHash(GENESIS_HASH, 1, event.json) } });
 
 async function* from(records: SnapshotRecord[]) {
   yield* records;
@@ -85,7 +89,7 @@ describe('backup file format', () => {
     const { records, summary } = await readAll(file);
     assert.deepEqual(records, RECORDS);
     assert.equal(summary.header.trentVersion, '9.9.9');
-    assert.deepEqual(summary.counts, { setting: 1, accessKey: 0, customKeyStore: 1, key: 3, material: 2, alias: 0, tag: 1, grant: 2 });
+    assert.deepEqual(summary.counts, { setting: 1, accessKey: 0, customKeyStore: 1, key: 3, material: 2, alias: 0, tag: 1, grant: 2, auditEvent: 1 });
     const text = readFileSync(file, 'utf8');
     const body = text.slice(0, text.lastIndexOf('{"type":"end"'));
     assert.equal(summary.sha256, createHash('sha256').update(body).digest('hex'));
@@ -131,6 +135,16 @@ describe('backup file format', () => {
     const { records } = await readAll(file);
     const first = records.find((r) => r.type === 'key')!;
     assert.ok(first.type === 'key' && !('rotationPeriodDays' in first.key) && !('onDemandRotations' in first.key));
+  });
+
+  it('reads a backup made before the audit trail existed (no auditEvent count) as having no events', async () => {
+    const file = path.join(dir, 'pre-audit');
+    await writeBackup(file, { trentVersion: '0.0.1', createdAt: '2025-01-01T00:00:00.000Z', source: 'sqlite' }, from(RECORDS.filter((r) => r.type !== 'auditEvent')));
+    const text = readFileSync(file, 'utf8');
+    assert.ok(text.includes(',"auditEvent":0}'));
+    writeFileSync(file, text.replace(',"auditEvent":0}', '}'));
+    const { summary } = await readAll(file);
+    assert.equal(summary.counts.auditEvent, 0);
   });
 
   it('refuses damage, truncation, a wrong count, data after the trailer and CRLF line ends', async () => {

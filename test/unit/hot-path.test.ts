@@ -29,7 +29,8 @@ describe('hot path', () => {
     const grants = new GrantRepository(storage, systemClock, new GrantTokens(rootKey));
     const svc: Services = {
       keys, grants, storage, keystore: new LocalKeyStore(rootKey, systemRandom, systemClock), authorizer: new KeyPolicyAuthorizer(systemClock, grants),
-      clock: systemClock, random: systemRandom, customKeyStores: new CustomKeyStores(storage, systemClock), hsm: NO_HSM,
+      clock: systemClock, random: systemRandom, keyUsage: { lastKeyUsage: async () => undefined, trackingStart: async () => new Date(0) },
+      customKeyStores: new CustomKeyStores(storage, systemClock), hsm: NO_HSM,
     };
     const registry = new OperationRegistry();
     const ctx: RequestContext = {

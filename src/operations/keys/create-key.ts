@@ -91,7 +91,8 @@ export const createKey = defineOperation<CreateKeyRequest, CreateKeyResponse>('C
       resourceAliases: [], resourceTags: Object.fromEntries(tags.map((t) => [t.key, t.value])),
     });
   }
-  await svc.keys.createKey(key, material ? [material] : [], tags);
+  // Before the write: the audit event committed with it names the key.
   ctx.resourceArn = arn;
+  await svc.keys.createKey(key, material ? [material] : [], tags);
   return { KeyMetadata: keyMetadata(key, undefined, store) };
 });

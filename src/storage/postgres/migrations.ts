@@ -82,6 +82,25 @@ export const POSTGRES_MIGRATIONS: readonly { version: number; sql: string }[] = 
     `,
   },
   {
+    // Audit trail (issue #6): append-only events, hash-chained (domain/audit-chain.ts). Appends lock the one head row
+    // (SELECT ... FOR UPDATE), so the nodes sharing the database extend one linear chain.
+    version: 6,
+    sql: `
+      CREATE TABLE audit_events (
+        seq bigint PRIMARY KEY, event_id text NOT NULL UNIQUE, event_time bigint NOT NULL, event_name text NOT NULL,
+        account text NOT NULL, resource_account text, key_arn text, principal text, username text,
+        read_only boolean NOT NULL, usage text, request_id text NOT NULL, event text NOT NULL,
+        prev_hash text NOT NULL, hash text NOT NULL
+      );
+      CREATE INDEX audit_events_by_time ON audit_events (event_time);
+      CREATE INDEX audit_events_by_key ON audit_events (key_arn, seq);
+      CREATE TABLE audit_chain_head (
+        id integer PRIMARY KEY CHECK (id = 1), seq bigint NOT NULL, hash text NOT NULL, tracking_start bigint NOT NULL
+      );
+      INSERT INTO audit_chain_head VALUES (1, 0, '${'0'.repeat(64)}', (extract(epoch FROM clock_timestamp()) * 1000)::bigint);
+    `,
+  },
+  {
     // Custom key stores (issue #7): the stores, and which store a key lives in. (The versions before it may belong to other
     // changes; migrations apply by version, so a gap is fine.)
     version: 7,

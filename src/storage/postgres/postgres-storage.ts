@@ -1,7 +1,9 @@
 import pg from 'pg';
 import type {
-  AccessKeyRecord, AliasRecord, CustomKeyStoreRecord, KeyRecord, MaterialRecord, Page, Scope, SnapshotCounts, SnapshotRecord, SnapshotStorage, Storage, TagRecord,
+  AccessKeyRecord, AliasRecord, AuditEventInput, AuditEventRecord, AuditEventSource, AuditQuery, AuditStore, CustomKeyStoreRecord, KeyRecord, MaterialRecord,
+  Page, Scope, SnapshotCounts, SnapshotRecord, SnapshotStorage, Storage, TagRecord,
 } from '../../domain/ports.js';
+import { chainHash } from '../../domain/audit-chain.js';
 import {
   emptySnapshotCounts, StorageConflictError, StorageDuplicateError, StorageLimitError, StorageNotEmptyError,
 } from '../../domain/ports.js';
@@ -116,8 +118,28 @@ const SNAPSHOT_TABLES = [
   { table: 'aliases', order: 'account, region, alias_name' },
   { table: 'tags', order: 'key_arn, tag_key' },
   { table: 'grants', order: 'key_arn, grant_id' },
+  { table: 'audit_events', order: 'seq' },
 ] as const;
 const INSERT_GRANT = `INSERT INTO grants (${GRANT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`;
+
+interface AuditRow {
+  seq: string; event_id: string; event_time: string; event_name: string; account: string; resource_account: string | null;
+  key_arn: string | null; principal: string | null; username: string | null; read_only: boolean; usage: string | null;
+  request_id: string; event: string; prev_hash: string; hash: string;
+}
+const toAuditEvent = (r: AuditRow): AuditEventRecord => ({
+  seq: Number(r.seq), eventId: r.event_id, eventTime: Number(r.event_time), eventName: r.event_name, account: r.account,
+  resourceAccount: r.resource_account ?? undefined, keyArn: r.key_arn ?? undefined, principal: r.principal ?? undefined,
+  username: r.username ?? undefined, readOnly: r.read_only, usage: r.usage ?? undefined, requestId: r.request_id,
+  json: r.event, prevHash: r.prev_hash, hash: r.hash,
+});
+const AUDIT_COLUMNS = 'seq, event_id, event_time, event_name, account, resource_account, key_arn, principal, username, read_only, usage, request_id, event, prev_hash, hash';
+const auditValues = (e: AuditEventRecord): unknown[] => [
+  e.seq, e.eventId, e.eventTime, e.eventName, e.account, e.resourceAccount ?? null, e.keyArn ?? null, e.principal ?? null,
+  e.username ?? null, e.readOnly, e.usage ?? null, e.requestId, e.json, e.prevHash, e.hash,
+];
+/** Rows per INSERT statement when appending a batch (15 parameters each, well under PostgreSQL's 65,535). */
+const AUDIT_ROWS_PER_INSERT = 500;
 const SNAPSHOT_FETCH = 500;
 
 const KEY_COLUMNS = `account, region, key_id, arn, creation_date, description, key_usage, key_spec, origin, key_manager,
@@ -162,6 +184,8 @@ export interface PostgresStorageOptions {
    * unbounded (backup and restore).
    */
   readonly timeoutMs?: number;
+  /** The request under way's audit event, appended by every write transaction a request makes (docs/audit.md). */
+  readonly audit?: AuditEventSource;
 }
 
 /** What the methods query through: the pool's query with connection failures translated, or a transaction's client. */
@@ -176,13 +200,15 @@ const swallow = () => {};
  * keys are updated by compare-and-set on their version; per-key limits are checked in SERIALIZABLE transactions
  * (retried on serialization failure), so concurrent writers on any number of nodes can never pass a limit.
  */
-export class PostgresStorage implements Storage, SnapshotStorage {
+export class PostgresStorage implements Storage, SnapshotStorage, AuditStore {
   readonly #pool: pg.Pool;
+  readonly #audit: AuditEventSource | undefined;
   /** The pool's query, with connection failures turned into StorageUnavailableError. */
   readonly #db: Queryable;
 
   constructor(url: string, options: PostgresStorageOptions = {}) {
     const t = options.timeoutMs;
+    this.#audit = options.audit;
     this.#pool = new pg.Pool({
       connectionString: url,
       max: options.maxConnections ?? 10,
@@ -230,7 +256,8 @@ export class PostgresStorage implements Storage, SnapshotStorage {
       if (newest > known) {
         throw new Error(`the database schema (version ${newest}) is newer than this Trent knows (version ${known}): upgrade Trent`);
       }
-      for (const m of POSTGRES_MIGRATIONS) {
+      // In version order; versions need not be contiguous (each is applied once, whichever are missing).
+      for (const m of [...POSTGRES_MIGRATIONS].sort((a, b) => a.version - b.version)) {
         if (applied.has(m.version)) continue;
         await c.query('BEGIN');
         await c.query(m.sql);
@@ -252,15 +279,23 @@ export class PostgresStorage implements Storage, SnapshotStorage {
     await this.#pool.end();
   }
 
-  /** Runs `fn` in one transaction; a serialization failure or deadlock rolls back and runs it again. */
-  async #tx<T>(what: string, fn: (c: pg.PoolClient) => Promise<T>, isolation: Isolation = 'read committed'): Promise<T> {
+  /**
+   * Runs `fn` in one transaction; a serialization failure or deadlock rolls back and runs it again. When a request is
+   * under way, its audit event is appended in the same transaction if the write changed something (`changed`): the
+   * change and its event commit together (the head row is locked last, so appends never deadlock with key rows).
+   */
+  async #tx<T>(what: string, fn: (c: pg.PoolClient) => Promise<T>, isolation: Isolation = 'read committed', changed: (result: T) => boolean = () => true): Promise<T> {
     for (let attempt = 1; ; attempt++) {
       const c = await this.#connect();
       let broken: Error | undefined;
       try {
         await c.query(isolation === 'serializable' ? 'BEGIN ISOLATION LEVEL SERIALIZABLE' : 'BEGIN');
         const result = await fn(c);
+        const event = this.#audit?.pending();
+        const appended = event !== undefined && changed(result);
+        if (appended) await appendChain(c, [event]);
         await c.query('COMMIT');
+        if (appended) this.#audit!.committed(event);
         return result;
       } catch (err) {
         if (unavailableReason(err)) {
@@ -277,6 +312,78 @@ export class PostgresStorage implements Storage, SnapshotStorage {
       // Jittered backoff, so that writers that collided do not collide again in step.
       await new Promise((resolve) => setTimeout(resolve, Math.random() * Math.min(100, 2 ** attempt)));
     }
+  }
+
+  /** A one-statement write: in a transaction only when a request's audit event must commit with it. */
+  async #write<T>(what: string, fn: (c: Queryable) => Promise<T>, changed?: (result: T) => boolean): Promise<T> {
+    if (this.#audit?.pending() === undefined) return fn(this.#db);
+    return this.#tx(what, fn, 'read committed', changed);
+  }
+
+  async appendAuditEvents(events: readonly AuditEventInput[]): Promise<AuditEventRecord[]> {
+    if (events.length === 0) return [];
+    // Not through #tx: a batch never carries a request's pending event.
+    const c = await this.#connect();
+    let broken: Error | undefined;
+    try {
+      await c.query('BEGIN');
+      const stored = await appendChain(c, events);
+      await c.query('COMMIT');
+      return stored;
+    } catch (err) {
+      if (unavailableReason(err)) {
+        broken = err as Error;
+        throw translatePgError(err);
+      }
+      await c.query('ROLLBACK').catch((e: Error) => (broken = e));
+      throw err;
+    } finally {
+      c.release(broken);
+    }
+  }
+
+  async queryAuditEvents(q: AuditQuery): Promise<AuditEventRecord[]> {
+    const where: string[] = [];
+    const params: unknown[] = [];
+    const p = (v: unknown) => {
+      params.push(v);
+      return `$${params.length}`;
+    };
+    if (q.account !== undefined) {
+      const a = p(q.account);
+      where.push(`(account = ${a} OR resource_account = ${a})`);
+    }
+    if (q.eventName !== undefined) where.push(`event_name = ${p(q.eventName)}`);
+    if (q.eventId !== undefined) where.push(`event_id = ${p(q.eventId)}`);
+    if (q.keyArn !== undefined) where.push(`key_arn = ${p(q.keyArn)}`);
+    if (q.keyId !== undefined) where.push(`key_arn LIKE '%:key/' || ${p(q.keyId.replace(/[%_\\]/g, ''))}`);
+    if (q.principal !== undefined) where.push(`principal = ${p(q.principal)}`);
+    if (q.username !== undefined) where.push(`username = ${p(q.username)}`);
+    if (q.readOnly !== undefined) where.push(`read_only = ${p(q.readOnly)}`);
+    if (q.startTime !== undefined) where.push(`event_time >= ${p(q.startTime)}`);
+    if (q.endTime !== undefined) where.push(`event_time <= ${p(q.endTime)}`);
+    if (q.beforeSeq !== undefined) where.push(`seq < ${p(q.beforeSeq)}`);
+    const sql = `SELECT ${AUDIT_COLUMNS} FROM audit_events ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY seq DESC LIMIT ${p(q.limit)}`;
+    return (await this.#db.query<AuditRow>(sql, params)).rows.map(toAuditEvent);
+  }
+
+  async auditEventsAfter(afterSeq: number, limit: number): Promise<AuditEventRecord[]> {
+    const r = await this.#db.query<AuditRow>(`SELECT ${AUDIT_COLUMNS} FROM audit_events WHERE seq > $1 ORDER BY seq LIMIT $2`, [afterSeq, limit]);
+    return r.rows.map(toAuditEvent);
+  }
+
+  async auditChainHead(): Promise<{ seq: number; hash: string; trackingStart: number }> {
+    const r = await this.#db.query<{ seq: string; hash: string; tracking_start: string }>('SELECT seq, hash, tracking_start FROM audit_chain_head WHERE id = 1');
+    const row = r.rows[0]!;
+    return { seq: Number(row.seq), hash: row.hash, trackingStart: Number(row.tracking_start) };
+  }
+
+  async lastKeyUsage(keyArn: string): Promise<AuditEventRecord | undefined> {
+    const r = await this.#db.query<AuditRow>(
+      `SELECT ${AUDIT_COLUMNS} FROM audit_events WHERE key_arn = $1 AND usage IS NOT NULL ORDER BY seq DESC LIMIT 1`,
+      [keyArn],
+    );
+    return r.rows[0] && toAuditEvent(r.rows[0]);
   }
 
   async insertKey(key: KeyRecord, materials: readonly MaterialRecord[], tags: readonly TagRecord[]): Promise<void> {
@@ -300,8 +407,9 @@ export class PostgresStorage implements Storage, SnapshotStorage {
   }
 
   async updateKey(key: KeyRecord): Promise<KeyRecord> {
-    const r = await this.#db.query(UPDATE_KEY, updateValues(key));
-    if (r.rowCount !== 1) throw new StorageConflictError(`key ${key.arn}`);
+    await this.#write(`key ${key.arn}`, async (c) => {
+      if ((await c.query(UPDATE_KEY, updateValues(key))).rowCount !== 1) throw new StorageConflictError(`key ${key.arn}`);
+    });
     return { ...key, version: key.version + 1 };
   }
 
@@ -384,7 +492,7 @@ export class PostgresStorage implements Storage, SnapshotStorage {
       await c.query('DELETE FROM aliases WHERE account = $1 AND region = $2 AND target_key_id = $3', [scope.account, scope.region, keyId]);
       await c.query('DELETE FROM keys WHERE account = $1 AND region = $2 AND key_id = $3', [scope.account, scope.region, keyId]);
       return true;
-    });
+    }, 'read committed', (deleted) => deleted);
   }
 
   async getMaterials(keyArn: string): Promise<MaterialRecord[]> {
@@ -403,7 +511,7 @@ export class PostgresStorage implements Storage, SnapshotStorage {
       );
     try {
       if (maxPerTarget === undefined) {
-        await insert(this.#db);
+        await this.#write(`alias ${alias.aliasName}`, insert);
         return;
       }
       // SERIALIZABLE: two nodes counting and inserting at once cannot both pass; the loser is retried and then counts
@@ -430,7 +538,7 @@ export class PostgresStorage implements Storage, SnapshotStorage {
       (await c.query('UPDATE aliases SET target_key_id = $4, last_updated_date = $5 WHERE account = $1 AND region = $2 AND alias_name = $3', [
         scope.account, scope.region, aliasName, targetKeyId, at.getTime(),
       ])).rowCount === 1;
-    if (maxPerTarget === undefined) return move(this.#db);
+    if (maxPerTarget === undefined) return this.#write(`alias ${aliasName}`, move, (moved) => moved);
     return this.#tx(`aliases of key ${targetKeyId}`, async (c) => {
       const r = await c.query<{ target_key_id: string }>('SELECT target_key_id FROM aliases WHERE account = $1 AND region = $2 AND alias_name = $3', [
         scope.account, scope.region, aliasName,
@@ -439,12 +547,15 @@ export class PostgresStorage implements Storage, SnapshotStorage {
       if (current === undefined) return false;
       if (current !== targetKeyId && (await aliasCount(c, scope, targetKeyId)) >= maxPerTarget) throw new StorageLimitError(`aliases of key ${targetKeyId}`);
       return move(c);
-    }, 'serializable');
+    }, 'serializable', (moved) => moved);
   }
 
   async deleteAlias(scope: Scope, aliasName: string): Promise<boolean> {
-    const r = await this.#db.query('DELETE FROM aliases WHERE account = $1 AND region = $2 AND alias_name = $3', [scope.account, scope.region, aliasName]);
-    return r.rowCount === 1;
+    return this.#write(
+      `alias ${aliasName}`,
+      async (c) => (await c.query('DELETE FROM aliases WHERE account = $1 AND region = $2 AND alias_name = $3', [scope.account, scope.region, aliasName])).rowCount === 1,
+      (deleted) => deleted,
+    );
   }
 
   async listAliases(scope: Scope, limit: number, after?: string, targetKeyId?: string): Promise<Page<AliasRecord>> {
@@ -489,13 +600,13 @@ export class PostgresStorage implements Storage, SnapshotStorage {
   }
 
   async removeTags(keyArn: string, tagKeys: readonly string[]): Promise<void> {
-    await this.#db.query('DELETE FROM tags WHERE key_arn = $1 AND tag_key = ANY($2::text[])', [keyArn, [...tagKeys]]);
+    await this.#write(`tags of key ${keyArn}`, (c) => c.query('DELETE FROM tags WHERE key_arn = $1 AND tag_key = ANY($2::text[])', [keyArn, [...tagKeys]]));
   }
 
   async insertGrant(grant: GrantRecord, limits?: { readonly perKey: number; readonly perGrantee: number }): Promise<void> {
     try {
       if (!limits) {
-        await this.#db.query(INSERT_GRANT, grantValues(grant));
+        await this.#write(`grant ${grant.grantId}`, (c) => c.query(INSERT_GRANT, grantValues(grant)));
         return;
       }
       // SERIALIZABLE, as insertAlias: two nodes counting and inserting at once cannot both pass the quota.
@@ -547,7 +658,7 @@ export class PostgresStorage implements Storage, SnapshotStorage {
   }
 
   async deleteGrant(keyArn: string, grantId: string): Promise<boolean> {
-    return (await this.#db.query('DELETE FROM grants WHERE key_arn = $1 AND grant_id = $2', [keyArn, grantId])).rowCount === 1;
+    return this.#write(`grant ${grantId}`, async (c) => (await c.query('DELETE FROM grants WHERE key_arn = $1 AND grant_id = $2', [keyArn, grantId])).rowCount === 1, (deleted) => deleted);
   }
 
   async getAccessKey(accessKeyId: string): Promise<AccessKeyRecord | undefined> {
@@ -625,12 +736,12 @@ export class PostgresStorage implements Storage, SnapshotStorage {
   async updateCustomKeyStore(store: CustomKeyStoreRecord): Promise<CustomKeyStoreRecord> {
     let count: number | null;
     try {
-      const r = await this.#db.query(
+      const r = await this.#write(`custom key store ${store.customKeyStoreId}`, (c) => c.query(
         `UPDATE custom_key_stores SET name = $4, cloud_hsm_cluster_id = $6, trust_anchor_certificate = $7, password_wrapped = $8,
            connection_state = $9, connection_error_code = $10, version = version + 1
          WHERE account = $1 AND region = $2 AND custom_key_store_id = $3 AND version = $12 AND store_type = $5 AND creation_date = $11`,
         customKeyStoreValues(store),
-      );
+      ), (res) => res.rowCount === 1);
       count = r.rowCount;
     } catch (err) {
       if (isUniqueViolation(err)) throw new StorageDuplicateError(`custom key store ${store.name}`);
@@ -654,7 +765,7 @@ export class PostgresStorage implements Storage, SnapshotStorage {
       if (used.rows.length > 0) return 'has-keys' as const;
       await c.query('DELETE FROM custom_key_stores WHERE account = $1 AND region = $2 AND custom_key_store_id = $3', [scope.account, scope.region, customKeyStoreId]);
       return 'deleted' as const;
-    });
+    }, 'read committed', (r) => r === 'deleted');
   }
 
   async wipe(): Promise<void> {
@@ -747,12 +858,24 @@ export class PostgresStorage implements Storage, SnapshotStorage {
           case 'grant':
             await c.query({ name: 'snapshot_grant', text: INSERT_GRANT, values: grantValues(r.grant) });
             break;
+          case 'auditEvent':
+            // As stored, hashes included: the restored chain verifies, and continues from its last event.
+            await c.query({
+              name: 'snapshot_audit_event',
+              text: `INSERT INTO audit_events (${AUDIT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)`,
+              values: auditValues(r.event),
+            });
+            break;
           default: {
             const unknown: never = r;
             throw new Error(`unknown snapshot record type ${String((unknown as { type: unknown }).type)}`);
           }
         }
         counts[r.type]++;
+      }
+      if (counts.auditEvent > 0) {
+        await c.query(`UPDATE audit_chain_head h SET seq = e.seq, hash = e.hash, tracking_start = LEAST(h.tracking_start, (SELECT min(event_time) FROM audit_events))
+          FROM (SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1) e WHERE h.id = 1`);
       }
       await c.query('COMMIT');
       return counts;
@@ -784,6 +907,8 @@ function snapshotRecord(table: (typeof SNAPSHOT_TABLES)[number]['table'], row: R
       return { type: 'tag', keyArn: row.key_arn as string, tag: { key: row.tag_key as string, value: row.tag_value as string } };
     case 'grants':
       return { type: 'grant', grant: toGrant(row as unknown as GrantRow) };
+    case 'audit_events':
+      return { type: 'auditEvent', event: toAuditEvent(row as unknown as AuditRow) };
     default:
       return table satisfies never;
   }
@@ -794,4 +919,33 @@ async function aliasCount(c: Queryable, scope: Scope, targetKeyId: string): Prom
     scope.account, scope.region, targetKeyId,
   ]);
   return Number(r.rows[0]!.n);
+}
+
+/**
+ * Extends the chain inside the caller's transaction: the head row is locked (FOR UPDATE) until the transaction ends,
+ * so appends from every node are serialized into one linear chain.
+ */
+async function appendChain(c: Queryable, events: readonly AuditEventInput[]): Promise<AuditEventRecord[]> {
+  const head = (await c.query<{ seq: string; hash: string }>('SELECT seq, hash FROM audit_chain_head WHERE id = 1 FOR UPDATE')).rows[0]!;
+  let seq = Number(head.seq);
+  let hash = head.hash;
+  const stored: AuditEventRecord[] = [];
+  for (const e of events) {
+    seq++;
+    const record: AuditEventRecord = { ...e, seq, prevHash: hash, hash: chainHash(hash, seq, e.json) };
+    stored.push(record);
+    hash = record.hash;
+  }
+  for (let i = 0; i < stored.length; i += AUDIT_ROWS_PER_INSERT) {
+    const chunk = stored.slice(i, i + AUDIT_ROWS_PER_INSERT);
+    const values: unknown[] = [];
+    const rows = chunk.map((r) => {
+      const base = values.length;
+      values.push(...auditValues(r));
+      return `(${Array.from({ length: 15 }, (_, k) => `$${base + k + 1}`).join(', ')})`;
+    });
+    await c.query(`INSERT INTO audit_events (${AUDIT_COLUMNS}) VALUES ${rows.join(', ')}`, values);
+  }
+  await c.query('UPDATE audit_chain_head SET seq = $1, hash = $2 WHERE id = 1', [seq, hash]);
+  return stored;
 }

@@ -69,6 +69,24 @@ export const SQLITE_MIGRATIONS: readonly { version: number; sql: string }[] = [
     `,
   },
   {
+    // Audit trail (issue #6): append-only events, hash-chained (domain/audit-chain.ts); the head row holds the last link.
+    version: 6,
+    sql: `
+      CREATE TABLE audit_events (
+        seq INTEGER PRIMARY KEY, event_id TEXT NOT NULL UNIQUE, event_time INTEGER NOT NULL, event_name TEXT NOT NULL,
+        account TEXT NOT NULL, resource_account TEXT, key_arn TEXT, principal TEXT, username TEXT,
+        read_only INTEGER NOT NULL, usage TEXT, request_id TEXT NOT NULL, event TEXT NOT NULL,
+        prev_hash TEXT NOT NULL, hash TEXT NOT NULL
+      );
+      CREATE INDEX audit_events_by_time ON audit_events (event_time);
+      CREATE INDEX audit_events_by_key ON audit_events (key_arn, seq);
+      CREATE TABLE audit_chain_head (
+        id INTEGER PRIMARY KEY CHECK (id = 1), seq INTEGER NOT NULL, hash TEXT NOT NULL, tracking_start INTEGER NOT NULL
+      );
+      INSERT INTO audit_chain_head VALUES (1, 0, '${'0'.repeat(64)}', CAST(unixepoch('subsec') * 1000 AS INTEGER));
+    `,
+  },
+  {
     // Custom key stores (issue #7): the stores, and which store a key lives in. (The versions before it may belong to other
     // changes; migrations apply by version, so a gap is fine.)
     version: 7,

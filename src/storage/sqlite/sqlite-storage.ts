@@ -1,7 +1,9 @@
-import { sqliteDriver, type SqliteDatabase } from './driver.js';
+import type { SqliteDatabase } from './driver.js';
 import type {
-  AccessKeyRecord, AliasRecord, CustomKeyStoreRecord, KeyRecord, MaterialRecord, Page, Scope, SnapshotCounts, SnapshotRecord, SnapshotStorage, Storage, TagRecord,
+  AccessKeyRecord, AliasRecord, AuditEventInput, AuditEventRecord, AuditEventSource, AuditQuery, AuditStore, CustomKeyStoreRecord, KeyRecord, MaterialRecord,
+  Page, Scope, SnapshotCounts, SnapshotRecord, SnapshotStorage, Storage, TagRecord,
 } from '../../domain/ports.js';
+import { appendChainSqlite, AuditAppender, auditParams, INSERT_AUDIT, openSqlite, toAuditEvent, type AuditRow } from './sqlite-audit.js';
 import {
   emptySnapshotCounts, StorageConflictError, StorageDuplicateError, StorageLimitError, StorageNotEmptyError,
 } from '../../domain/ports.js';
@@ -120,39 +122,41 @@ const UPDATE_KEY = `UPDATE keys SET description = @description, key_usage = @key
   WHERE account = @account AND region = @region AND key_id = @key_id AND version = @version`;
 const CKS_COLUMNS = 'account, region, custom_key_store_id, name, store_type, cloud_hsm_cluster_id, trust_anchor_certificate, password_wrapped, connection_state, connection_error_code, creation_date, version';
 /** The tables a snapshot covers, in export order. */
-const SNAPSHOT_TABLES = ['settings', 'access_keys', 'custom_key_stores', 'keys', 'key_materials', 'aliases', 'tags', 'grants'] as const;
+const SNAPSHOT_TABLES = ['settings', 'access_keys', 'custom_key_stores', 'keys', 'key_materials', 'aliases', 'tags', 'grants', 'audit_events'] as const;
 const INSERT_GRANT = `INSERT INTO grants (${GRANT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`;
+
+export interface SqliteStorageOptions {
+  /** The request under way's audit event, appended by every write transaction a request makes (docs/audit.md). */
+  readonly audit?: AuditEventSource;
+}
 
 const isUniqueViolation = (err: unknown): boolean =>
   typeof err === 'object' && err !== null && String((err as { code?: string }).code).startsWith('SQLITE_CONSTRAINT');
 
 /** The embedded default store: one SQLite file in WAL mode with full-sync commits. */
-export class SqliteStorage implements Storage, SnapshotStorage {
+export class SqliteStorage implements Storage, SnapshotStorage, AuditStore {
   readonly #db: SqliteDatabase;
   readonly #file: string;
+  readonly #audit: AuditEventSource | undefined;
+  #appender: AuditAppender | undefined;
 
-  constructor(file: string) {
+  constructor(file: string, options: SqliteStorageOptions = {}) {
     this.#file = file;
+    this.#audit = options.audit;
     this.#db = SqliteStorage.#open(file);
     this.#db.pragma('journal_mode = WAL');
   }
 
   static #open(file: string): SqliteDatabase {
-    const { Database } = sqliteDriver();
-    const db = new Database(file);
-    db.pragma('synchronous = FULL');
-    db.pragma('foreign_keys = ON');
-    db.pragma('busy_timeout = 5000');
-    // Deleted content is overwritten with zeros, not left in free pages: erased key material is gone from the file.
-    db.pragma('secure_delete = ON');
-    return db;
+    return openSqlite(file);
   }
 
   async migrate(): Promise<void> {
     const db = this.#db;
     db.exec('CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)');
     const applied = new Set(db.prepare('SELECT version FROM schema_migrations').pluck().all() as number[]);
-    for (const m of SQLITE_MIGRATIONS) {
+    // In version order; versions need not be contiguous (each is applied once, whichever are missing).
+    for (const m of [...SQLITE_MIGRATIONS].sort((a, b) => a.version - b.version)) {
       if (applied.has(m.version)) continue;
       db.transaction(() => {
         db.exec(m.sql);
@@ -162,19 +166,87 @@ export class SqliteStorage implements Storage, SnapshotStorage {
   }
 
   async close(): Promise<void> {
+    await this.#appender?.close();
     this.#db.close();
+  }
+
+  /**
+   * A write transaction (BEGIN IMMEDIATE). When a request is under way, its audit event is appended in the same
+   * transaction if the write changed something (`changed`), so the change and its event commit together.
+   */
+  #write<T>(fn: () => T, changed: (result: T) => boolean = () => true): T {
+    let appended: AuditEventInput | undefined;
+    const result = this.#db.transaction(() => {
+      const r = fn();
+      const event = this.#audit?.pending();
+      if (event && changed(r)) {
+        appendChainSqlite(this.#db, [event]);
+        appended = event;
+      }
+      return r;
+    }).immediate();
+    if (appended) this.#audit!.committed(appended);
+    return result;
+  }
+
+  /**
+   * Batches (events of read-only and failed requests) are appended by a worker thread on a connection of its own, so
+   * that neither the inserts nor the WAL checkpoints they cause stall requests. Its commits do not wait for fsync
+   * (synchronous=NORMAL): they survive a crash of the process, not an OS crash (docs/audit.md). Events committed with
+   * a state change stay on the main, fully synced connection.
+   */
+  async appendAuditEvents(events: readonly AuditEventInput[]): Promise<AuditEventRecord[]> {
+    if (events.length === 0) return [];
+    this.#appender ??= new AuditAppender(this.#file);
+    return this.#appender.append(events);
+  }
+
+  async queryAuditEvents(q: AuditQuery): Promise<AuditEventRecord[]> {
+    const where: string[] = [];
+    const params: unknown[] = [];
+    const add = (clause: string, ...values: unknown[]) => {
+      where.push(clause);
+      params.push(...values);
+    };
+    if (q.account !== undefined) add('(account = ? OR resource_account = ?)', q.account, q.account);
+    if (q.eventName !== undefined) add('event_name = ?', q.eventName);
+    if (q.eventId !== undefined) add('event_id = ?', q.eventId);
+    if (q.keyArn !== undefined) add('key_arn = ?', q.keyArn);
+    if (q.keyId !== undefined) add("key_arn LIKE '%:key/' || ?", q.keyId.replace(/[%_\\]/g, ''));
+    if (q.principal !== undefined) add('principal = ?', q.principal);
+    if (q.username !== undefined) add('username = ?', q.username);
+    if (q.readOnly !== undefined) add('read_only = ?', q.readOnly ? 1 : 0);
+    if (q.startTime !== undefined) add('event_time >= ?', q.startTime);
+    if (q.endTime !== undefined) add('event_time <= ?', q.endTime);
+    if (q.beforeSeq !== undefined) add('seq < ?', q.beforeSeq);
+    const sql = `SELECT * FROM audit_events ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY seq DESC LIMIT ?`;
+    return (this.#db.prepare(sql).all(...params, q.limit) as AuditRow[]).map(toAuditEvent);
+  }
+
+  async auditEventsAfter(afterSeq: number, limit: number): Promise<AuditEventRecord[]> {
+    return (this.#db.prepare('SELECT * FROM audit_events WHERE seq > ? ORDER BY seq LIMIT ?').all(afterSeq, limit) as AuditRow[]).map(toAuditEvent);
+  }
+
+  async auditChainHead(): Promise<{ seq: number; hash: string; trackingStart: number }> {
+    const r = this.#db.prepare('SELECT seq, hash, tracking_start FROM audit_chain_head WHERE id = 1').get() as { seq: number; hash: string; tracking_start: number };
+    return { seq: r.seq, hash: r.hash, trackingStart: r.tracking_start };
+  }
+
+  async lastKeyUsage(keyArn: string): Promise<AuditEventRecord | undefined> {
+    const r = this.#db.prepare('SELECT * FROM audit_events WHERE key_arn = ? AND usage IS NOT NULL ORDER BY seq DESC LIMIT 1').get(keyArn) as AuditRow | undefined;
+    return r && toAuditEvent(r);
   }
 
   async insertKey(key: KeyRecord, materials: readonly MaterialRecord[], tags: readonly TagRecord[]): Promise<void> {
     const db = this.#db;
     try {
-      db.transaction(() => {
+      this.#write(() => {
         db.prepare(INSERT_KEY).run(keyParams(key));
         const m = db.prepare(INSERT_MATERIAL);
         for (const mat of materials) m.run(...materialParams(mat));
         const t = db.prepare('INSERT INTO tags VALUES (?, ?, ?)');
         for (const tag of tags) t.run(key.arn, tag.key, tag.value);
-      }).immediate();
+      });
     } catch (err) {
       if (isUniqueViolation(err)) throw new StorageDuplicateError(`key ${key.arn}`);
       throw err;
@@ -188,19 +260,20 @@ export class SqliteStorage implements Storage, SnapshotStorage {
 
   async updateKey(key: KeyRecord): Promise<KeyRecord> {
     const next = { ...key, version: key.version + 1 };
-    const result = this.#db.prepare(UPDATE_KEY).run(keyParams(key));
-    if (result.changes !== 1) throw new StorageConflictError(`key ${key.arn}`);
+    this.#write(() => {
+      if (this.#db.prepare(UPDATE_KEY).run(keyParams(key)).changes !== 1) throw new StorageConflictError(`key ${key.arn}`);
+    });
     return next;
   }
 
   async rotateKey(key: KeyRecord, material: MaterialRecord): Promise<KeyRecord> {
     const db = this.#db;
     try {
-      db.transaction(() => {
+      this.#write(() => {
         // The compare-and-set first: a lost race throws before the material is inserted (and the throw rolls back).
         if (db.prepare(UPDATE_KEY).run(keyParams(key)).changes !== 1) throw new StorageConflictError(`key ${key.arn}`);
         db.prepare(INSERT_MATERIAL).run(...materialParams(material));
-      }).immediate();
+      });
     } catch (err) {
       if (isUniqueViolation(err)) throw new StorageDuplicateError(`material ${material.materialId} of key ${key.arn}`);
       throw err;
@@ -210,20 +283,20 @@ export class SqliteStorage implements Storage, SnapshotStorage {
 
   async putMaterial(key: KeyRecord, material: MaterialRecord): Promise<KeyRecord> {
     const db = this.#db;
-    db.transaction(() => {
+    this.#write(() => {
       if (db.prepare(UPDATE_KEY).run(keyParams(key)).changes !== 1) throw new StorageConflictError(`key ${key.arn}`);
       db.prepare(UPSERT_MATERIAL).run(...materialParams(material));
-    }).immediate();
+    });
     return { ...key, version: key.version + 1 };
   }
 
   async eraseMaterials(key: KeyRecord, materialIds: readonly string[]): Promise<KeyRecord> {
     const db = this.#db;
-    db.transaction(() => {
+    this.#write(() => {
       if (db.prepare(UPDATE_KEY).run(keyParams(key)).changes !== 1) throw new StorageConflictError(`key ${key.arn}`);
       const erase = db.prepare("UPDATE key_materials SET wrapped = x'' WHERE key_arn = ? AND material_id = ?");
       for (const id of materialIds) erase.run(key.arn, id);
-    }).immediate();
+    });
     // The WAL still holds the pages as they were before: copy the new pages into the file and empty the WAL.
     db.pragma('wal_checkpoint(TRUNCATE)');
     return { ...key, version: key.version + 1 };
@@ -260,7 +333,7 @@ export class SqliteStorage implements Storage, SnapshotStorage {
 
   async deleteKey(scope: Scope, keyId: string, version?: number): Promise<boolean> {
     const db = this.#db;
-    return db.transaction(() => {
+    return this.#write(() => {
       const row = db.prepare('SELECT arn, version FROM keys WHERE account = ? AND region = ? AND key_id = ?').get(scope.account, scope.region, keyId) as
         | { arn: string; version: number }
         | undefined;
@@ -271,7 +344,7 @@ export class SqliteStorage implements Storage, SnapshotStorage {
       db.prepare('DELETE FROM aliases WHERE account = ? AND region = ? AND target_key_id = ?').run(scope.account, scope.region, keyId);
       db.prepare('DELETE FROM keys WHERE arn = ?').run(row.arn);
       return true;
-    }).immediate();
+    }, (deleted) => deleted);
   }
 
   async getMaterials(keyArn: string): Promise<MaterialRecord[]> {
@@ -282,11 +355,11 @@ export class SqliteStorage implements Storage, SnapshotStorage {
   async insertAlias(alias: AliasRecord, maxPerTarget?: number): Promise<void> {
     const db = this.#db;
     try {
-      db.transaction(() => {
+      this.#write(() => {
         if (maxPerTarget !== undefined && this.#aliasCount(alias, alias.targetKeyId) >= maxPerTarget) throw new StorageLimitError(`aliases of key ${alias.targetKeyId}`);
         db.prepare('INSERT INTO aliases VALUES (?, ?, ?, ?, ?, ?)')
           .run(alias.account, alias.region, alias.aliasName, alias.targetKeyId, alias.creationDate.getTime(), alias.lastUpdatedDate.getTime());
-      }).immediate();
+      });
     } catch (err) {
       if (isUniqueViolation(err)) throw new StorageDuplicateError(`alias ${alias.aliasName}`);
       throw err;
@@ -300,7 +373,7 @@ export class SqliteStorage implements Storage, SnapshotStorage {
 
   async updateAlias(scope: Scope, aliasName: string, targetKeyId: string, at: Date, maxPerTarget?: number): Promise<boolean> {
     const db = this.#db;
-    return db.transaction(() => {
+    return this.#write(() => {
       const current = db.prepare('SELECT target_key_id FROM aliases WHERE account = ? AND region = ? AND alias_name = ?').pluck().get(scope.account, scope.region, aliasName) as
         | string
         | undefined;
@@ -311,7 +384,7 @@ export class SqliteStorage implements Storage, SnapshotStorage {
       db.prepare('UPDATE aliases SET target_key_id = ?, last_updated_date = ? WHERE account = ? AND region = ? AND alias_name = ?')
         .run(targetKeyId, at.getTime(), scope.account, scope.region, aliasName);
       return true;
-    }).immediate();
+    }, (updated) => updated);
   }
 
   #aliasCount(scope: Scope, targetKeyId: string): number {
@@ -322,8 +395,10 @@ export class SqliteStorage implements Storage, SnapshotStorage {
   }
 
   async deleteAlias(scope: Scope, aliasName: string): Promise<boolean> {
-    const r = this.#db.prepare('DELETE FROM aliases WHERE account = ? AND region = ? AND alias_name = ?').run(scope.account, scope.region, aliasName);
-    return r.changes === 1;
+    return this.#write(
+      () => this.#db.prepare('DELETE FROM aliases WHERE account = ? AND region = ? AND alias_name = ?').run(scope.account, scope.region, aliasName).changes === 1,
+      (deleted) => deleted,
+    );
   }
 
   async listAliases(scope: Scope, limit: number, after?: string, targetKeyId?: string): Promise<Page<AliasRecord>> {
@@ -349,28 +424,28 @@ export class SqliteStorage implements Storage, SnapshotStorage {
 
   async putTags(keyArn: string, tags: readonly TagRecord[], maxTags?: number): Promise<void> {
     const db = this.#db;
-    db.transaction(() => {
+    this.#write(() => {
       const s = db.prepare('INSERT INTO tags VALUES (?, ?, ?) ON CONFLICT (key_arn, tag_key) DO UPDATE SET tag_value = excluded.tag_value');
       for (const t of tags) s.run(keyArn, t.key, t.value);
       // Inside the transaction: a throw rolls every tag of this call back.
       if (maxTags !== undefined && (db.prepare('SELECT COUNT(*) FROM tags WHERE key_arn = ?').pluck().get(keyArn) as number) > maxTags) {
         throw new StorageLimitError(`tags of key ${keyArn}`);
       }
-    }).immediate();
+    });
   }
 
   async removeTags(keyArn: string, tagKeys: readonly string[]): Promise<void> {
     const db = this.#db;
-    db.transaction(() => {
+    this.#write(() => {
       const s = db.prepare('DELETE FROM tags WHERE key_arn = ? AND tag_key = ?');
       for (const k of tagKeys) s.run(keyArn, k);
-    }).immediate();
+    });
   }
 
   async insertGrant(grant: GrantRecord, limits?: { readonly perKey: number; readonly perGrantee: number }): Promise<void> {
     const db = this.#db;
     try {
-      db.transaction(() => {
+      this.#write(() => {
         if (limits) {
           const count = (sql: string, ...args: unknown[]) => db.prepare(sql).pluck().get(...args) as number;
           if (count('SELECT COUNT(*) FROM grants WHERE key_arn = ?', grant.keyArn) >= limits.perKey) throw new StorageLimitError(`grants of key ${grant.keyArn}`);
@@ -379,7 +454,7 @@ export class SqliteStorage implements Storage, SnapshotStorage {
           }
         }
         db.prepare(INSERT_GRANT).run(...grantValues(grant));
-      }).immediate();
+      });
     } catch (err) {
       if (isUniqueViolation(err)) throw new StorageDuplicateError(`grant ${grant.grantId}`);
       throw err;
@@ -415,7 +490,7 @@ export class SqliteStorage implements Storage, SnapshotStorage {
   }
 
   async deleteGrant(keyArn: string, grantId: string): Promise<boolean> {
-    return this.#db.prepare('DELETE FROM grants WHERE key_arn = ? AND grant_id = ?').run(keyArn, grantId).changes === 1;
+    return this.#write(() => this.#db.prepare('DELETE FROM grants WHERE key_arn = ? AND grant_id = ?').run(keyArn, grantId).changes === 1, (deleted) => deleted);
   }
 
   async getAccessKey(accessKeyId: string): Promise<AccessKeyRecord | undefined> {
@@ -450,11 +525,11 @@ export class SqliteStorage implements Storage, SnapshotStorage {
   async insertCustomKeyStore(store: CustomKeyStoreRecord, maxPerScope: number): Promise<void> {
     const db = this.#db;
     try {
-      db.transaction(() => {
+      this.#write(() => {
         const n = db.prepare('SELECT COUNT(*) FROM custom_key_stores WHERE account = ? AND region = ?').pluck().get(store.account, store.region) as number;
         if (n >= maxPerScope) throw new StorageLimitError(`custom key stores of account ${store.account}`);
         db.prepare(`INSERT INTO custom_key_stores (${CKS_COLUMNS}) VALUES (${CKS_COLUMNS.split(', ').map((c) => `@${c}`).join(', ')})`).run(customKeyStoreParams(store));
-      }).immediate();
+      });
     } catch (err) {
       if (isUniqueViolation(err)) throw new StorageDuplicateError(`custom key store ${store.name}`);
       throw err;
@@ -486,12 +561,16 @@ export class SqliteStorage implements Storage, SnapshotStorage {
   async updateCustomKeyStore(store: CustomKeyStoreRecord): Promise<CustomKeyStoreRecord> {
     let changes: number;
     try {
-      changes = this.#db
-        .prepare(`UPDATE custom_key_stores SET name = @name, cloud_hsm_cluster_id = @cloud_hsm_cluster_id,
-          trust_anchor_certificate = @trust_anchor_certificate, password_wrapped = @password_wrapped,
-          connection_state = @connection_state, connection_error_code = @connection_error_code, version = @version + 1
-          WHERE account = @account AND region = @region AND custom_key_store_id = @custom_key_store_id AND version = @version`)
-        .run(customKeyStoreParams(store)).changes;
+      changes = this.#write(
+        () =>
+          this.#db
+            .prepare(`UPDATE custom_key_stores SET name = @name, cloud_hsm_cluster_id = @cloud_hsm_cluster_id,
+              trust_anchor_certificate = @trust_anchor_certificate, password_wrapped = @password_wrapped,
+              connection_state = @connection_state, connection_error_code = @connection_error_code, version = @version + 1
+              WHERE account = @account AND region = @region AND custom_key_store_id = @custom_key_store_id AND version = @version`)
+            .run(customKeyStoreParams(store)).changes,
+        (n) => n === 1,
+      );
     } catch (err) {
       if (isUniqueViolation(err)) throw new StorageDuplicateError(`custom key store ${store.name}`);
       throw err;
@@ -502,7 +581,7 @@ export class SqliteStorage implements Storage, SnapshotStorage {
 
   async deleteCustomKeyStore(scope: Scope, customKeyStoreId: string, version: number): Promise<'deleted' | 'has-keys' | 'not-found'> {
     const db = this.#db;
-    return db.transaction(() => {
+    return this.#write(() => {
       const v = db
         .prepare('SELECT version FROM custom_key_stores WHERE account = ? AND region = ? AND custom_key_store_id = ?')
         .pluck().get(scope.account, scope.region, customKeyStoreId) as number | undefined;
@@ -512,7 +591,7 @@ export class SqliteStorage implements Storage, SnapshotStorage {
       if (used !== undefined) return 'has-keys' as const;
       db.prepare('DELETE FROM custom_key_stores WHERE account = ? AND region = ? AND custom_key_store_id = ?').run(scope.account, scope.region, customKeyStoreId);
       return 'deleted' as const;
-    }).immediate();
+    }, (r) => r === 'deleted');
   }
 
   async wipe(): Promise<void> {
@@ -557,6 +636,9 @@ export class SqliteStorage implements Storage, SnapshotStorage {
       for (const r of db.prepare('SELECT * FROM grants ORDER BY key_arn, grant_id').iterate() as IterableIterator<GrantRow>) {
         yield { type: 'grant', grant: toGrant(r) };
       }
+      for (const r of db.prepare('SELECT * FROM audit_events ORDER BY seq').iterate() as IterableIterator<AuditRow>) {
+        yield { type: 'auditEvent', event: toAuditEvent(r) };
+      }
       db.exec('COMMIT');
     } finally {
       db.close(); // also ends the read transaction when the consumer stopped early or failed
@@ -581,7 +663,9 @@ export class SqliteStorage implements Storage, SnapshotStorage {
         alias: db.prepare('INSERT INTO aliases VALUES (?, ?, ?, ?, ?, ?)'),
         tag: db.prepare('INSERT INTO tags VALUES (?, ?, ?)'),
         grant: db.prepare(INSERT_GRANT),
+        auditEvent: db.prepare(INSERT_AUDIT),
       };
+      let last: AuditEventRecord | undefined;
       for await (const r of records) {
         switch (r.type) {
           case 'setting':
@@ -612,12 +696,21 @@ export class SqliteStorage implements Storage, SnapshotStorage {
           case 'grant':
             insert.grant.run(...grantValues(r.grant));
             break;
+          case 'auditEvent':
+            // As stored, hashes included: the restored chain verifies, and continues from its last event.
+            insert.auditEvent.run(...auditParams(r.event));
+            if (!last || r.event.seq > last.seq) last = r.event;
+            break;
           default: {
             const unknown: never = r;
             throw new Error(`unknown snapshot record type ${String((unknown as { type: unknown }).type)}`);
           }
         }
         counts[r.type]++;
+      }
+      if (last) {
+        db.prepare('UPDATE audit_chain_head SET seq = ?, hash = ?, tracking_start = min(tracking_start, (SELECT min(event_time) FROM audit_events)) WHERE id = 1')
+          .run(last.seq, last.hash);
       }
       db.exec('COMMIT');
       return counts;

@@ -1,0 +1,180 @@
+// The audit trail's storage contract: both backends append one hash chain, answer the lookups, and commit a request's
+// event with the write it makes (docs/audit.md). Run by sqlite.test.ts and postgres.test.ts.
+import { after, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { buildEvent, type AuditCapture } from '../../src/audit/cloudtrail.js';
+import { ChainChecker, GENESIS_HASH } from '../../src/domain/audit-chain.js';
+import {
+  StorageConflictError, StorageDuplicateError,
+  type AuditEventInput, type AuditEventSource, type AuditStore, type Scope, type Storage,
+} from '../../src/domain/ports.js';
+import { keyRecord } from './storage-contract.js';
+
+export type AuditedStore = Storage & AuditStore;
+
+export interface AuditStoreFactory {
+  /** A fresh, migrated, empty store whose writes append `audit.pending()` (if given). */
+  create(audit?: AuditEventSource): Promise<AuditedStore>;
+}
+
+const A: Scope = { account: '111122223333', region: 'us-east-1' };
+const B: Scope = { account: '444455556666', region: 'us-east-1' };
+let counter = 0;
+
+/** A real event, built as the server builds it. */
+export function testEvent(over: { operation?: string; account?: string; keyArn?: string; user?: string; time?: number; error?: string } = {}): AuditEventInput {
+  const n = ++counter;
+  const account = over.account ?? A.account;
+  const capture: AuditCapture = {
+    requestId: `req-${n}`, time: over.time ?? 1_700_000_000_000 + n * 1000, sourceIp: '127.0.0.1', userAgent: 'test', authorization: '',
+    operation: over.operation ?? 'Encrypt',
+    request: {
+      caller: { account, principalArn: over.user ? `arn:aws:iam::${account}:user/${over.user}` : `arn:aws:iam::${account}:root`, accessKeyId: 'AKIATEST' },
+      region: 'us-east-1', resourceArn: over.keyArn,
+    },
+    input: { KeyId: over.keyArn ?? 'alias/x', EncryptionContext: { 'ünï': 'cöde' } },
+    ...(over.error !== undefined && { errorCode: over.error, errorMessage: 'it failed' }),
+  };
+  return buildEvent(capture, `00000000-0000-4000-8000-${n.toString(16).padStart(12, '0')}`, 'us-east-1');
+}
+
+async function verifyAll(s: AuditStore): Promise<number> {
+  const checker = new ChainChecker();
+  for (const e of await s.auditEventsAfter(0, 100_000)) assert.equal(checker.check(e), undefined, `event ${e.seq} breaks the chain`);
+  assert.equal(checker.checkHead(await s.auditChainHead()), undefined);
+  return checker.count;
+}
+
+/** A stand-in for the request scope: one event pending until a transaction commits it. */
+class OnePending implements AuditEventSource {
+  event: AuditEventInput | undefined;
+  committedEvents: AuditEventInput[] = [];
+  pending() {
+    return this.event;
+  }
+  committed(e: AuditEventInput) {
+    this.committedEvents.push(e);
+    this.event = undefined;
+  }
+}
+
+export function auditContract(name: string, factory: AuditStoreFactory): void {
+  describe(`Audit store contract: ${name}`, () => {
+    const open: AuditedStore[] = [];
+    const make = async (audit?: AuditEventSource) => {
+      const s = await factory.create(audit);
+      open.push(s);
+      return s;
+    };
+    after(async () => {
+      await Promise.all(open.map((s) => s.close()));
+    });
+
+    it('appends events as one hash chain from the genesis hash, in order', async () => {
+      const s = await make();
+      assert.deepEqual({ ...(await s.auditChainHead()), trackingStart: 0 }, { seq: 0, hash: GENESIS_HASH, trackingStart: 0 });
+      const first = await s.appendAuditEvents([testEvent(), testEvent()]);
+      const second = await s.appendAuditEvents([testEvent({ operation: 'DescribeKey' })]);
+      assert.deepEqual([...first, ...second].map((e) => e.seq), [1, 2, 3]);
+      assert.equal(first[0]!.prevHash, GENESIS_HASH);
+      assert.equal(second[0]!.prevHash, first[1]!.hash);
+      const stored = await s.auditEventsAfter(0, 10);
+      assert.deepEqual(stored, [...first, ...second], 'read back exactly as appended');
+      assert.equal(await verifyAll(s), 3);
+      assert.deepEqual(await s.auditEventsAfter(2, 10), second);
+      const head = await s.auditChainHead();
+      assert.deepEqual([head.seq, head.hash], [3, second[0]!.hash]);
+      assert.ok(head.trackingStart > 1_600_000_000_000, 'the trail records when it began');
+    });
+
+    it('keeps one linear chain under concurrent appends', async () => {
+      const s = await make();
+      await Promise.all(Array.from({ length: 20 }, () => s.appendAuditEvents([testEvent(), testEvent(), testEvent()])));
+      assert.equal(await verifyAll(s), 60);
+    });
+
+    it('looks events up by account, name, id, key, principal, user name, read-only and time, newest first, in pages', async () => {
+      const s = await make();
+      const keyA = keyRecord(A, 1).arn;
+      const keyB = keyRecord(B, 2).arn;
+      const events = [
+        testEvent({ keyArn: keyA }),
+        testEvent({ operation: 'CreateKey', keyArn: keyA, user: 'alice' }),
+        testEvent({ account: B.account, keyArn: keyB }),
+        // Account B using account A's key: both accounts see it.
+        testEvent({ account: B.account, keyArn: keyA, operation: 'Decrypt', error: 'AccessDeniedException' }),
+      ];
+      const stored = await s.appendAuditEvents(events);
+      const names = async (q: Parameters<AuditStore['queryAuditEvents']>[0]) => (await s.queryAuditEvents(q)).map((e) => e.seq);
+      assert.deepEqual(await names({ limit: 10 }), [4, 3, 2, 1]);
+      assert.deepEqual(await names({ limit: 10, account: A.account }), [4, 2, 1]);
+      assert.deepEqual(await names({ limit: 10, account: B.account }), [4, 3]);
+      assert.deepEqual(await names({ limit: 10, eventName: 'CreateKey' }), [2]);
+      assert.deepEqual(await names({ limit: 10, eventId: stored[2]!.eventId }), [3]);
+      assert.deepEqual(await names({ limit: 10, keyArn: keyA }), [4, 2, 1]);
+      assert.deepEqual(await names({ limit: 10, keyId: keyRecord(B, 2).keyId }), [3]);
+      assert.deepEqual(await names({ limit: 10, principal: `arn:aws:iam::${A.account}:user/alice` }), [2]);
+      assert.deepEqual(await names({ limit: 10, username: 'alice' }), [2]);
+      assert.deepEqual(await names({ limit: 10, username: 'root', account: B.account }), [4, 3]);
+      assert.deepEqual(await names({ limit: 10, readOnly: false }), [2]);
+      assert.deepEqual(await names({ limit: 10, startTime: stored[1]!.eventTime, endTime: stored[2]!.eventTime }), [3, 2]);
+      assert.deepEqual(await names({ limit: 2 }), [4, 3]);
+      assert.deepEqual(await names({ limit: 2, beforeSeq: 3 }), [2, 1]);
+    });
+
+    it('finds the last successful tracked use of a key', async () => {
+      const s = await make();
+      const key = keyRecord(A, 1).arn;
+      await s.appendAuditEvents([testEvent({ keyArn: key }), testEvent({ keyArn: key, operation: 'Decrypt' })]);
+      await s.appendAuditEvents([
+        testEvent({ keyArn: key, operation: 'DescribeKey' }),
+        testEvent({ keyArn: key, operation: 'Sign', error: 'DisabledException' }),
+        testEvent({ keyArn: keyRecord(A, 2).arn, operation: 'Encrypt' }),
+      ]);
+      const last = await s.lastKeyUsage(key);
+      assert.equal(last?.seq, 2);
+      assert.equal(last?.usage, 'Decrypt');
+      assert.equal(await s.lastKeyUsage(keyRecord(A, 3).arn), undefined);
+    });
+
+    it("commits a request's pending event with the write it makes, and not when the write fails or changes nothing", async () => {
+      const audit = new OnePending();
+      const s = await make(audit);
+      const k = keyRecord(A, 1);
+      audit.event = testEvent({ operation: 'CreateKey', keyArn: k.arn });
+      const created = audit.event;
+      await s.insertKey(k, [], []);
+      assert.deepEqual(audit.committedEvents, [created], 'the transaction reports the commit');
+      assert.deepEqual((await s.auditEventsAfter(0, 10)).map((e) => e.eventId), [created.eventId]);
+
+      // A failing write rolls its event back with it.
+      audit.event = testEvent({ operation: 'CreateKey', keyArn: k.arn });
+      await assert.rejects(s.insertKey(k, [], []), StorageDuplicateError);
+      audit.event = testEvent({ operation: 'UpdateKeyDescription', keyArn: k.arn });
+      await assert.rejects(s.updateKey({ ...k, version: 5 }), StorageConflictError);
+      // A write that changes nothing appends nothing.
+      assert.equal(await s.deleteAlias(A, 'alias/none'), false);
+      assert.equal(await s.deleteKey(A, keyRecord(A, 9).keyId), false);
+      assert.equal((await s.auditEventsAfter(0, 10)).length, 1);
+
+      // Each kind of write carries it.
+      const writes: [string, () => Promise<unknown>][] = [
+        ['UpdateKeyDescription', () => s.updateKey({ ...k, description: 'x' })],
+        ['CreateAlias', () => s.insertAlias({ ...A, aliasName: 'alias/a', targetKeyId: k.keyId, creationDate: new Date(0), lastUpdatedDate: new Date(0) })],
+        ['UpdateAlias', () => s.updateAlias(A, 'alias/a', k.keyId, new Date(1))],
+        ['TagResource', () => s.putTags(k.arn, [{ key: 't', value: 'v' }], 50)],
+        ['UntagResource', () => s.removeTags(k.arn, ['t'])],
+        ['DeleteAlias', () => s.deleteAlias(A, 'alias/a')],
+        ['ScheduleKeyDeletion', () => s.deleteKey(A, k.keyId)],
+      ];
+      for (const [operation, write] of writes) {
+        audit.event = testEvent({ operation, keyArn: k.arn });
+        await write();
+        assert.equal(audit.event, undefined, `${operation}: committed`);
+      }
+      const stored = await s.auditEventsAfter(0, 100);
+      assert.deepEqual(stored.map((e) => e.eventName), ['CreateKey', ...writes.map(([op]) => op)]);
+      assert.equal(await verifyAll(s), 8);
+    });
+  });
+}
