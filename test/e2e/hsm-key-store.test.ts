@@ -18,6 +18,7 @@ import { devClient, startServer, type TestServer } from '../helpers/server.js';
 import { softHsm, softhsmSkip } from '../helpers/softhsm.js';
 import { awsCli } from '../helpers/aws-cli.js';
 import { errorName, within } from '../helpers/poll.js';
+import { ROOT } from '../helpers/paths.js';
 import { Pkcs11Modules, Pkcs11Token } from '../../src/keystores/pkcs11/pkcs11-token.js';
 
 const rejects = (p: Promise<unknown>, name: string, message?: RegExp) =>
@@ -278,5 +279,19 @@ describe('HSM key store (AWS_CLOUDHSM over SoftHSM2)', { skip: softhsmSkip }, ()
     await kms.send(new DisconnectCustomKeyStoreCommand({ CustomKeyStoreId: storeId }));
     await kms.send(new DeleteCustomKeyStoreCommand({ CustomKeyStoreId: storeId }));
     assert.deepEqual((await kms.send(new DescribeCustomKeyStoresCommand({}))).CustomKeyStores, []);
+  });
+
+  it('the audit trail records the custom key store operations, without the password', async () => {
+    const r = spawnSync(process.execPath, [path.join(ROOT, 'bin/trent.js'), 'audit', 'lookup', '--data-dir', dataDir, '--max-results', '1000'], { encoding: 'utf8', timeout: 60_000 });
+    assert.equal(r.status, 0, r.stderr);
+    const events = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as { eventName: string; requestParameters: Record<string, unknown> | null; errorCode?: string });
+    const names = new Set(events.map((e) => e.eventName));
+    for (const op of ['CreateCustomKeyStore', 'ConnectCustomKeyStore', 'DisconnectCustomKeyStore', 'UpdateCustomKeyStore', 'DeleteCustomKeyStore', 'DescribeCustomKeyStores']) {
+      assert.ok(names.has(op), `no ${op} event`);
+    }
+    const created = events.filter((e) => e.eventName === 'CreateCustomKeyStore' && !e.errorCode);
+    assert.deepEqual(created.map((e) => e.requestParameters?.cloudHsmClusterId).sort(), [CLUSTER_A, CLUSTER_B]);
+    assert.ok(created.every((e) => e.requestParameters?.customKeyStoreName !== undefined && !('keyStorePassword' in (e.requestParameters ?? {}))));
+    assert.doesNotMatch(r.stdout, new RegExp(tokenA.pin));
   });
 });
