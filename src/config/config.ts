@@ -6,6 +6,27 @@ export type StoreConfig =
   | { readonly kind: 'sqlite'; readonly file: string }
   | { readonly kind: 'postgres'; readonly url: string };
 
+/**
+ * An HSM "cluster" for AWS_CLOUDHSM custom key stores: a PKCS#11 module and one token in it, named by an id in AWS's
+ * cluster-id form. CreateCustomKeyStore refers to it by CloudHsmClusterId; the user PIN is the key store password.
+ */
+export interface HsmClusterConfig {
+  /** `cluster-` and 11 to 16 characters of [2-7a-zA-Z] (the model's CloudHsmClusterIdType). */
+  readonly clusterId: string;
+  /** Path of the PKCS#11 module (a shared library), e.g. /usr/lib/softhsm/libsofthsm2.so. */
+  readonly modulePath: string;
+  /** The token: by label (CK_TOKEN_INFO.label) or by slot id; exactly one of the two. */
+  readonly tokenLabel?: string | undefined;
+  readonly slot?: number | undefined;
+  /**
+   * The cluster's trust anchor (PEM file). When set, CreateCustomKeyStore's TrustAnchorCertificate must be this
+   * certificate (IncorrectTrustAnchorException otherwise); when absent, any well-formed X.509 certificate is accepted.
+   */
+  readonly trustAnchorCertificateFile?: string | undefined;
+  /** Most PKCS#11 sessions open at once for one store (default 8). */
+  readonly maxSessions?: number | undefined;
+}
+
 /** The one typed configuration object. Sources, later ones winning: defaults, config file, TRENT_* env, flags. */
 export interface TrentConfig {
   readonly host: string;
@@ -44,6 +65,8 @@ export interface TrentConfig {
    * DependencyTimeoutException (the database down or not answering).
    */
   readonly storeTimeoutSeconds: number;
+  /** HSM clusters for AWS_CLOUDHSM custom key stores (config file, or TRENT_HSM_CLUSTERS as JSON); default none. */
+  readonly hsmClusters: readonly HsmClusterConfig[];
 }
 
 export class ConfigError extends Error {
@@ -73,6 +96,7 @@ const FIELDS = {
   cacheTtlSeconds: { flag: 'cache-ttl-seconds', parse: int(1, 24 * 3600) },
   shutdownGraceSeconds: { flag: 'shutdown-grace-seconds', parse: int(0, 3600) },
   storeTimeoutSeconds: { flag: 'store-timeout-seconds', parse: int(1, 300) },
+  hsmClusters: { flag: null, parse: hsmClusters },
 } satisfies Record<keyof TrentConfig, { flag: string | null; parse: (v: unknown, name: string) => unknown }>;
 
 type Field = keyof typeof FIELDS;
@@ -98,6 +122,7 @@ const DEFAULTS: Omit<TrentConfig, 'rootKeyFile' | 'store'> & { rootKeyFile?: str
   schedulerIntervalSeconds: 60,
   shutdownGraceSeconds: 10,
   storeTimeoutSeconds: 5,
+  hsmClusters: [],
 };
 
 /**
@@ -178,6 +203,42 @@ export function describeStore(s: StoreConfig): string {
   if (url.password) url.password = '***';
   url.searchParams.delete('password');
   return `PostgreSQL ${url.toString()}`;
+}
+
+const CLUSTER_ID = /^cluster-[2-7a-zA-Z]{11,16}$/;
+const CLUSTER_FIELDS = new Set(['clusterId', 'modulePath', 'tokenLabel', 'slot', 'trustAnchorCertificateFile', 'maxSessions']);
+
+/** A JSON array (or its text, from the environment) of HSM clusters; each checked, ids unique. */
+function hsmClusters(v: unknown, name: string): HsmClusterConfig[] {
+  let list = v;
+  if (typeof v === 'string') {
+    try {
+      list = JSON.parse(v);
+    } catch {
+      throw new ConfigError(`${name} must be a JSON array of HSM clusters`);
+    }
+  }
+  if (!Array.isArray(list)) throw new ConfigError(`${name} must be an array of HSM clusters`);
+  const seen = new Set<string>();
+  return list.map((c: unknown, i) => {
+    const at = `${name}[${i}]`;
+    if (typeof c !== 'object' || c === null || Array.isArray(c)) throw new ConfigError(`${at} must be an object`);
+    const o = c as Record<string, unknown>;
+    for (const k of Object.keys(o)) if (!CLUSTER_FIELDS.has(k)) throw new ConfigError(`${at}: unknown setting "${k}"`);
+    const clusterId = match(CLUSTER_ID, 'an AWS CloudHSM cluster id: cluster- and 11 to 16 characters of 2-7, a-z, A-Z')(o.clusterId, `${at}.clusterId`);
+    if (seen.has(clusterId)) throw new ConfigError(`${at}: cluster id ${clusterId} is configured twice`);
+    seen.add(clusterId);
+    const modulePath = str(o.modulePath, `${at}.modulePath`);
+    if ((o.tokenLabel === undefined) === (o.slot === undefined)) throw new ConfigError(`${at} needs exactly one of tokenLabel and slot`);
+    return {
+      clusterId,
+      modulePath: path.resolve(modulePath),
+      ...(o.tokenLabel !== undefined && { tokenLabel: str(o.tokenLabel, `${at}.tokenLabel`) }),
+      ...(o.slot !== undefined && { slot: int(0, 2 ** 32 - 1)(o.slot, `${at}.slot`) }),
+      ...(o.trustAnchorCertificateFile !== undefined && { trustAnchorCertificateFile: path.resolve(str(o.trustAnchorCertificateFile, `${at}.trustAnchorCertificateFile`)) }),
+      ...(o.maxSessions !== undefined && { maxSessions: int(1, 1024)(o.maxSessions, `${at}.maxSessions`) }),
+    };
+  });
 }
 
 function str(v: unknown, name: string): string {

@@ -1,6 +1,6 @@
 // Interfaces the domain needs from the outside world. Adapters (storage, keystores, clock, randomness)
 // implement them and are wired together in src/main.ts only.
-import type { ExpirationModelType, KeyManagerType, KeySpec, KeyState, KeyUsageType, OriginType, RotationType } from '../model/kms-model.generated.js';
+import type { ConnectionErrorCodeType, CustomKeyStoreType, ExpirationModelType, KeyManagerType, KeySpec, KeyState, KeyUsageType, OriginType, RotationType } from '../model/kms-model.generated.js';
 import type { HmacHash } from '../crypto/hmac.js';
 import type { AsymmetricCipher } from '../crypto/asymmetric-cipher.js';
 import type { PeerPublicKey } from '../crypto/ecdh.js';
@@ -49,6 +49,34 @@ export interface KeyRecord {
   readonly nextRotationDate?: Date | undefined;
   /** On-demand rotations performed so far (AWS allows a fixed number per key); absent: none. */
   readonly onDemandRotations?: number | undefined;
+  /** Keys in a custom key store (origin AWS_CLOUDHSM): the store's id. Set at creation, never changed. */
+  readonly customKeyStoreId?: string | undefined;
+}
+
+/**
+ * The connection state a custom key store keeps in storage. CONNECTING and DISCONNECTING are not stored: Trent
+ * connects and disconnects within the request, and shows them only while that is under way (DescribeCustomKeyStores).
+ */
+export type StoredConnectionState = 'CONNECTED' | 'DISCONNECTED' | 'FAILED';
+
+/** A custom key store (CreateCustomKeyStore). AWS_CLOUDHSM: a PKCS#11 token named by a configured cluster id. */
+export interface CustomKeyStoreRecord {
+  readonly account: string;
+  readonly region: string;
+  readonly customKeyStoreId: string;
+  readonly name: string;
+  readonly type: CustomKeyStoreType;
+  readonly cloudHsmClusterId?: string | undefined;
+  /** PEM, as the caller gave it. */
+  readonly trustAnchorCertificate?: string | undefined;
+  /** The key store password (the token's user PIN), wrapped under the root key. */
+  readonly passwordWrapped?: Buffer | undefined;
+  readonly connectionState: StoredConnectionState;
+  /** Set with FAILED: why the last connection attempt failed. */
+  readonly connectionErrorCode?: ConnectionErrorCodeType | undefined;
+  readonly creationDate: Date;
+  /** Optimistic-concurrency counter: incremented by every update. */
+  readonly version: number;
 }
 
 /** Key material, wrapped under the root key: the only form in which it is ever stored. */
@@ -203,6 +231,22 @@ export interface Storage {
   putTags(keyArn: string, tags: readonly TagRecord[], maxTags?: number): Promise<void>;
   removeTags(keyArn: string, tagKeys: readonly string[]): Promise<void>;
 
+  /**
+   * Throws StorageDuplicateError if the scope has a store of that name (or of that CloudHSM cluster id), StorageLimitError
+   * (nothing written) if the scope would get more than `maxPerScope` stores.
+   */
+  insertCustomKeyStore(store: CustomKeyStoreRecord, maxPerScope: number): Promise<void>;
+  getCustomKeyStore(scope: Scope, customKeyStoreId: string): Promise<CustomKeyStoreRecord | undefined>;
+  /** Custom key stores of a scope ordered by id, starting after `after`. */
+  listCustomKeyStores(scope: Scope, limit: number, after?: string): Promise<Page<CustomKeyStoreRecord>>;
+  /** Compare-and-set on `store.version` (StorageConflictError); StorageDuplicateError if the new name is taken. Returns the stored record. */
+  updateCustomKeyStore(store: CustomKeyStoreRecord): Promise<CustomKeyStoreRecord>;
+  /**
+   * Deletes the store if it has that version and no key refers to it, atomically (a key created concurrently wins):
+   * `has-keys` (nothing deleted), `not-found`, or StorageConflictError if the version moved.
+   */
+  deleteCustomKeyStore(scope: Scope, customKeyStoreId: string, version: number): Promise<'deleted' | 'has-keys' | 'not-found'>;
+
   getAccessKey(accessKeyId: string): Promise<AccessKeyRecord | undefined>;
   insertAccessKey(record: AccessKeyRecord): Promise<void>;
 
@@ -211,7 +255,7 @@ export interface Storage {
   /** Stores `value` unless the setting exists; returns the value that is stored now (first writer wins, atomically). */
   putSettingIfAbsent(name: string, value: string): Promise<string>;
 
-  /** Removes every key, material, alias and tag (dev reset). Access keys and settings (root key check) stay. */
+  /** Removes every key, material, alias, tag and custom key store (dev reset). Access keys and settings (root key check) stay. */
   wipe(): Promise<void>;
 }
 

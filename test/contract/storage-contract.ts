@@ -4,7 +4,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   StorageConflictError, StorageDuplicateError, StorageLimitError,
-  type AliasRecord, type KeyRecord, type MaterialRecord, type Scope, type Storage,
+  type AliasRecord, type CustomKeyStoreRecord, type KeyRecord, type MaterialRecord, type Scope, type Storage,
 } from '../../src/domain/ports.js';
 
 export interface StorageFactory {
@@ -377,6 +377,54 @@ export function storageContract(name: string, factory: StorageFactory): void {
       assert.deepEqual((await s.listKeysDueForRotation(new Date(3_000), 10)).map((k) => k.keyId), [id(2), id(1)]);
       assert.deepEqual((await s.listKeysDueForRotation(new Date(3_000), 1)).map((k) => k.keyId), [id(2)]);
       assert.deepEqual(await s.listKeysDueForRotation(new Date(999), 10), []);
+    });
+
+    it('custom key stores: insert, unique name and cluster per scope, limit, compare-and-set update, paging', async () => {
+      await reset();
+      const cks = (n: number, over: Partial<CustomKeyStoreRecord> = {}): CustomKeyStoreRecord => ({
+        account: A.account, region: A.region, customKeyStoreId: `cks-${String(n).padStart(17, '0')}`, name: `store ${n}`,
+        type: 'AWS_CLOUDHSM', cloudHsmClusterId: `cluster-abcdefghij${n}`, trustAnchorCertificate: '-----BEGIN CERTIFICATE-----',
+        passwordWrapped: Buffer.from([9, 8, 7]), connectionState: 'DISCONNECTED', creationDate: new Date(1_700_000_000_000), version: 1, ...over,
+      });
+      await s.insertCustomKeyStore(cks(1), 3);
+      assert.deepEqual(await s.getCustomKeyStore(A, cks(1).customKeyStoreId), cks(1));
+      assert.equal(await s.getCustomKeyStore(B, cks(1).customKeyStoreId), undefined, 'stores belong to one account');
+      await assert.rejects(s.insertCustomKeyStore(cks(2, { name: 'store 1' }), 3), StorageDuplicateError, 'names are unique in a scope');
+      await assert.rejects(s.insertCustomKeyStore(cks(2, { cloudHsmClusterId: cks(1).cloudHsmClusterId }), 3), StorageDuplicateError, 'one store per cluster');
+      await s.insertCustomKeyStore({ ...cks(1), account: B.account }, 3); // the same name and cluster in another account
+      await s.insertCustomKeyStore(cks(2), 3);
+      const { cloudHsmClusterId: _c, trustAnchorCertificate: _t, passwordWrapped: _p, ...bare } = cks(3, { type: 'EXTERNAL_KEY_STORE' });
+      await s.insertCustomKeyStore(bare, 3);
+      await assert.rejects(s.insertCustomKeyStore(cks(4), 3), StorageLimitError);
+      assert.deepEqual(await s.getCustomKeyStore(A, bare.customKeyStoreId), bare, 'absent fields read back absent');
+      const p1 = await s.listCustomKeyStores(A, 2);
+      assert.deepEqual(p1.items.map((c) => c.name), ['store 1', 'store 2']);
+      const p2 = await s.listCustomKeyStores(A, 2, p1.next);
+      assert.deepEqual(p2.items.map((c) => c.name), ['store 3']);
+      assert.equal(p2.next, undefined);
+
+      const connected = await s.updateCustomKeyStore({ ...cks(1), connectionState: 'FAILED', connectionErrorCode: 'INVALID_CREDENTIALS' });
+      assert.equal(connected.version, 2);
+      assert.deepEqual(await s.getCustomKeyStore(A, cks(1).customKeyStoreId), { ...cks(1), connectionState: 'FAILED', connectionErrorCode: 'INVALID_CREDENTIALS', version: 2 });
+      await assert.rejects(s.updateCustomKeyStore({ ...cks(1), name: 'stale' }), StorageConflictError, 'version 1 is gone');
+      await assert.rejects(s.updateCustomKeyStore({ ...connected, name: 'store 2' }), StorageDuplicateError);
+      const renamed = await s.updateCustomKeyStore({ ...connected, name: 'renamed', connectionErrorCode: undefined, connectionState: 'DISCONNECTED' });
+      assert.equal((await s.getCustomKeyStore(A, cks(1).customKeyStoreId))?.name, 'renamed');
+      assert.equal((await s.getCustomKeyStore(A, cks(1).customKeyStoreId))?.connectionErrorCode, undefined);
+
+      // Deletion: refused while a key lives in the store, compare-and-delete on the version.
+      const k = keyRecord(A, 70, { origin: 'AWS_CLOUDHSM', customKeyStoreId: cks(1).customKeyStoreId });
+      await s.insertKey(k, [material(k)], []);
+      assert.equal((await s.getKey(A, k.keyId))?.customKeyStoreId, cks(1).customKeyStoreId);
+      assert.equal((await s.getKey(A, k.keyId))?.origin, 'AWS_CLOUDHSM');
+      assert.equal(await s.deleteCustomKeyStore(A, cks(1).customKeyStoreId, renamed.version), 'has-keys');
+      await s.deleteKey(A, k.keyId);
+      await assert.rejects(s.deleteCustomKeyStore(A, cks(1).customKeyStoreId, 1), StorageConflictError);
+      assert.equal(await s.deleteCustomKeyStore(A, cks(1).customKeyStoreId, renamed.version), 'deleted');
+      assert.equal(await s.getCustomKeyStore(A, cks(1).customKeyStoreId), undefined);
+      assert.equal(await s.deleteCustomKeyStore(A, cks(1).customKeyStoreId, renamed.version), 'not-found');
+      await s.wipe();
+      assert.deepEqual((await s.listCustomKeyStores(A, 10)).items, []);
     });
   });
 }

@@ -67,6 +67,26 @@ describe('configuration', () => {
     assert.equal(loadConfig({ config: file }, { TRENT_PORT: '5500' }).port, 5500);
   });
 
+  it('takes HSM clusters from the config file or TRENT_HSM_CLUSTERS, checked', () => {
+    assert.deepEqual(loadConfig({}, {}).hsmClusters, [], 'none by default');
+    const file = path.join(mkdtempSync(path.join(tmpdir(), 'trent-cfg-')), 'trent.json');
+    const clusters = [
+      { clusterId: 'cluster-softhsm2abcd', modulePath: '/usr/lib/softhsm/libsofthsm2.so', tokenLabel: 'trent' },
+      { clusterId: 'cluster-234567ABCDEFabcd', modulePath: '/opt/hsm/lib.so', slot: 7, maxSessions: 4, trustAnchorCertificateFile: '/etc/trent/ca.pem' },
+    ];
+    writeFileSync(file, JSON.stringify({ hsmClusters: clusters }));
+    assert.deepEqual(loadConfig({ config: file }, {}).hsmClusters, clusters);
+    assert.deepEqual(loadConfig({}, { TRENT_HSM_CLUSTERS: JSON.stringify(clusters.slice(0, 1)) }).hsmClusters, clusters.slice(0, 1));
+    const bad = (value: unknown, message: RegExp) => assert.throws(() => loadConfig({}, { TRENT_HSM_CLUSTERS: JSON.stringify(value) }), message);
+    bad({}, /must be an array/);
+    bad([{ clusterId: 'cluster-1234', modulePath: '/m.so', tokenLabel: 't' }], /clusterId must be an AWS CloudHSM cluster id/);
+    bad([{ clusterId: 'cluster-abcdefghijk', modulePath: '/m.so' }], /exactly one of tokenLabel and slot/);
+    bad([{ clusterId: 'cluster-abcdefghijk', modulePath: '/m.so', tokenLabel: 't', slot: 1 }], /exactly one of tokenLabel and slot/);
+    bad([{ clusterId: 'cluster-abcdefghijk', modulePath: '/m.so', tokenLabel: 't', pin: '1234' }], /unknown setting "pin"/);
+    bad([{ clusterId: 'cluster-abcdefghijk', modulePath: '/m.so', tokenLabel: 't' }, { clusterId: 'cluster-abcdefghijk', modulePath: '/n.so', slot: 0 }], /configured twice/);
+    assert.throws(() => loadConfig({}, { TRENT_HSM_CLUSTERS: 'not json' }), /JSON array/);
+  });
+
   it('names environment variables after the settings', () => {
     assert.equal(envName('dataDir'), 'TRENT_DATA_DIR');
     assert.equal(envName('defaultAccount'), 'TRENT_DEFAULT_ACCOUNT');

@@ -67,4 +67,21 @@ export const POSTGRES_MIGRATIONS: readonly { version: number; sql: string }[] = 
       CREATE INDEX key_materials_due_for_expiry ON key_materials (valid_to) WHERE valid_to IS NOT NULL;
     `,
   },
+  {
+    // Custom key stores (issue #7): the stores, and which store a key lives in. (The versions before it may belong to other
+    // changes; migrations apply by version, so a gap is fine.)
+    version: 7,
+    sql: `
+      CREATE TABLE custom_key_stores (
+        account text NOT NULL, region text NOT NULL, custom_key_store_id text COLLATE "C" NOT NULL, name text NOT NULL,
+        store_type text NOT NULL, cloud_hsm_cluster_id text, trust_anchor_certificate text, password_wrapped bytea,
+        connection_state text NOT NULL, connection_error_code text, creation_date bigint NOT NULL, version bigint NOT NULL,
+        PRIMARY KEY (account, region, custom_key_store_id)
+      );
+      CREATE UNIQUE INDEX custom_key_stores_by_name ON custom_key_stores (account, region, name);
+      CREATE UNIQUE INDEX custom_key_stores_by_cluster ON custom_key_stores (account, region, cloud_hsm_cluster_id) WHERE cloud_hsm_cluster_id IS NOT NULL;
+      ALTER TABLE keys ADD COLUMN custom_key_store_id text;
+      CREATE INDEX keys_by_custom_key_store ON keys (account, region, custom_key_store_id) WHERE custom_key_store_id IS NOT NULL;
+    `,
+  },
 ];

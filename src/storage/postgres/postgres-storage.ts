@@ -1,6 +1,6 @@
 import pg from 'pg';
 import type {
-  AccessKeyRecord, AliasRecord, KeyRecord, MaterialRecord, Page, Scope, SnapshotCounts, SnapshotRecord, SnapshotStorage, Storage, TagRecord,
+  AccessKeyRecord, AliasRecord, CustomKeyStoreRecord, KeyRecord, MaterialRecord, Page, Scope, SnapshotCounts, SnapshotRecord, SnapshotStorage, Storage, TagRecord,
 } from '../../domain/ports.js';
 import {
   emptySnapshotCounts, StorageConflictError, StorageDuplicateError, StorageLimitError, StorageNotEmptyError,
@@ -15,7 +15,28 @@ interface KeyRow {
   key_usage: string; key_spec: string; origin: string; key_manager: string; key_state: string;
   deletion_date: string | null; current_material_id: string | null; multi_region: boolean; policy: string; version: string;
   rotation_period_days: number | null; next_rotation_date: string | null; on_demand_rotations: number;
+  custom_key_store_id: string | null;
 }
+interface CustomKeyStoreRow {
+  account: string; region: string; custom_key_store_id: string; name: string; store_type: string;
+  cloud_hsm_cluster_id: string | null; trust_anchor_certificate: string | null; password_wrapped: Buffer | null;
+  connection_state: string; connection_error_code: string | null; creation_date: string; version: string;
+}
+const toCustomKeyStore = (r: CustomKeyStoreRow): CustomKeyStoreRecord => ({
+  account: r.account, region: r.region, customKeyStoreId: r.custom_key_store_id, name: r.name,
+  type: r.store_type as CustomKeyStoreRecord['type'],
+  ...(r.cloud_hsm_cluster_id !== null && { cloudHsmClusterId: r.cloud_hsm_cluster_id }),
+  ...(r.trust_anchor_certificate !== null && { trustAnchorCertificate: r.trust_anchor_certificate }),
+  ...(r.password_wrapped !== null && { passwordWrapped: r.password_wrapped }),
+  connectionState: r.connection_state as CustomKeyStoreRecord['connectionState'],
+  ...(r.connection_error_code !== null && { connectionErrorCode: r.connection_error_code as CustomKeyStoreRecord['connectionErrorCode'] }),
+  creationDate: new Date(Number(r.creation_date)), version: Number(r.version),
+});
+const CKS_COLUMNS = 'account, region, custom_key_store_id, name, store_type, cloud_hsm_cluster_id, trust_anchor_certificate, password_wrapped, connection_state, connection_error_code, creation_date, version';
+const customKeyStoreValues = (c: CustomKeyStoreRecord): unknown[] => [
+  c.account, c.region, c.customKeyStoreId, c.name, c.type, c.cloudHsmClusterId ?? null, c.trustAnchorCertificate ?? null,
+  c.passwordWrapped ?? null, c.connectionState, c.connectionErrorCode ?? null, c.creationDate.getTime(), c.version,
+];
 interface AliasRow {
   account: string; region: string; alias_name: string; target_key_id: string; creation_date: string; last_updated_date: string;
 }
@@ -41,6 +62,7 @@ const toKey = (r: KeyRow): KeyRecord => ({
   ...(r.rotation_period_days !== null && { rotationPeriodDays: r.rotation_period_days }),
   ...(r.next_rotation_date !== null && { nextRotationDate: new Date(Number(r.next_rotation_date)) }),
   ...(r.on_demand_rotations > 0 && { onDemandRotations: r.on_demand_rotations }),
+  ...(r.custom_key_store_id !== null && { customKeyStoreId: r.custom_key_store_id }),
 });
 const toAlias = (r: AliasRow): AliasRecord => ({
   account: r.account, region: r.region, aliasName: r.alias_name, targetKeyId: r.target_key_id,
@@ -79,7 +101,7 @@ const keyValues = (key: KeyRecord): unknown[] => [
   key.account, key.region, key.keyId, key.arn, key.creationDate.getTime(), key.description, key.keyUsage, key.keySpec,
   key.origin, key.keyManager, key.keyState, key.deletionDate?.getTime() ?? null, key.currentMaterialId ?? null,
   key.multiRegion, key.policy, key.version, key.rotationPeriodDays ?? null, key.nextRotationDate?.getTime() ?? null,
-  key.onDemandRotations ?? 0,
+  key.onDemandRotations ?? 0, key.customKeyStoreId ?? null,
 ];
 
 /** The tables a snapshot covers, in export order, with the order of their rows (the primary key). */
@@ -95,9 +117,9 @@ const SNAPSHOT_FETCH = 500;
 
 const KEY_COLUMNS = `account, region, key_id, arn, creation_date, description, key_usage, key_spec, origin, key_manager,
   key_state, deletion_date, current_material_id, multi_region, policy, version, rotation_period_days, next_rotation_date,
-  on_demand_rotations`;
+  on_demand_rotations, custom_key_store_id`;
 
-const INSERT_KEY = `INSERT INTO keys (${KEY_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)`;
+const INSERT_KEY = `INSERT INTO keys (${KEY_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)`;
 /** Compare-and-set of every mutable column: one statement, so under any isolation level a second writer with the same
  * version finds version + 1 and matches no row (PostgreSQL re-checks the WHERE clause after waiting for the row lock). */
 const UPDATE_KEY = `UPDATE keys SET description = $4, key_usage = $5, key_spec = $6, origin = $7, key_manager = $8, key_state = $9,
@@ -497,9 +519,75 @@ export class PostgresStorage implements Storage, SnapshotStorage {
     return (await this.getSetting(name))!;
   }
 
+  async insertCustomKeyStore(store: CustomKeyStoreRecord, maxPerScope: number): Promise<void> {
+    try {
+      // SERIALIZABLE: two nodes counting and inserting at once cannot both pass the limit.
+      await this.#tx(`custom key stores of account ${store.account}`, async (c) => {
+        const n = await c.query<{ n: string }>('SELECT COUNT(*) AS n FROM custom_key_stores WHERE account = $1 AND region = $2', [store.account, store.region]);
+        if (Number(n.rows[0]!.n) >= maxPerScope) throw new StorageLimitError(`custom key stores of account ${store.account}`);
+        await c.query(`INSERT INTO custom_key_stores (${CKS_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`, customKeyStoreValues(store));
+      }, 'serializable');
+    } catch (err) {
+      if (isUniqueViolation(err)) throw new StorageDuplicateError(`custom key store ${store.name}`);
+      throw err;
+    }
+  }
+
+  async getCustomKeyStore(scope: Scope, customKeyStoreId: string): Promise<CustomKeyStoreRecord | undefined> {
+    const r = await this.#db.query<CustomKeyStoreRow>(
+      `SELECT ${CKS_COLUMNS} FROM custom_key_stores WHERE account = $1 AND region = $2 AND custom_key_store_id = $3`,
+      [scope.account, scope.region, customKeyStoreId],
+    );
+    return r.rows[0] && toCustomKeyStore(r.rows[0]);
+  }
+
+  async listCustomKeyStores(scope: Scope, limit: number, after?: string): Promise<Page<CustomKeyStoreRecord>> {
+    const r = await this.#db.query<CustomKeyStoreRow>(
+      `SELECT ${CKS_COLUMNS} FROM custom_key_stores WHERE account = $1 AND region = $2 AND custom_key_store_id > $3 ORDER BY custom_key_store_id LIMIT $4`,
+      [scope.account, scope.region, after ?? '', limit + 1],
+    );
+    const items = r.rows.slice(0, limit).map(toCustomKeyStore);
+    return { items, next: r.rows.length > limit ? items[items.length - 1]!.customKeyStoreId : undefined };
+  }
+
+  async updateCustomKeyStore(store: CustomKeyStoreRecord): Promise<CustomKeyStoreRecord> {
+    let count: number | null;
+    try {
+      const r = await this.#db.query(
+        `UPDATE custom_key_stores SET name = $4, cloud_hsm_cluster_id = $6, trust_anchor_certificate = $7, password_wrapped = $8,
+           connection_state = $9, connection_error_code = $10, version = version + 1
+         WHERE account = $1 AND region = $2 AND custom_key_store_id = $3 AND version = $12 AND store_type = $5 AND creation_date = $11`,
+        customKeyStoreValues(store),
+      );
+      count = r.rowCount;
+    } catch (err) {
+      if (isUniqueViolation(err)) throw new StorageDuplicateError(`custom key store ${store.name}`);
+      throw translatePgError(err);
+    }
+    if (count !== 1) throw new StorageConflictError(`custom key store ${store.customKeyStoreId}`);
+    return { ...store, version: store.version + 1 };
+  }
+
+  async deleteCustomKeyStore(scope: Scope, customKeyStoreId: string, version: number): Promise<'deleted' | 'has-keys' | 'not-found'> {
+    return this.#tx(`custom key store ${customKeyStoreId}`, async (c) => {
+      // The row lock orders concurrent updates of the store; keys are only made in a CONNECTED store, and the caller
+      // deletes a DISCONNECTED one at the version it checked, so a key cannot slip in between.
+      const r = await c.query<{ version: string }>(
+        'SELECT version FROM custom_key_stores WHERE account = $1 AND region = $2 AND custom_key_store_id = $3 FOR UPDATE',
+        [scope.account, scope.region, customKeyStoreId],
+      );
+      if (r.rows.length === 0) return 'not-found' as const;
+      if (Number(r.rows[0]!.version) !== version) throw new StorageConflictError(`custom key store ${customKeyStoreId}`);
+      const used = await c.query('SELECT 1 FROM keys WHERE account = $1 AND region = $2 AND custom_key_store_id = $3 LIMIT 1', [scope.account, scope.region, customKeyStoreId]);
+      if (used.rows.length > 0) return 'has-keys' as const;
+      await c.query('DELETE FROM custom_key_stores WHERE account = $1 AND region = $2 AND custom_key_store_id = $3', [scope.account, scope.region, customKeyStoreId]);
+      return 'deleted' as const;
+    });
+  }
+
   async wipe(): Promise<void> {
     await this.#tx('the store', async (c) => {
-      for (const table of ['key_materials', 'tags', 'aliases', 'keys']) await c.query(`DELETE FROM ${table}`);
+      for (const table of ['key_materials', 'tags', 'aliases', 'keys', 'custom_key_stores']) await c.query(`DELETE FROM ${table}`);
     });
   }
 

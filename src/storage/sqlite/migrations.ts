@@ -54,4 +54,21 @@ export const SQLITE_MIGRATIONS: readonly { version: number; sql: string }[] = [
       CREATE INDEX key_materials_due_for_expiry ON key_materials (valid_to) WHERE valid_to IS NOT NULL;
     `,
   },
+  {
+    // Custom key stores (issue #7): the stores, and which store a key lives in. (The versions before it may belong to other
+    // changes; migrations apply by version, so a gap is fine.)
+    version: 7,
+    sql: `
+      CREATE TABLE custom_key_stores (
+        account TEXT NOT NULL, region TEXT NOT NULL, custom_key_store_id TEXT NOT NULL, name TEXT NOT NULL,
+        store_type TEXT NOT NULL, cloud_hsm_cluster_id TEXT, trust_anchor_certificate TEXT, password_wrapped BLOB,
+        connection_state TEXT NOT NULL, connection_error_code TEXT, creation_date INTEGER NOT NULL, version INTEGER NOT NULL,
+        PRIMARY KEY (account, region, custom_key_store_id)
+      ) WITHOUT ROWID;
+      CREATE UNIQUE INDEX custom_key_stores_by_name ON custom_key_stores (account, region, name);
+      CREATE UNIQUE INDEX custom_key_stores_by_cluster ON custom_key_stores (account, region, cloud_hsm_cluster_id) WHERE cloud_hsm_cluster_id IS NOT NULL;
+      ALTER TABLE keys ADD COLUMN custom_key_store_id TEXT;
+      CREATE INDEX keys_by_custom_key_store ON keys (account, region, custom_key_store_id) WHERE custom_key_store_id IS NOT NULL;
+    `,
+  },
 ];

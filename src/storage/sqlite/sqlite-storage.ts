@@ -1,6 +1,6 @@
 import { sqliteDriver, type SqliteDatabase } from './driver.js';
 import type {
-  AccessKeyRecord, AliasRecord, KeyRecord, MaterialRecord, Page, Scope, SnapshotCounts, SnapshotRecord, SnapshotStorage, Storage, TagRecord,
+  AccessKeyRecord, AliasRecord, CustomKeyStoreRecord, KeyRecord, MaterialRecord, Page, Scope, SnapshotCounts, SnapshotRecord, SnapshotStorage, Storage, TagRecord,
 } from '../../domain/ports.js';
 import {
   emptySnapshotCounts, StorageConflictError, StorageDuplicateError, StorageLimitError, StorageNotEmptyError,
@@ -12,7 +12,29 @@ interface KeyRow {
   key_usage: string; key_spec: string; origin: string; key_manager: string; key_state: string;
   deletion_date: number | null; current_material_id: string | null; multi_region: number; policy: string; version: number;
   rotation_period_days: number | null; next_rotation_date: number | null; on_demand_rotations: number;
+  custom_key_store_id: string | null;
 }
+interface CustomKeyStoreRow {
+  account: string; region: string; custom_key_store_id: string; name: string; store_type: string;
+  cloud_hsm_cluster_id: string | null; trust_anchor_certificate: string | null; password_wrapped: Buffer | null;
+  connection_state: string; connection_error_code: string | null; creation_date: number; version: number;
+}
+const toCustomKeyStore = (r: CustomKeyStoreRow): CustomKeyStoreRecord => ({
+  account: r.account, region: r.region, customKeyStoreId: r.custom_key_store_id, name: r.name,
+  type: r.store_type as CustomKeyStoreRecord['type'],
+  ...(r.cloud_hsm_cluster_id !== null && { cloudHsmClusterId: r.cloud_hsm_cluster_id }),
+  ...(r.trust_anchor_certificate !== null && { trustAnchorCertificate: r.trust_anchor_certificate }),
+  ...(r.password_wrapped !== null && { passwordWrapped: r.password_wrapped }),
+  connectionState: r.connection_state as CustomKeyStoreRecord['connectionState'],
+  ...(r.connection_error_code !== null && { connectionErrorCode: r.connection_error_code as CustomKeyStoreRecord['connectionErrorCode'] }),
+  creationDate: new Date(r.creation_date), version: r.version,
+});
+const customKeyStoreParams = (c: CustomKeyStoreRecord) => ({
+  account: c.account, region: c.region, custom_key_store_id: c.customKeyStoreId, name: c.name, store_type: c.type,
+  cloud_hsm_cluster_id: c.cloudHsmClusterId ?? null, trust_anchor_certificate: c.trustAnchorCertificate ?? null,
+  password_wrapped: c.passwordWrapped ?? null, connection_state: c.connectionState, connection_error_code: c.connectionErrorCode ?? null,
+  creation_date: c.creationDate.getTime(), version: c.version,
+});
 interface AliasRow {
   account: string; region: string; alias_name: string; target_key_id: string; creation_date: number; last_updated_date: number;
 }
@@ -45,6 +67,7 @@ const toKey = (r: KeyRow): KeyRecord => ({
   ...(r.rotation_period_days !== null && { rotationPeriodDays: r.rotation_period_days }),
   ...(r.next_rotation_date !== null && { nextRotationDate: new Date(r.next_rotation_date) }),
   ...(r.on_demand_rotations > 0 && { onDemandRotations: r.on_demand_rotations }),
+  ...(r.custom_key_store_id !== null && { customKeyStoreId: r.custom_key_store_id }),
 });
 const keyParams = (k: KeyRecord) => ({
   account: k.account, region: k.region, key_id: k.keyId, arn: k.arn, creation_date: k.creationDate.getTime(),
@@ -52,7 +75,7 @@ const keyParams = (k: KeyRecord) => ({
   key_state: k.keyState, deletion_date: k.deletionDate?.getTime() ?? null, current_material_id: k.currentMaterialId ?? null,
   multi_region: k.multiRegion ? 1 : 0, policy: k.policy, version: k.version,
   rotation_period_days: k.rotationPeriodDays ?? null, next_rotation_date: k.nextRotationDate?.getTime() ?? null,
-  on_demand_rotations: k.onDemandRotations ?? 0,
+  on_demand_rotations: k.onDemandRotations ?? 0, custom_key_store_id: k.customKeyStoreId ?? null,
 });
 const toAlias = (r: AliasRow): AliasRecord => ({
   account: r.account, region: r.region, aliasName: r.alias_name, targetKeyId: r.target_key_id,
@@ -82,16 +105,18 @@ const toAccessKey = (r: AccessKeyRow): AccessKeyRecord => ({
 });
 
 const INSERT_KEY = `INSERT INTO keys (account, region, key_id, arn, creation_date, description, key_usage, key_spec, origin, key_manager,
-  key_state, deletion_date, current_material_id, multi_region, policy, version, rotation_period_days, next_rotation_date, on_demand_rotations)
+  key_state, deletion_date, current_material_id, multi_region, policy, version, rotation_period_days, next_rotation_date, on_demand_rotations,
+  custom_key_store_id)
   VALUES (@account, @region, @key_id, @arn, @creation_date, @description, @key_usage, @key_spec,
   @origin, @key_manager, @key_state, @deletion_date, @current_material_id, @multi_region, @policy, @version,
-  @rotation_period_days, @next_rotation_date, @on_demand_rotations)`;
+  @rotation_period_days, @next_rotation_date, @on_demand_rotations, @custom_key_store_id)`;
 const UPDATE_KEY = `UPDATE keys SET description = @description, key_usage = @key_usage, key_spec = @key_spec, origin = @origin,
     key_manager = @key_manager, key_state = @key_state, deletion_date = @deletion_date,
     current_material_id = @current_material_id, multi_region = @multi_region, policy = @policy,
     rotation_period_days = @rotation_period_days, next_rotation_date = @next_rotation_date, on_demand_rotations = @on_demand_rotations,
     version = @version + 1
   WHERE account = @account AND region = @region AND key_id = @key_id AND version = @version`;
+const CKS_COLUMNS = 'account, region, custom_key_store_id, name, store_type, cloud_hsm_cluster_id, trust_anchor_certificate, password_wrapped, connection_state, connection_error_code, creation_date, version';
 /** The tables a snapshot covers, in export order. */
 const SNAPSHOT_TABLES = ['settings', 'access_keys', 'keys', 'key_materials', 'aliases', 'tags'] as const;
 
@@ -367,10 +392,71 @@ export class SqliteStorage implements Storage, SnapshotStorage {
     return (await this.getSetting(name))!;
   }
 
+  async insertCustomKeyStore(store: CustomKeyStoreRecord, maxPerScope: number): Promise<void> {
+    const db = this.#db;
+    try {
+      db.transaction(() => {
+        const n = db.prepare('SELECT COUNT(*) FROM custom_key_stores WHERE account = ? AND region = ?').pluck().get(store.account, store.region) as number;
+        if (n >= maxPerScope) throw new StorageLimitError(`custom key stores of account ${store.account}`);
+        db.prepare(`INSERT INTO custom_key_stores (${CKS_COLUMNS}) VALUES (${CKS_COLUMNS.split(', ').map((c) => `@${c}`).join(', ')})`).run(customKeyStoreParams(store));
+      }).immediate();
+    } catch (err) {
+      if (isUniqueViolation(err)) throw new StorageDuplicateError(`custom key store ${store.name}`);
+      throw err;
+    }
+  }
+
+  async getCustomKeyStore(scope: Scope, customKeyStoreId: string): Promise<CustomKeyStoreRecord | undefined> {
+    const row = this.#db
+      .prepare('SELECT * FROM custom_key_stores WHERE account = ? AND region = ? AND custom_key_store_id = ?')
+      .get(scope.account, scope.region, customKeyStoreId) as CustomKeyStoreRow | undefined;
+    return row && toCustomKeyStore(row);
+  }
+
+  async listCustomKeyStores(scope: Scope, limit: number, after?: string): Promise<Page<CustomKeyStoreRecord>> {
+    const rows = this.#db
+      .prepare('SELECT * FROM custom_key_stores WHERE account = ? AND region = ? AND custom_key_store_id > ? ORDER BY custom_key_store_id LIMIT ?')
+      .all(scope.account, scope.region, after ?? '', limit + 1) as CustomKeyStoreRow[];
+    const items = rows.slice(0, limit).map(toCustomKeyStore);
+    return { items, next: rows.length > limit ? items[items.length - 1]!.customKeyStoreId : undefined };
+  }
+
+  async updateCustomKeyStore(store: CustomKeyStoreRecord): Promise<CustomKeyStoreRecord> {
+    let changes: number;
+    try {
+      changes = this.#db
+        .prepare(`UPDATE custom_key_stores SET name = @name, cloud_hsm_cluster_id = @cloud_hsm_cluster_id,
+          trust_anchor_certificate = @trust_anchor_certificate, password_wrapped = @password_wrapped,
+          connection_state = @connection_state, connection_error_code = @connection_error_code, version = @version + 1
+          WHERE account = @account AND region = @region AND custom_key_store_id = @custom_key_store_id AND version = @version`)
+        .run(customKeyStoreParams(store)).changes;
+    } catch (err) {
+      if (isUniqueViolation(err)) throw new StorageDuplicateError(`custom key store ${store.name}`);
+      throw err;
+    }
+    if (changes !== 1) throw new StorageConflictError(`custom key store ${store.customKeyStoreId}`);
+    return { ...store, version: store.version + 1 };
+  }
+
+  async deleteCustomKeyStore(scope: Scope, customKeyStoreId: string, version: number): Promise<'deleted' | 'has-keys' | 'not-found'> {
+    const db = this.#db;
+    return db.transaction(() => {
+      const v = db
+        .prepare('SELECT version FROM custom_key_stores WHERE account = ? AND region = ? AND custom_key_store_id = ?')
+        .pluck().get(scope.account, scope.region, customKeyStoreId) as number | undefined;
+      if (v === undefined) return 'not-found' as const;
+      if (v !== version) throw new StorageConflictError(`custom key store ${customKeyStoreId}`);
+      const used = db.prepare('SELECT 1 FROM keys WHERE account = ? AND region = ? AND custom_key_store_id = ? LIMIT 1').get(scope.account, scope.region, customKeyStoreId);
+      if (used !== undefined) return 'has-keys' as const;
+      db.prepare('DELETE FROM custom_key_stores WHERE account = ? AND region = ? AND custom_key_store_id = ?').run(scope.account, scope.region, customKeyStoreId);
+      return 'deleted' as const;
+    }).immediate();
+  }
+
   async wipe(): Promise<void> {
     const db = this.#db;
     db.transaction(() => {
-      for (const table of ['key_materials', 'tags', 'aliases', 'keys']) db.exec(`DELETE FROM ${table}`);
+      for (const table of ['key_materials', 'tags', 'aliases', 'keys', 'custom_key_stores']) db.exec(`DELETE FROM ${table}`);
     }).immediate();
   }
 
