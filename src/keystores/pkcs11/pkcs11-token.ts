@@ -9,6 +9,18 @@ export const GCM_TAG_BYTES = 16;
 const CKS_RO_USER_FUNCTIONS = 1;
 const CKS_RW_USER_FUNCTIONS = 3;
 
+/** What a key may do (CKA_ENCRYPT, CKA_DECRYPT). */
+export interface KeyUsage {
+  readonly encrypt: boolean;
+  readonly decrypt: boolean;
+}
+
+/** An AES secret key found by its label: its CKA_ID (to use it), what it may do, and its size in bytes. */
+export interface LabelledAesKey extends KeyUsage {
+  readonly id: Buffer;
+  readonly valueLen: number;
+}
+
 /** Which token of a module: by label (CK_TOKEN_INFO.label, trimmed) or by slot id. */
 export type TokenSelector = { readonly label: string } | { readonly slot: number };
 
@@ -203,9 +215,9 @@ export class Pkcs11Token {
 
   /**
    * Makes a persistent AES-256 key on the token: sensitive, never extractable, usable only to encrypt and decrypt,
-   * with CKA_ID `id` and CKA_LABEL `label` to find it again.
+   * with CKA_ID `id` and CKA_LABEL `label` to find it again. `usage` narrows what it may do (default: both).
    */
-  async generateAesKey(id: Buffer, label: string): Promise<void> {
+  async generateAesKey(id: Buffer, label: string, usage: KeyUsage = { encrypt: true, decrypt: true }): Promise<void> {
     await this.#withSession('C_GenerateKey', (s) => {
       const handle = this.mod.C_GenerateKey(s, { mechanism: P.CKM_AES_KEY_GEN }, [
         { type: P.CKA_CLASS, value: P.CKO_SECRET_KEY },
@@ -215,8 +227,8 @@ export class Pkcs11Token {
         { type: P.CKA_PRIVATE, value: true },
         { type: P.CKA_SENSITIVE, value: true },
         { type: P.CKA_EXTRACTABLE, value: false },
-        { type: P.CKA_ENCRYPT, value: true },
-        { type: P.CKA_DECRYPT, value: true },
+        { type: P.CKA_ENCRYPT, value: usage.encrypt },
+        { type: P.CKA_DECRYPT, value: usage.decrypt },
         { type: P.CKA_WRAP, value: false },
         { type: P.CKA_UNWRAP, value: false },
         { type: P.CKA_SIGN, value: false },
@@ -238,6 +250,47 @@ export class Pkcs11Token {
       const bool = (i: number) => (attrs[i]!.value as Buffer)[0] === 1;
       const len = attrs[3]!.value as Buffer;
       return { sensitive: bool(0), extractable: bool(1), token: bool(2), valueLen: len.length >= 8 ? Number(len.readBigUInt64LE(0)) : len.readUInt32LE(0) };
+    });
+  }
+
+  /**
+   * The AES secret key with this CKA_LABEL (undefined: none; key-not-found if several share it): its CKA_ID, its
+   * CKA_ENCRYPT / CKA_DECRYPT and CKA_VALUE_LEN. Keys made by other tools are found too, if they carry a CKA_ID.
+   */
+  async findAesKeyByLabel(label: string): Promise<LabelledAesKey | undefined> {
+    return this.#withSession('C_FindObjects', (s) => {
+      this.mod.C_FindObjectsInit(s, [
+        { type: P.CKA_CLASS, value: P.CKO_SECRET_KEY },
+        { type: P.CKA_KEY_TYPE, value: P.CKK_AES },
+        { type: P.CKA_LABEL, value: label },
+      ]);
+      let found: Handle[];
+      try {
+        found = this.mod.C_FindObjects(s, 2);
+      } finally {
+        this.mod.C_FindObjectsFinal(s);
+      }
+      if (found.length === 0) return undefined;
+      if (found.length > 1) throw new Pkcs11TokenError('key-not-found', `several AES keys labelled "${label}" on the token`);
+      const attrs = this.mod.C_GetAttributeValue(s, found[0]!, [
+        { type: P.CKA_ID }, { type: P.CKA_ENCRYPT }, { type: P.CKA_DECRYPT }, { type: P.CKA_VALUE_LEN },
+      ]);
+      const bool = (i: number) => (attrs[i]!.value as Buffer)[0] === 1;
+      const len = attrs[3]!.value as Buffer;
+      return {
+        id: Buffer.from(attrs[0]!.value as Buffer),
+        encrypt: bool(1),
+        decrypt: bool(2),
+        valueLen: len.length >= 8 ? Number(len.readBigUInt64LE(0)) : len.readUInt32LE(0),
+      };
+    });
+  }
+
+  /** The token's CK_TOKEN_INFO strings (trimmed): who made it, which model, its serial number and label. */
+  async info(): Promise<{ label: string; manufacturer: string; model: string; serialNumber: string }> {
+    return this.#withSession('C_GetTokenInfo', () => {
+      const i = this.mod.C_GetTokenInfo(this.slot);
+      return { label: i.label.trim(), manufacturer: i.manufacturerID.trim(), model: i.model.trim(), serialNumber: i.serialNumber.trim() };
     });
   }
 
