@@ -110,8 +110,9 @@ export class XksHandler {
 
   /** Spec: an unknown URI path, including a wrong prefix, is InvalidUriPathException (404). */
   private route(path: string): Route {
-    const keystore = this.#keystores.find((k) => path.startsWith(`${k.uriPath}/`));
-    if (keystore) {
+    // One URI path may extend another (/kms/xks/v1 and /a/kms/xks/v1/b/kms/xks/v1): every candidate is tried.
+    for (const keystore of this.#keystores) {
+      if (!path.startsWith(`${keystore.uriPath}/`)) continue;
       const rest = path.slice(keystore.uriPath.length + 1);
       if (rest === 'health') return { keystore, api: 'GetHealthStatus' };
       const m = /^keys\/([^/]+)\/(metadata|encrypt|decrypt)$/.exec(rest);

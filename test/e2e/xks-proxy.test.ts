@@ -251,6 +251,18 @@ describe('trent xks-proxy (XKS Proxy API v1 over HTTPS, SoftHSM2 token)', { skip
     // A well-formed 128-character key id that the proxy does not know is KeyNotFoundException, not a URI error.
     expectError(await call(`${A}/keys/${'k'.repeat(128)}/metadata`, md('DescribeKey')), 404, 'KeyNotFoundException');
     expectError(await call(`${A}/keys/${'k'.repeat(129)}/metadata`, md('DescribeKey')), 400, 'ValidationException');
+    // Past what this proxy supports (well above the spec's minimums): UnsupportedOperationException (501).
+    const huge = await call(`${A}/keys/foo/encrypt`, { ...md('Encrypt'), plaintext: b64(randomBytes(65_537)), encryptionAlgorithm: 'AES_GCM' });
+    expectError(huge, 501, 'UnsupportedOperationException');
+    expectError(await call(`${A}/keys/foo/encrypt`, { ...md('Encrypt'), plaintext: b64(randomBytes(300_000)), encryptionAlgorithm: 'AES_GCM' }), 501, 'UnsupportedOperationException');
+  });
+
+  test('a config the proxy cannot honour is refused at start with the reason (exit status 2)', () => {
+    const bad = path.join(dir, 'bad.json');
+    writeFileSync(bad, JSON.stringify({ ...config, tls: undefined }));
+    const r = spawnSync(process.execPath, [path.join(repoRoot, 'bin/trent.js'), 'xks-proxy', '--config', bad], { env: { ...process.env, ...env }, encoding: 'utf8' });
+    assert.equal(r.status, 2);
+    assert.match(r.stderr, /HTTPS only/);
   });
 
   test('ValidationException (400) for malformed requests', async () => {

@@ -144,3 +144,23 @@ test('SigV4 for kms-xks-proxy: verifies a signed request; service, region, signe
   const onlyHost = sign().map(([n, v]): [string, string] => (n === 'authorization' ? [n, v.replace(/SignedHeaders=[^,]+/, 'SignedHeaders=content-type;host')] : [n, v]));
   fails(onlyHost, /x-amz-date/);
 });
+
+test('handler: a key manager that does not answer in time is DependencyTimeoutException (503); nested URI paths route to the right keystore', async () => {
+  const { XksHandler } = await import('../../src/xks-proxy/handler.js');
+  const hang = () => new Promise<never>(() => {});
+  const backend = { describeKey: hang, encrypt: hang, decrypt: hang, testOperation: hang, describe: hang, close: () => {} };
+  const cred = { accessKeyId: 'ABCDEFGHIJKLMNOPQRST', secretAccessKey: SecretBytes.adopt(Buffer.from(S1)) };
+  const keys = new Map([['foo', { keyId: 'foo', label: 'foo', enabled: true }]]);
+  const keystores = [
+    { uriPath: '/kms/xks/v1', credentials: [cred], keys: new Map() },
+    { uriPath: '/kms/xks/v1/x/kms/xks/v1', credentials: [cred], keys },
+  ];
+  const handler = new XksHandler({ region: 'us-east-1', keystores, backend, fleetSize: 1, clockSkewSeconds: 300, backendTimeoutMs: 50 });
+  const url = new URL('https://xks.example.com/kms/xks/v1/x/kms/xks/v1/keys/foo/metadata');
+  const body = JSON.stringify({ requestMetadata: { awsPrincipalArn: 'p', kmsOperation: 'DescribeKey', kmsRequestId: 'r' } });
+  const headers = signRequest({ method: 'POST', url, headers: {}, body, region: 'us-east-1', service: 'kms-xks-proxy', credentials: { accessKeyId: cred.accessKeyId, secretAccessKey: S1 } });
+  const r = await handler.handle({ method: 'POST', url: url.pathname, headers: Object.entries(headers), body: Buffer.from(body) });
+  assert.equal(r.status, 503);
+  assert.deepEqual((r.body as { errorName: string }).errorName, 'DependencyTimeoutException');
+  assert.equal(r.log.uriPath, '/kms/xks/v1/x/kms/xks/v1');
+});
