@@ -1,52 +1,14 @@
 // Starts `trent xks-proxy` as a real process and signs XKS Proxy API requests (SigV4, service kms-xks-proxy) for it.
-import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import https from 'node:https';
-import path from 'node:path';
 import { signRequest } from '../../bench/sigv4.js';
-import { repoRoot } from './server.js';
+import { startTrentProcess, type TrentProcess } from './server.js';
 
-export interface XksProxyProcess {
-  readonly url: string;
-  readonly process: ChildProcess;
-  stdout(): string;
-  stderr(): string;
-  stop(): Promise<number | null>;
-}
+export type XksProxyProcess = TrentProcess;
 
-export async function startXksProxy(configFile: string, env: NodeJS.ProcessEnv = {}): Promise<XksProxyProcess> {
-  const child = spawn(process.execPath, [path.join(repoRoot, 'bin/trent.js'), 'xks-proxy', '--config', configFile], {
-    env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  let err = '';
-  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
-  const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`xks-proxy did not start in 20 s:\n${err}`)), 20_000);
-    child.stderr!.on('data', (d: Buffer) => {
-      err += d.toString();
-      const m = /Trent XKS proxy listening on (\S+)/.exec(err);
-      if (m) {
-        clearTimeout(timer);
-        resolve(m[1]!);
-      }
-    });
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`xks-proxy exited with ${code}:\n${err}`));
-    });
-  });
-  return {
-    url,
-    process: child,
-    stdout: () => out,
-    stderr: () => err,
-    stop: async () => {
-      const exited = child.exitCode !== null ? Promise.resolve(child.exitCode) : new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
-      child.kill('SIGTERM');
-      return exited;
-    },
-  };
+/** `trent xks-proxy --config FILE` as a real process, once it listens. */
+export function startXksProxy(configFile: string, env: NodeJS.ProcessEnv = {}): Promise<XksProxyProcess> {
+  return startTrentProcess(['xks-proxy', '--config', configFile], env, /Trent XKS proxy listening on (\S+)/);
 }
 
 export interface XksCallOptions {

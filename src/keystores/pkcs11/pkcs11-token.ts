@@ -88,6 +88,14 @@ export function findSlot(mod: pkcs11js.PKCS11, token: TokenSelector): Handle {
 /** A CK_SLOT_ID as pkcs11js returns it (a little-endian CK_ULONG buffer) as a number. */
 export const slotNumber = (slot: Handle): number => (slot.length >= 8 ? Number(slot.readBigUInt64LE(0)) : slot.readUInt32LE(0));
 
+/** A CK_BBOOL attribute value. */
+const attrBool = (value: unknown): boolean => (value as Buffer)[0] === 1;
+/** A CK_ULONG attribute value (little-endian, 4 or 8 bytes). */
+const attrUlong = (value: unknown): number => {
+  const b = value as Buffer;
+  return b.length >= 8 ? Number(b.readBigUInt64LE(0)) : b.readUInt32LE(0);
+};
+
 const pinDigest = (pin: string) => createHash('sha256').update(pin, 'utf8').digest();
 
 /**
@@ -247,9 +255,7 @@ export class Pkcs11Token {
       const attrs = this.mod.C_GetAttributeValue(s, this.#findKey(s, id), [
         { type: P.CKA_SENSITIVE }, { type: P.CKA_EXTRACTABLE }, { type: P.CKA_TOKEN }, { type: P.CKA_VALUE_LEN },
       ]);
-      const bool = (i: number) => (attrs[i]!.value as Buffer)[0] === 1;
-      const len = attrs[3]!.value as Buffer;
-      return { sensitive: bool(0), extractable: bool(1), token: bool(2), valueLen: len.length >= 8 ? Number(len.readBigUInt64LE(0)) : len.readUInt32LE(0) };
+      return { sensitive: attrBool(attrs[0]!.value), extractable: attrBool(attrs[1]!.value), token: attrBool(attrs[2]!.value), valueLen: attrUlong(attrs[3]!.value) };
     });
   }
 
@@ -259,30 +265,17 @@ export class Pkcs11Token {
    */
   async findAesKeyByLabel(label: string): Promise<LabelledAesKey | undefined> {
     return this.#withSession('C_FindObjects', (s) => {
-      this.mod.C_FindObjectsInit(s, [
+      const found = this.#find(s, [
         { type: P.CKA_CLASS, value: P.CKO_SECRET_KEY },
         { type: P.CKA_KEY_TYPE, value: P.CKK_AES },
         { type: P.CKA_LABEL, value: label },
       ]);
-      let found: Handle[];
-      try {
-        found = this.mod.C_FindObjects(s, 2);
-      } finally {
-        this.mod.C_FindObjectsFinal(s);
-      }
       if (found.length === 0) return undefined;
       if (found.length > 1) throw new Pkcs11TokenError('key-not-found', `several AES keys labelled "${label}" on the token`);
       const attrs = this.mod.C_GetAttributeValue(s, found[0]!, [
         { type: P.CKA_ID }, { type: P.CKA_ENCRYPT }, { type: P.CKA_DECRYPT }, { type: P.CKA_VALUE_LEN },
       ]);
-      const bool = (i: number) => (attrs[i]!.value as Buffer)[0] === 1;
-      const len = attrs[3]!.value as Buffer;
-      return {
-        id: Buffer.from(attrs[0]!.value as Buffer),
-        encrypt: bool(1),
-        decrypt: bool(2),
-        valueLen: len.length >= 8 ? Number(len.readBigUInt64LE(0)) : len.readUInt32LE(0),
-      };
+      return { id: Buffer.from(attrs[0]!.value as Buffer), encrypt: attrBool(attrs[1]!.value), decrypt: attrBool(attrs[2]!.value), valueLen: attrUlong(attrs[3]!.value) };
     });
   }
 
@@ -322,19 +315,23 @@ export class Pkcs11Token {
     });
   }
 
-  #findKey(session: Handle, id: Buffer): Handle {
-    const cached = this.#keyHandles.get(id.toString('hex'));
-    if (cached) return cached;
-    this.mod.C_FindObjectsInit(session, [
-      { type: P.CKA_CLASS, value: P.CKO_SECRET_KEY },
-      { type: P.CKA_ID, value: id },
-    ]);
-    let found: Handle[];
+  /** Up to two objects matching `template` (two are enough to tell "one" from "several"). */
+  #find(session: Handle, template: pkcs11js.Template): Handle[] {
+    this.mod.C_FindObjectsInit(session, template);
     try {
-      found = this.mod.C_FindObjects(session, 2);
+      return this.mod.C_FindObjects(session, 2);
     } finally {
       this.mod.C_FindObjectsFinal(session);
     }
+  }
+
+  #findKey(session: Handle, id: Buffer): Handle {
+    const cached = this.#keyHandles.get(id.toString('hex'));
+    if (cached) return cached;
+    const found = this.#find(session, [
+      { type: P.CKA_CLASS, value: P.CKO_SECRET_KEY },
+      { type: P.CKA_ID, value: id },
+    ]);
     if (found.length !== 1) {
       throw new Pkcs11TokenError('key-not-found', found.length === 0 ? 'no key with this id on the token' : 'several keys with this id on the token');
     }
