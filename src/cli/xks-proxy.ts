@@ -1,5 +1,6 @@
 // `trent xks-proxy`: Trent's own XKS proxy (docs/xks-proxy.md), a separate HTTPS server backed by a PKCS#11 token.
 import { randomBytes } from 'node:crypto';
+import { statSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { Pkcs11Modules, Pkcs11Token } from '../keystores/pkcs11/pkcs11-token.js';
 import { Pkcs11XksBackend } from '../keystores/pkcs11/xks-backend.js';
@@ -30,6 +31,9 @@ function openBackend(config: XksProxyConfig): Pkcs11XksBackend {
 async function serve(configFile: string): Promise<void> {
   const config = loadXksProxyConfig(configFile, process.env);
   process.umask(0o077);
+  if ((statSync(configFile).mode & 0o077) !== 0) {
+    process.stderr.write(`xks-proxy: warning: ${configFile} is readable by others; it may hold secrets (chmod 600, or use secretAccessKeyEnv / pinEnv)\n`);
+  }
   const backend = openBackend(config);
   if (await backend.ensureHealthKey()) process.stderr.write(`xks-proxy: made the health-check key "${config.healthKeyLabel}" in the token\n`);
   for (const ks of config.keystores) {
