@@ -41,6 +41,13 @@ module.exports = {
       from: { path: [layer('protocol'), layer('auth')] },
       to: { path: [layer('storage'), layer('keystores'), '^src/main\\.ts$', layer('cli')] },
     },
+    {
+      name: 'xks-proxy-stands-alone',
+      comment: 'The XKS proxy is its own server: SigV4 primitives (auth/sigv4) and crypto only; its key manager is wired by cli/.',
+      severity: 'error',
+      from: { path: layer('xks-proxy') },
+      to: { path: [layer('operations'), layer('protocol'), layer('storage'), layer('keystores'), layer('domain'), layer('cli'), layer('config'), '^src/main\\.ts$'] },
+    },
     { name: 'no-circular', severity: 'error', from: {}, to: { circular: true } },
   ],
   options: {

@@ -5,6 +5,8 @@ import { AWS_MANAGED_KEY_USAGE, awsManagedKeyCommand } from './aws-managed-key.j
 import { AUDIT_USAGE, auditCommand } from './audit.js';
 import { BACKUP_USAGE, backupCommand, restoreCommand } from './backup.js';
 import { parseDuration } from './duration.js';
+import { XKS_PROXY_USAGE, xksProxyCommand } from './xks-proxy.js';
+import { XksConfigError } from '../xks-proxy/config.js';
 
 const USAGE = `Usage:
   trent serve [--host 127.0.0.1] [--port 4599] [--data-dir ./data] [--region us-east-1] [--dev]
@@ -21,7 +23,7 @@ const USAGE = `Usage:
   trent dev advance-clock DURATION --endpoint URL
       Moves the clock of a server running with --dev forward by DURATION (400d, 36h, 90m, 30s, 1d12h) and runs
       the jobs that are then due (automatic rotation, scheduled deletion) at once. Only that node's clock moves.
-${BACKUP_USAGE}${AWS_MANAGED_KEY_USAGE}${AUDIT_USAGE}`;
+${BACKUP_USAGE}${AWS_MANAGED_KEY_USAGE}${AUDIT_USAGE}${XKS_PROXY_USAGE}`;
 
 async function serve(argv: string[]): Promise<void> {
   const options: Record<string, { type: 'string' | 'boolean' }> = { config: { type: 'string' } };
@@ -94,6 +96,8 @@ async function run(argv: string[]): Promise<void> {
       if (code !== 0) process.exitCode = code;
       return;
     }
+    case 'xks-proxy':
+      return xksProxyCommand(rest);
     case undefined:
     case 'help':
     case '--help':
@@ -106,7 +110,7 @@ async function run(argv: string[]): Promise<void> {
 }
 
 run(process.argv.slice(2)).catch((err: unknown) => {
-  const usage = err instanceof ConfigError || (err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS');
+  const usage = err instanceof ConfigError || err instanceof XksConfigError || (err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS');
   process.stderr.write(`trent: ${err instanceof Error ? err.message : String(err)}\n`);
   process.exit(usage ? 2 : 1);
 });

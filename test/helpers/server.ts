@@ -27,18 +27,27 @@ export interface StartOptions {
   readonly dataDir?: string;
 }
 
-export async function startServer(opts: StartOptions = {}): Promise<TestServer> {
-  const dataDir = opts.dataDir ?? mkdtempSync(path.join(tmpdir(), 'trent-test-'));
-  const args = [path.join(repoRoot, 'bin/trent.js'), 'serve', '--port', '0', '--data-dir', dataDir, ...(opts.dev === false ? [] : ['--dev']), ...(opts.args ?? [])];
-  const child = spawn(process.execPath, args, { env: { ...process.env, ...opts.env }, stdio: ['ignore', 'pipe', 'pipe'] });
+export interface TrentProcess {
+  /** What the ready line announced (the URL it listens on). */
+  readonly url: string;
+  readonly process: ChildProcess;
+  stdout(): string;
+  stderr(): string;
+  /** SIGTERM and wait for exit. */
+  stop(): Promise<number | null>;
+}
+
+/** Runs `trent <args>` and waits (20 s at most) for `ready` on stderr; its first group is the URL. */
+export async function startTrentProcess(args: readonly string[], env: NodeJS.ProcessEnv | undefined, ready: RegExp): Promise<TrentProcess> {
+  const child = spawn(process.execPath, [path.join(repoRoot, 'bin/trent.js'), ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   let err = '';
   child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
   const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`server did not start in 20 s:\n${err}`)), 20_000);
+    const timer = setTimeout(() => reject(new Error(`trent ${args[0]} did not start in 20 s:\n${err}`)), 20_000);
     child.stderr!.on('data', (d: Buffer) => {
       err += d.toString();
-      const m = /Trent listening on (\S+)/.exec(err);
+      const m = ready.exec(err);
       if (m) {
         clearTimeout(timer);
         resolve(m[1]!);
@@ -46,19 +55,31 @@ export async function startServer(opts: StartOptions = {}): Promise<TestServer> 
     });
     child.once('exit', (code) => {
       clearTimeout(timer);
-      reject(new Error(`server exited with ${code}:\n${err}`));
+      reject(new Error(`trent ${args[0]} exited with ${code}:\n${err}`));
     });
   });
   return {
     url,
-    dataDir,
     process: child,
     stdout: () => out,
     stderr: () => err,
-    stop: async ({ keepData = false } = {}) => {
+    stop: () => {
       const exited = child.exitCode !== null ? Promise.resolve(child.exitCode) : new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
       child.kill('SIGTERM');
-      const code = await exited;
+      return exited;
+    },
+  };
+}
+
+export async function startServer(opts: StartOptions = {}): Promise<TestServer> {
+  const dataDir = opts.dataDir ?? mkdtempSync(path.join(tmpdir(), 'trent-test-'));
+  const args = ['serve', '--port', '0', '--data-dir', dataDir, ...(opts.dev === false ? [] : ['--dev']), ...(opts.args ?? [])];
+  const trent = await startTrentProcess(args, opts.env, /Trent listening on (\S+)/);
+  return {
+    ...trent,
+    dataDir,
+    stop: async ({ keepData = false } = {}) => {
+      const code = await trent.stop();
       if (!keepData && !opts.dataDir) rmSync(dataDir, { recursive: true, force: true });
       return code;
     },

@@ -9,6 +9,18 @@ export const GCM_TAG_BYTES = 16;
 const CKS_RO_USER_FUNCTIONS = 1;
 const CKS_RW_USER_FUNCTIONS = 3;
 
+/** What a key may do (CKA_ENCRYPT, CKA_DECRYPT). */
+export interface KeyUsage {
+  readonly encrypt: boolean;
+  readonly decrypt: boolean;
+}
+
+/** An AES secret key found by its label: its CKA_ID (to use it), what it may do, and its size in bytes. */
+export interface LabelledAesKey extends KeyUsage {
+  readonly id: Buffer;
+  readonly valueLen: number;
+}
+
 /** Which token of a module: by label (CK_TOKEN_INFO.label, trimmed) or by slot id. */
 export type TokenSelector = { readonly label: string } | { readonly slot: number };
 
@@ -75,6 +87,14 @@ export function findSlot(mod: pkcs11js.PKCS11, token: TokenSelector): Handle {
 
 /** A CK_SLOT_ID as pkcs11js returns it (a little-endian CK_ULONG buffer) as a number. */
 export const slotNumber = (slot: Handle): number => (slot.length >= 8 ? Number(slot.readBigUInt64LE(0)) : slot.readUInt32LE(0));
+
+/** A CK_BBOOL attribute value. */
+const attrBool = (value: unknown): boolean => (value as Buffer)[0] === 1;
+/** A CK_ULONG attribute value (little-endian, 4 or 8 bytes). */
+const attrUlong = (value: unknown): number => {
+  const b = value as Buffer;
+  return b.length >= 8 ? Number(b.readBigUInt64LE(0)) : b.readUInt32LE(0);
+};
 
 const pinDigest = (pin: string) => createHash('sha256').update(pin, 'utf8').digest();
 
@@ -203,9 +223,9 @@ export class Pkcs11Token {
 
   /**
    * Makes a persistent AES-256 key on the token: sensitive, never extractable, usable only to encrypt and decrypt,
-   * with CKA_ID `id` and CKA_LABEL `label` to find it again.
+   * with CKA_ID `id` and CKA_LABEL `label` to find it again. `usage` narrows what it may do (default: both).
    */
-  async generateAesKey(id: Buffer, label: string): Promise<void> {
+  async generateAesKey(id: Buffer, label: string, usage: KeyUsage = { encrypt: true, decrypt: true }): Promise<void> {
     await this.#withSession('C_GenerateKey', async (s) => {
       // Asynchronous: a token may take a while to make and store a persistent object; the event loop goes on.
       const handle = await this.mod.C_GenerateKeyAsync(s, { mechanism: P.CKM_AES_KEY_GEN }, [
@@ -216,8 +236,8 @@ export class Pkcs11Token {
         { type: P.CKA_PRIVATE, value: true },
         { type: P.CKA_SENSITIVE, value: true },
         { type: P.CKA_EXTRACTABLE, value: false },
-        { type: P.CKA_ENCRYPT, value: true },
-        { type: P.CKA_DECRYPT, value: true },
+        { type: P.CKA_ENCRYPT, value: usage.encrypt },
+        { type: P.CKA_DECRYPT, value: usage.decrypt },
         { type: P.CKA_WRAP, value: false },
         { type: P.CKA_UNWRAP, value: false },
         { type: P.CKA_SIGN, value: false },
@@ -236,9 +256,35 @@ export class Pkcs11Token {
       const attrs = this.mod.C_GetAttributeValue(s, this.#findKey(s, id), [
         { type: P.CKA_SENSITIVE }, { type: P.CKA_EXTRACTABLE }, { type: P.CKA_TOKEN }, { type: P.CKA_VALUE_LEN },
       ]);
-      const bool = (i: number) => (attrs[i]!.value as Buffer)[0] === 1;
-      const len = attrs[3]!.value as Buffer;
-      return { sensitive: bool(0), extractable: bool(1), token: bool(2), valueLen: len.length >= 8 ? Number(len.readBigUInt64LE(0)) : len.readUInt32LE(0) };
+      return { sensitive: attrBool(attrs[0]!.value), extractable: attrBool(attrs[1]!.value), token: attrBool(attrs[2]!.value), valueLen: attrUlong(attrs[3]!.value) };
+    });
+  }
+
+  /**
+   * The AES secret key with this CKA_LABEL (undefined: none; key-not-found if several share it): its CKA_ID, its
+   * CKA_ENCRYPT / CKA_DECRYPT and CKA_VALUE_LEN. Keys made by other tools are found too, if they carry a CKA_ID.
+   */
+  async findAesKeyByLabel(label: string): Promise<LabelledAesKey | undefined> {
+    return this.#withSession('C_FindObjects', (s) => {
+      const found = this.#find(s, [
+        { type: P.CKA_CLASS, value: P.CKO_SECRET_KEY },
+        { type: P.CKA_KEY_TYPE, value: P.CKK_AES },
+        { type: P.CKA_LABEL, value: label },
+      ]);
+      if (found.length === 0) return undefined;
+      if (found.length > 1) throw new Pkcs11TokenError('key-not-found', `several AES keys labelled "${label}" on the token`);
+      const attrs = this.mod.C_GetAttributeValue(s, found[0]!, [
+        { type: P.CKA_ID }, { type: P.CKA_ENCRYPT }, { type: P.CKA_DECRYPT }, { type: P.CKA_VALUE_LEN },
+      ]);
+      return { id: Buffer.from(attrs[0]!.value as Buffer), encrypt: attrBool(attrs[1]!.value), decrypt: attrBool(attrs[2]!.value), valueLen: attrUlong(attrs[3]!.value) };
+    });
+  }
+
+  /** The token's CK_TOKEN_INFO strings (trimmed): who made it, which model, its serial number and label. */
+  async info(): Promise<{ label: string; manufacturer: string; model: string; serialNumber: string }> {
+    return this.#withSession('C_GetTokenInfo', () => {
+      const i = this.mod.C_GetTokenInfo(this.slot);
+      return { label: i.label.trim(), manufacturer: i.manufacturerID.trim(), model: i.model.trim(), serialNumber: i.serialNumber.trim() };
     });
   }
 
@@ -273,35 +319,33 @@ export class Pkcs11Token {
   /** Deletes every secret-key object labelled `label`; returns how many. */
   async destroyByLabel(label: string): Promise<number> {
     return this.#withSession('C_DestroyObject', (s) => {
-      this.mod.C_FindObjectsInit(s, [
+      const found = this.#find(s, [
         { type: P.CKA_CLASS, value: P.CKO_SECRET_KEY },
         { type: P.CKA_LABEL, value: label },
-      ]);
-      let found: Handle[];
-      try {
-        found = this.mod.C_FindObjects(s, 64);
-      } finally {
-        this.mod.C_FindObjectsFinal(s);
-      }
+      ], 64);
       for (const h of found) this.mod.C_DestroyObject(s, h);
       if (found.length > 0) this.#keyHandles.clear();
       return found.length;
     });
   }
 
-  #findKey(session: Handle, id: Buffer): Handle {
-    const cached = this.#keyHandles.get(id.toString('hex'));
-    if (cached) return cached;
-    this.mod.C_FindObjectsInit(session, [
-      { type: P.CKA_CLASS, value: P.CKO_SECRET_KEY },
-      { type: P.CKA_ID, value: id },
-    ]);
-    let found: Handle[];
+  /** Up to `max` objects matching `template` (two are enough to tell "one" from "several"). */
+  #find(session: Handle, template: pkcs11js.Template, max = 2): Handle[] {
+    this.mod.C_FindObjectsInit(session, template);
     try {
-      found = this.mod.C_FindObjects(session, 2);
+      return this.mod.C_FindObjects(session, max);
     } finally {
       this.mod.C_FindObjectsFinal(session);
     }
+  }
+
+  #findKey(session: Handle, id: Buffer): Handle {
+    const cached = this.#keyHandles.get(id.toString('hex'));
+    if (cached) return cached;
+    const found = this.#find(session, [
+      { type: P.CKA_CLASS, value: P.CKO_SECRET_KEY },
+      { type: P.CKA_ID, value: id },
+    ]);
     if (found.length !== 1) {
       throw new Pkcs11TokenError('key-not-found', found.length === 0 ? 'no key with this id on the token' : 'several keys with this id on the token');
     }
