@@ -1,5 +1,5 @@
 // `npm run bench`: Trent against a bare node:http server, same load generator (autocannon), same SigV4-signed
-// requests, for Encrypt, Decrypt and GenerateDataKey (the default cases), and on request for Sign/Verify with
+// requests, for Encrypt, Decrypt, GenerateDataKey and Encrypt under a 10-statement key policy (the default cases), and on request for Sign/Verify with
 // RSA_2048, ECC_NIST_P256 and Ed25519 keys, GenerateMac and GenerateDataKeyPair (RSA_2048, ECC_NIST_P256). Prints
 // requests/s, p50/p99 latency and Trent's share of the bare server's requests/s. Then the stores: Encrypt and CreateKey on SQLite (one node), on PostgreSQL (one node),
 // and on two nodes sharing one PostgreSQL database (the load spread over both), and through an HSM key store (a
@@ -29,7 +29,7 @@ import { signRequest, type Credentials } from './sigv4.js';
 const here = path.dirname(fileURLToPath(import.meta.url)); // dist/bench
 const repoRoot = path.resolve(here, '../..');
 const REGION = 'us-east-1';
-const SYMMETRIC_OPS = ['Encrypt', 'Decrypt', 'GenerateDataKey'] as const;
+const SYMMETRIC_OPS = ['Encrypt', 'Decrypt', 'GenerateDataKey', 'Encrypt/Policy10'] as const;
 const ASYMMETRIC_OPS = [
   'Sign/RSA_2048', 'Verify/RSA_2048', 'Sign/ECC_NIST_P256', 'Verify/ECC_NIST_P256', 'Sign/Ed25519', 'Verify/Ed25519',
   'GenerateMac/HMAC_256', 'GenerateDataKeyPair/RSA_2048', 'GenerateDataKeyPair/ECC_NIST_P256',
@@ -198,6 +198,8 @@ async function loadSpread(targets: readonly { url: string; req: Signed }[], seco
 
 const PLAINTEXT = Buffer.from('a 64-byte secret such as a database password or an API token....').toString('base64');
 const CONTEXT = { service: 'bench', tenant: 'acme' };
+/** Trent's default account: the benchmark's caller (dev mode, or the administrator credentials) is its root. */
+const BENCH_ACCOUNT = '111122223333';
 const PASSPHRASE = 'the benchmark nodes share this root key passphrase';
 
 interface Trent {
@@ -209,6 +211,55 @@ interface Trent {
 interface Case {
   readonly op: string;
   readonly body: object;
+}
+
+/**
+ * A realistic 10-statement key policy (the shapes of the KMS Developer Guide's examples: the default statement, key
+ * administrators, key users, grants for AWS resources, an external account, access through a service, an auditor,
+ * and three denies with conditions). The benchmark's caller (the account root) is allowed by the first statement;
+ * every statement is still walked, and the conditions of those that name the caller are evaluated.
+ */
+function tenStatementPolicy(account: string): string {
+  const role = (name: string) => `arn:aws:iam::${account}:role/${name}`;
+  const use = ['kms:Encrypt', 'kms:Decrypt', 'kms:ReEncrypt*', 'kms:GenerateDataKey*', 'kms:DescribeKey'];
+  return JSON.stringify({
+    Version: '2012-10-17',
+    Id: 'bench-policy-10',
+    Statement: [
+      { Sid: 'Enable IAM User Permissions', Effect: 'Allow', Principal: { AWS: `arn:aws:iam::${account}:root` }, Action: 'kms:*', Resource: '*' },
+      {
+        Sid: 'Allow access for Key Administrators', Effect: 'Allow', Principal: { AWS: role('KeyAdmin') },
+        Action: ['kms:Create*', 'kms:Describe*', 'kms:Enable*', 'kms:List*', 'kms:Put*', 'kms:Update*', 'kms:Revoke*', 'kms:Disable*', 'kms:Get*', 'kms:Delete*', 'kms:TagResource', 'kms:UntagResource', 'kms:ScheduleKeyDeletion', 'kms:CancelKeyDeletion'],
+        Resource: '*',
+      },
+      { Sid: 'Allow use of the key', Effect: 'Allow', Principal: { AWS: [role('App'), role('Batch')] }, Action: use, Resource: '*' },
+      {
+        Sid: 'Allow attachment of persistent resources', Effect: 'Allow', Principal: { AWS: role('App') }, Action: ['kms:CreateGrant', 'kms:ListGrants', 'kms:RevokeGrant'],
+        Resource: '*', Condition: { Bool: { 'kms:GrantIsForAWSResource': 'true' } },
+      },
+      {
+        Sid: 'Allow an external account for one tenant', Effect: 'Allow', Principal: { AWS: 'arn:aws:iam::444455556666:root' }, Action: ['kms:Encrypt', 'kms:Decrypt'],
+        Resource: '*', Condition: { StringEquals: { 'kms:EncryptionContext:tenant': 'acme' } },
+      },
+      {
+        Sid: 'Allow access through S3', Effect: 'Allow', Principal: { AWS: '*' }, Action: use, Resource: '*',
+        Condition: { StringEquals: { 'kms:ViaService': 's3.us-east-1.amazonaws.com', 'kms:CallerAccount': account } },
+      },
+      { Sid: 'Allow auditors to read', Effect: 'Allow', Principal: { AWS: role('Auditor') }, Action: ['kms:Describe*', 'kms:Get*', 'kms:List*'], Resource: '*' },
+      {
+        Sid: 'Deny use without a tenant', Effect: 'Deny', Principal: '*', Action: ['kms:Encrypt', 'kms:Decrypt', 'kms:GenerateDataKey*'], Resource: '*',
+        Condition: { Null: { 'kms:EncryptionContext:tenant': 'true' } },
+      },
+      {
+        Sid: 'Deny deletion except by administrators', Effect: 'Deny', Principal: '*', Action: 'kms:ScheduleKeyDeletion', Resource: '*',
+        Condition: { StringNotLike: { 'aws:PrincipalArn': [role('KeyAdmin'), `arn:aws:iam::${account}:root`] } },
+      },
+      {
+        Sid: 'Deny from outside the network', Effect: 'Deny', Principal: '*', Action: 'kms:*', Resource: '*',
+        Condition: { NotIpAddress: { 'aws:SourceIp': ['127.0.0.0/8', '10.0.0.0/8', '::1/128'] } },
+      },
+    ],
+  });
 }
 
 const MESSAGE = Buffer.from('a 64-byte message such as a token to sign or a document digest...').toString('base64');
@@ -232,9 +283,13 @@ async function bodiesFor(url: string, credentials: Credentials, wanted: readonly
   const p256 = wants('ECC_NIST_P256', 'Sign', 'Verify') ? await signing('ECC_NIST_P256', 'ECDSA_SHA_256') : undefined;
   const ed = wants('Ed25519', 'Sign', 'Verify') ? await signing('ECC_NIST_EDWARDS25519', 'ED25519_SHA_512') : undefined;
   const hmacKey = wants('HMAC_256', 'GenerateMac') ? await createKey('HMAC_256', 'GENERATE_VERIFY_MAC') : undefined;
+  const policyKeyId: string | undefined = wanted.includes('Encrypt/Policy10')
+    ? (await call(url, 'CreateKey', { Description: 'benchmark: 10-statement policy', Policy: tenStatementPolicy(BENCH_ACCOUNT) }, credentials)).KeyMetadata.KeyId
+    : undefined;
   const encrypt = { KeyId: keyId, Plaintext: PLAINTEXT, EncryptionContext: CONTEXT };
   const bodies: Record<Op | StoreOp, Case> = {
     Encrypt: { op: 'Encrypt', body: encrypt },
+    'Encrypt/Policy10': { op: 'Encrypt', body: { ...encrypt, KeyId: policyKeyId } },
     Decrypt: { op: 'Decrypt', body: { CiphertextBlob: (await call(url, 'Encrypt', encrypt, credentials)).CiphertextBlob, EncryptionContext: CONTEXT } },
     GenerateDataKey: { op: 'GenerateDataKey', body: { KeyId: keyId, KeySpec: 'AES_256', EncryptionContext: CONTEXT } },
     CreateKey: { op: 'CreateKey', body: { Description: 'benchmark key' } },
@@ -320,6 +375,10 @@ async function main(): Promise<void> {
       if (enc.length === 2) {
         const ratio = enc[1]!.m.rps / enc[0]!.m.rps;
         console.log(`\nEncrypt at ${(ratio * 100).toFixed(0)}% of the bare server's requests/s (target: at least 50%): ${ratio >= 0.5 ? 'met' : 'NOT met'}`);
+      }
+      const withPolicy = rows.find((r) => r.op === 'Encrypt/Policy10' && r.target === 'trent');
+      if (enc.length === 2 && withPolicy) {
+        console.log(`Encrypt with a 10-statement key policy at ${((withPolicy.m.rps / enc[1]!.m.rps) * 100).toFixed(0)}% of Encrypt with the default key policy`);
       }
     }
     bare.child.kill('SIGTERM'); // not needed below: leave its share of the CPU to the stores
