@@ -47,6 +47,10 @@ export async function openConfiguredRootKey(
   cfg: RootKeyConfig, storage: Storage, random: RandomSource, modules: Pkcs11Modules, opts: { createFile: boolean; onCreated?: (file: string) => void },
 ): Promise<OpenedRootKey> {
   if (cfg.rootKey) return { kind: 'hsm', key: await openHsmRootKey(cfg.rootKey, cfg, modules, random) };
+  // A store whose root key is in a token: say so before making a passphrase salt or a key file it cannot use.
+  if ((await storage.getSetting(ROOT_CHECK_SETTING))?.startsWith(HSM_CHECK_PREFIX)) {
+    throw new Error('this data store\'s root key is in a PKCS#11 token: give --root-key pkcs11:token=…;object=… (or rootKey in the config file, TRENT_ROOT_KEY), see docs/root-key.md; refusing to start');
+  }
   if (cfg.rootKeyPassphrase) return { kind: 'passphrase', key: await RootKey.fromPassphrase(cfg.rootKeyPassphrase, storage, random) };
   if (!opts.createFile) return { kind: 'file', key: await RootKey.fromExistingFile(cfg.rootKeyFile) };
   const { rootKey, created } = await RootKey.fromFile(cfg.rootKeyFile, random);
