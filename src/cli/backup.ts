@@ -11,9 +11,9 @@ import {
   StorageNotEmptyError, type AuditStore, type RootKeyStorage, type SecretWrapper, type SnapshotCounts, type SnapshotRecord, type SnapshotStorage, type Storage,
 } from '../domain/ports.js';
 import { materialWrapContext } from '../keystores/local/local-keystore.js';
-import { RootKey } from '../keystores/local/root-key.js';
+import { HSM_CHECK_PREFIX, RootKey } from '../keystores/local/root-key.js';
 import { Pkcs11Modules } from '../keystores/pkcs11/pkcs11-token.js';
-import { checkValueMatches, openHsmRootKey, ROOT_FINGERPRINT_SETTING, type OpenedRootKey } from '../keystores/root-of-trust.js';
+import { checkValueMatches, openHsmRootKey, ROOT_CHECK_SETTING, ROOT_FINGERPRINT_SETTING, type OpenedRootKey } from '../keystores/root-of-trust.js';
 import { PostgresStorage } from '../storage/postgres/postgres-storage.js';
 import { SqliteStorage } from '../storage/sqlite/sqlite-storage.js';
 import { BACKUP_NOTICE, BackupFormatError, readBackup, writeBackup, type BackupHeader, type BackupSummary } from './backup-format.js';
@@ -71,13 +71,17 @@ export async function backupCommand(argv: string[], out: NodeJS.WritableStream =
   if (cfg.store.kind === 'sqlite' && !existsSync(cfg.store.file)) throw new ConfigError(`there is no SQLite store at ${cfg.store.file} (check --data-dir and --store)`);
   const storage = openStore(cfg.store);
   let summary: BackupSummary;
+  let hsmRoot = false;
   try {
     await storage.migrate();
+    hsmRoot = (await storage.getSetting(ROOT_CHECK_SETTING))?.startsWith(HSM_CHECK_PREFIX) === true;
     summary = await writeBackup(values.out, { trentVersion: trentVersion(), createdAt: new Date().toISOString(), source: cfg.store.kind }, storage.exportSnapshot());
   } finally {
     await storage.close();
   }
-  const rootKey = cfg.rootKeyPassphrase ? 'the root key passphrase (TRENT_ROOT_KEY_PASSPHRASE)' : `the root key file ${cfg.rootKeyFile}`;
+  const rootKey = hsmRoot
+    ? 'the root key in the PKCS#11 token (non-extractable: with the HSM\'s own backup means; restore needs that same token key, docs/root-key.md)'
+    : cfg.rootKeyPassphrase ? 'the root key passphrase (TRENT_ROOT_KEY_PASSPHRASE)' : `the root key file ${cfg.rootKeyFile}`;
   out.write(
     `Backed up ${describeStore(cfg.store)} to ${path.resolve(values.out)}: ${describeCounts(summary.counts)}.\n` +
       `SHA-256 of the content: ${summary.sha256}\n\n` +

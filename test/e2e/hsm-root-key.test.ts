@@ -157,6 +157,22 @@ describe('HSM root key (SoftHSM2), end to end', { skip: softhsmSkip }, () => {
     await hsmServer.stop({ keepData: true });
     assert.ok(!readdirSync(dataDir).includes('root-key'));
 
+    // A backup stays wrapped under the token key: it restores with that key (and not with a file key).
+    const backupFile = path.join(newDir('trent-backup-'), 'store.backup');
+    const backup = trent(['backup', '--data-dir', dataDir, '--out', backupFile], env);
+    assert.equal(backup.status, 0, backup.stderr);
+    const restoredDir = newDir('trent-restored-');
+    const wrongRestore = trent(['restore', '--in', backupFile, '--data-dir', path.join(restoredDir, 'x')], env);
+    assert.equal(wrongRestore.status, 1);
+    const restore = trent(['restore', '--in', backupFile, '--data-dir', restoredDir, '--root-key', uri], env);
+    assert.equal(restore.status, 0, restore.stderr);
+    assert.match(restore.stdout, /The configured root key matches the backup/);
+    const restored = await startServer({ dev: true, dataDir: restoredDir, env, args: ['--root-key', uri, '--request-log', 'off'] });
+    const devKms = new KMSClient({ endpoint: restored.url, region: 'us-east-1', credentials: { accessKeyId: 'AKIADEVTEST', secretAccessKey: 'dev' }, maxAttempts: 1 });
+    assert.equal(Buffer.from((await devKms.send(new DecryptCommand({ CiphertextBlob: encNew.CiphertextBlob }))).Plaintext!).toString(), 'made under the token key');
+    devKms.destroy();
+    await restored.stop({ keepData: true });
+
     // And back to a (new) root key file.
     const back = trent(['root-key', 'migrate', '--data-dir', dataDir, '--root-key', uri, '--to-file', path.join(dataDir, 'root-key')], env);
     assert.equal(back.status, 0, back.stderr);
