@@ -17,6 +17,7 @@ import {
 import { startServer } from '../helpers/server.js';
 import { ROOT } from '../helpers/paths.js';
 import { softHsm, softhsmSkip } from '../helpers/softhsm.js';
+import { postgresCluster, postgresSkipReason } from '../helpers/postgres.js';
 
 function readProfile(file: string, profile: string): Record<string, string> {
   const out: Record<string, string> = {};
@@ -183,5 +184,35 @@ describe('HSM root key (SoftHSM2), end to end', { skip: softhsmSkip }, () => {
     assert.equal(Buffer.from((await kms.send(new DecryptCommand({ CiphertextBlob: enc.CiphertextBlob }))).Plaintext!).toString(), 'made under the file key');
     kms.destroy();
     await fileServer.stop({ keepData: true });
+  });
+
+  it('migrates a PostgreSQL store (passphrase root key) to the token key; refused while a node runs', { skip: postgresSkipReason() }, async () => {
+    const url = await (await postgresCluster()).createDatabase();
+    const dataDir = newDir('trent-pg-migrate-');
+    const uri = `pkcs11:token=${tok.label};object=pg-root`;
+    const pass = { ...env, TRENT_ROOT_KEY_PASSPHRASE: 'a long deployment passphrase' };
+    const server = await startServer({ dev: false, dataDir, env: pass, args: ['--store', url, '--request-log', 'off'] });
+    let kms = adminClient(server.url, dataDir);
+    const key = (await kms.send(new CreateKeyCommand({}))).KeyMetadata!.KeyId!;
+    const enc = await kms.send(new EncryptCommand({ KeyId: key, Plaintext: Buffer.from('in postgres') }));
+    // A running node holds the scheduler leases: refused, nothing changed.
+    const busy = trent(['root-key', 'migrate', '--store', url, '--data-dir', newDir('trent-elsewhere-'), '--to', uri, '--root-key-create'], pass);
+    assert.equal(busy.status, 1, busy.stdout);
+    assert.match(busy.stderr, /the store is in use \(a node holds the scheduler lease of .*\): stop every Trent server on it first; nothing changed/);
+    kms.destroy();
+    await server.stop({ keepData: true });
+
+    const migrated = trent(['root-key', 'migrate', '--store', url, '--data-dir', dataDir, '--to', uri, '--root-key-create'], pass);
+    assert.equal(migrated.status, 0, migrated.stderr);
+    assert.match(migrated.stdout, /from the root key passphrase to pkcs11:token=.*;object=pg-root: re-wrapped and verified 1 key materials, 1 access key secrets/);
+    // The passphrase no longer opens the store; the token key does.
+    const oldKey = trent(['serve', '--port', '0', '--store', url, '--data-dir', dataDir], pass);
+    assert.equal(oldKey.status, 1);
+    assert.match(oldKey.stderr, /root key is in a PKCS#11 token/);
+    const hsmServer = await startServer({ dev: false, dataDir, env, args: ['--store', url, '--root-key', uri, '--request-log', 'off'] });
+    kms = adminClient(hsmServer.url, dataDir);
+    assert.equal(Buffer.from((await kms.send(new DecryptCommand({ CiphertextBlob: enc.CiphertextBlob }))).Plaintext!).toString(), 'in postgres');
+    kms.destroy();
+    await hsmServer.stop({ keepData: true });
   });
 });
