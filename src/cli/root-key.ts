@@ -5,6 +5,8 @@ import { randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
+import { uuidV7 } from '../audit/audit-trail.js';
+import { serviceEvent } from '../audit/cloudtrail.js';
 import { accessKeyWrapContext } from '../auth/admin-credentials.js';
 import { ConfigError, describeStore, type TrentConfig } from '../config/config.js';
 import { StorageInUseError, type RandomSource, type SecretWrapper, type WrappedSecretRecord } from '../domain/ports.js';
@@ -51,6 +53,9 @@ const describeSecret = (s: WrappedSecretRecord): string =>
 
 const describeRoot = (r: OpenedRootKey, cfg: TrentConfig): string =>
   r.kind === 'hsm' ? r.key.description : r.kind === 'passphrase' ? 'the root key passphrase' : `the root key file ${cfg.rootKeyFile}`;
+
+/** What the audit event says of a root key: its kind, and a token key's URI without its PIN. */
+const rootKind = (r: OpenedRootKey): string => (r.kind === 'hsm' ? r.key.description : r.kind === 'passphrase' ? 'passphrase' : 'file');
 
 const closeRoot = (r: OpenedRootKey | undefined) => r?.kind === 'hsm' && r.key.close();
 
@@ -132,7 +137,13 @@ async function migrate(argv: string[], out: NodeJS.WritableStream): Promise<void
       } finally {
         plain.fill(0);
       }
-    }, settings);
+    }, settings, (c) => {
+      // The audit trail records the change of root key (names of the keys only: never a PIN or key bytes).
+      const now = Date.now();
+      return serviceEvent('RootKeyMigrated', now, uuidV7(now, randomBytes(10)), cfg.region, {
+        from: rootKind(source!), to: rootKind(target!), keyMaterials: c.material, accessKeySecrets: c.accessKey, customKeyStorePasswords: c.customKeyStorePassword,
+      });
+    });
     const how = target.kind === 'hsm' ? `--root-key ${target.key.description} (with TRENT_PKCS11_MODULE / TRENT_PKCS11_PIN, or the URI's module-path / pin-source)` : `--root-key-file ${path.resolve(values['to-file']!)}`;
     out.write(
       `Migrated the root key of ${describeStore(cfg.store)} from ${describeRoot(source, cfg)} to ${describeRoot(target, { ...cfg, rootKeyFile: path.resolve(values['to-file'] ?? '') })}: ` +

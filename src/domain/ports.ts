@@ -471,10 +471,13 @@ export interface RootKeyStorage {
   /**
    * In one write transaction that shuts other writers out: passes every secret wrapped under the root key (key
    * material, erased material excepted; access key secrets; custom key store passwords) to `rewrap`, stores what it
-   * returns in its place, and sets `settings` (a null value deletes the setting). If `rewrap` throws, nothing is
-   * written. PostgreSQL refuses with StorageInUseError while a node holds an unexpired scheduler lease (a server runs).
+   * returns in its place, sets `settings` (a null value deletes the setting), and appends `event` (made once the
+   * counts are known) to the audit trail, all in that transaction. If `rewrap` throws, nothing is written.
+   * PostgreSQL refuses with StorageInUseError while a node holds an unexpired scheduler lease (a server runs).
    */
-  rewrapSecrets(rewrap: (secret: WrappedSecretRecord) => Buffer, settings: Readonly<Record<string, string | null>>): Promise<RewrapCounts>;
+  rewrapSecrets(
+    rewrap: (secret: WrappedSecretRecord) => Buffer, settings: Readonly<Record<string, string | null>>, event?: (counts: RewrapCounts) => AuditEventInput,
+  ): Promise<RewrapCounts>;
 }
 
 /**

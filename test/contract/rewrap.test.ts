@@ -12,6 +12,7 @@ import { PostgresStorage } from '../../src/storage/postgres/postgres-storage.js'
 import { SqliteStorage } from '../../src/storage/sqlite/sqlite-storage.js';
 import { postgresCluster, postgresSkipReason } from '../helpers/postgres.js';
 import { collect, populate, type SnapshotStore } from './snapshot-contract.js';
+import { testEvent } from './audit-contract.js';
 
 type Store = SnapshotStore & RootKeyStorage;
 interface Factory {
@@ -58,17 +59,25 @@ function rewrapContract(factory: Factory): void {
       const before = await collect(store.exportSnapshot());
       const seen: WrappedSecretRecord[] = [];
       const settings = { 'root.check': 'hsm1:new', 'root.fingerprint': 'fp', 'root.scrypt.salt': null };
+      const head = await store.auditChainHead();
+      let eventCounts: unknown;
       const counts = await store.rewrapSecrets((s) => {
         seen.push(s);
         return flip(s.wrapped);
-      }, settings);
+      }, settings, (c) => {
+        eventCounts = { ...c };
+        return testEvent({ operation: 'RootKeyMigrated' });
+      });
+      assert.deepEqual(eventCounts, counts, 'the audit event is made with the final counts');
+      const appended = await store.auditEventsAfter(head.seq, 10);
+      assert.deepEqual(appended.map((e) => e.eventName), ['RootKeyMigrated'], 'the audit event commits with the change');
       const materials = before.filter((r) => r.type === 'material' && r.material.wrapped.length > 0).length;
       assert.deepEqual(counts, { material: materials, accessKey: 2, customKeyStorePassword: 1 });
       assert.equal(seen.length, materials + 3);
       assert.ok(seen.some((s) => s.kind === 'customKeyStorePassword' && s.customKeyStoreId === 'cks-0123456789abcdef0' && s.account === '111122223333'));
       assert.ok(seen.some((s) => s.kind === 'accessKey' && s.accessKeyId === 'AKIABBBBBBBBBBBBBBBB'));
-      const afterwards = await collect(store.exportSnapshot());
-      const want = expected(before, flip, settings);
+      const afterwards = (await collect(store.exportSnapshot())).filter((r) => r.type !== 'auditEvent');
+      const want = expected(before, flip, settings).filter((r) => r.type !== 'auditEvent');
       const settingsOf = (rs: SnapshotRecord[]) => Object.fromEntries(rs.flatMap((r) => (r.type === 'setting' ? [[r.name, r.value]] : [])));
       const others = (rs: SnapshotRecord[]) => rs.filter((r) => r.type !== 'setting');
       assert.deepEqual(others(afterwards), others(want));
@@ -85,7 +94,7 @@ function rewrapContract(factory: Factory): void {
         store.rewrapSecrets((s) => {
           if (++calls === 4) throw new Error('does not unwrap');
           return flip(s.wrapped);
-        }, { 'root.check': 'changed' }),
+        }, { 'root.check': 'changed' }, () => testEvent({ operation: 'RootKeyMigrated' })),
         /does not unwrap/,
       );
       assert.deepEqual(await collect(store.exportSnapshot()), before);

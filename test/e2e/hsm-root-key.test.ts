@@ -136,6 +136,14 @@ describe('HSM root key (SoftHSM2), end to end', { skip: softhsmSkip }, () => {
     const oldKey = trent(['serve', '--port', '0', '--data-dir', dataDir], env);
     assert.equal(oldKey.status, 1);
     assert.match(oldKey.stderr, /root key is in a PKCS#11 token/);
+    // The audit trail records the migration, and its hash chain still verifies.
+    const lookup = trent(['audit', 'lookup', '--data-dir', dataDir, '--event-name', 'RootKeyMigrated'], env);
+    assert.equal(lookup.status, 0, lookup.stderr);
+    const events = lookup.stdout.trim().split('\n').map((l) => JSON.parse(l) as { serviceEventDetails: Record<string, unknown> });
+    assert.equal(events.length, 1);
+    assert.deepEqual(events[0]!.serviceEventDetails, { from: 'file', to: `pkcs11:token=${tok.label};object=migrated-root`, keyMaterials: 3, accessKeySecrets: 1, customKeyStorePasswords: 0 });
+    assert.ok(!lookup.stdout.includes(tok.pin));
+    assert.equal(trent(['audit', 'verify', '--data-dir', dataDir], env).status, 0);
     renameSync(path.join(dataDir, 'root-key'), path.join(newDir('trent-offline-'), 'old-root-key'));
     const verified = trent(['root-key', 'verify', '--data-dir', dataDir, '--root-key', uri], env);
     assert.equal(verified.status, 0, verified.stderr);

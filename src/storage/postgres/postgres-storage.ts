@@ -778,7 +778,9 @@ export class PostgresStorage implements Storage, SnapshotStorage, AuditStore, Ro
    * One transaction that first locks the tables holding wrapped secrets, and the settings, against writers
    * (EXCLUSIVE: reads go on), and refuses while a node holds an unexpired scheduler lease (a server runs).
    */
-  async rewrapSecrets(rewrap: (secret: WrappedSecretRecord) => Buffer, settings: Readonly<Record<string, string | null>>): Promise<RewrapCounts> {
+  async rewrapSecrets(
+    rewrap: (secret: WrappedSecretRecord) => Buffer, settings: Readonly<Record<string, string | null>>, event?: (counts: RewrapCounts) => AuditEventInput,
+  ): Promise<RewrapCounts> {
     return this.#tx('root key migration', async (c) => {
       const counts: RewrapCounts = { material: 0, accessKey: 0, customKeyStorePassword: 0 };
       await c.query('LOCK TABLE key_materials, access_keys, custom_key_stores, settings IN EXCLUSIVE MODE');
@@ -810,6 +812,7 @@ export class PostgresStorage implements Storage, SnapshotStorage, AuditStore, Ro
         if (value === null) await c.query('DELETE FROM settings WHERE name = $1', [name]);
         else await c.query('INSERT INTO settings (name, value) VALUES ($1, $2) ON CONFLICT (name) DO UPDATE SET value = excluded.value', [name, value]);
       }
+      if (event) await appendChain(c, [event(counts)]);
       return counts;
     }, 'read committed', () => false);
   }

@@ -602,7 +602,9 @@ export class SqliteStorage implements Storage, SnapshotStorage, AuditStore, Root
   }
 
   /** BEGIN IMMEDIATE on the main connection: other writers (other processes too) wait or fail with SQLITE_BUSY. */
-  async rewrapSecrets(rewrap: (secret: WrappedSecretRecord) => Buffer, settings: Readonly<Record<string, string | null>>): Promise<RewrapCounts> {
+  async rewrapSecrets(
+    rewrap: (secret: WrappedSecretRecord) => Buffer, settings: Readonly<Record<string, string | null>>, event?: (counts: RewrapCounts) => AuditEventInput,
+  ): Promise<RewrapCounts> {
     const db = this.#db;
     const counts: RewrapCounts = { material: 0, accessKey: 0, customKeyStorePassword: 0 };
     db.transaction(() => {
@@ -628,6 +630,7 @@ export class SqliteStorage implements Storage, SnapshotStorage, AuditStore, Root
         if (value === null) db.prepare('DELETE FROM settings WHERE name = ?').run(name);
         else db.prepare('INSERT INTO settings VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET value = excluded.value').run(name, value);
       }
+      if (event) appendChainSqlite(db, [event(counts)]);
     }).immediate();
     return counts;
   }
