@@ -28,7 +28,7 @@ import { LocalKeyStore } from './keystores/local/local-keystore.js';
 import { HsmKeyStore } from './keystores/pkcs11/hsm-keystore.js';
 import { Pkcs11Modules } from './keystores/pkcs11/pkcs11-token.js';
 import { RoutingKeyStore } from './keystores/routing-keystore.js';
-import { RootKey } from './keystores/local/root-key.js';
+import { bindRootKey, openConfiguredRootKey, type StoreRoot } from './keystores/root-of-trust.js';
 import type { Services } from './operations/operation.js';
 import { OperationRegistry } from './operations/registry.js';
 import { createRequestHandler, send, type ExtraRoute } from './protocol/http-handler.js';
@@ -87,15 +87,25 @@ export async function startTrent(config: TrentConfig, io: Io = { stdout: process
   }
   say(`Store: ${describeStore(config.store)}`);
 
-  let rootKey: RootKey;
-  if (config.rootKeyPassphrase) {
-    rootKey = await RootKey.fromPassphrase(config.rootKeyPassphrase, storage, random);
-  } else {
-    const { rootKey: fileKey, created } = await RootKey.fromFile(config.rootKeyFile, random);
-    if (created) say(`Created a new root key in ${config.rootKeyFile}. Back it up: without it nothing in ${config.dataDir} can be decrypted.`);
-    rootKey = fileKey;
+  // The root key: a file (made on first start), a passphrase, or an AES key in a PKCS#11 token (docs/root-key.md).
+  const pkcs11Modules = new Pkcs11Modules();
+  let rootKey: StoreRoot;
+  try {
+    const opened = await openConfiguredRootKey(config, storage, random, pkcs11Modules, {
+      createFile: true,
+      onCreated: (file) => say(`Created a new root key in ${file}. Back it up: without it nothing in ${config.dataDir} can be decrypted.`),
+    });
+    if (opened.kind === 'hsm') say(`Root key: ${opened.key.description} (in the PKCS#11 token; no root key file is used)`);
+    try {
+      rootKey = await bindRootKey(storage, opened, random);
+    } catch (err) {
+      if (opened.kind === 'hsm') opened.key.close();
+      throw err;
+    }
+  } catch (err) {
+    await storage.close().catch(() => {});
+    throw err;
   }
-  await rootKey.verifyAgainst(storage);
 
   const credentialsFile = path.join(config.dataDir, 'credentials');
   const admin = await bootstrapAdminCredentials({
@@ -121,7 +131,7 @@ export async function startTrent(config: TrentConfig, io: Io = { stdout: process
   // at its first use (after a restart, or when another node connected it).
   const hsm = new HsmKeyStore({
     clusters: config.hsmClusters,
-    modules: new Pkcs11Modules(),
+    modules: pkcs11Modules,
     root: rootKey,
     random,
     clock,
@@ -309,6 +319,7 @@ export async function startTrent(config: TrentConfig, io: Io = { stdout: process
       if (auditStream && auditStream !== io.stdout) await new Promise<void>((resolve) => auditStream.end(resolve));
       await coordination.close();
       hsm.close();
+      rootKey.close();
       await storage.close();
       if (auditComplete) sessionMarker.close();
     })());

@@ -9,12 +9,13 @@ import { KmsError } from '../domain/errors.js';
 import { KeyRepository } from '../domain/key-repository.js';
 import type { ChangeFeed, Clock, RandomSource } from '../domain/ports.js';
 import { LocalKeyStore } from '../keystores/local/local-keystore.js';
-import { RootKey } from '../keystores/local/root-key.js';
+import { Pkcs11Modules } from '../keystores/pkcs11/pkcs11-token.js';
+import { bindRootKey, openConfiguredRootKey, type StoreRoot } from '../keystores/root-of-trust.js';
 import { PostgresChangeFeed } from '../storage/postgres/postgres-coordination.js';
-import { config, openStore, STORE_FLAGS } from './backup.js';
+import { config, openStore, ROOT_KEY_FLAGS, STORE_FLAGS } from './backup.js';
 
 export const AWS_MANAGED_KEY_USAGE = `  trent aws-managed-key create --service NAME [--account ID] [--region REGION]
-                             [--store sqlite|postgres://…] [--data-dir DIR] [--root-key-file FILE] [--config FILE]
+                             [--store sqlite|postgres://…] [--data-dir DIR] [--root-key-file FILE | --root-key pkcs11:…] [--config FILE]
       Creates the AWS managed key of an integrated service (KeyManager AWS, alias alias/aws/NAME, AWS's key policy,
       rotated every 365 days), or shows the one that exists. --account and --region default to the configured
       default account and region. The key is usable only by requests signed with an access key declared for the
@@ -30,7 +31,7 @@ export async function awsManagedKeyCommand(argv: string[], out: NodeJS.WritableS
   if (sub !== 'create') throw new ConfigError(`unknown aws-managed-key command "${sub ?? ''}" (create)\n${AWS_MANAGED_KEY_USAGE}`);
   const { values } = parseArgs({
     args: rest,
-    options: { ...STORE_FLAGS, 'root-key-file': { type: 'string' }, service: { type: 'string' }, account: { type: 'string' }, region: { type: 'string' } },
+    options: { ...STORE_FLAGS, ...ROOT_KEY_FLAGS, service: { type: 'string' }, account: { type: 'string' }, region: { type: 'string' } },
     strict: true, allowPositionals: false,
   });
   if (!values.service) throw new ConfigError('trent aws-managed-key create needs --service NAME (s3, ebs, rds, lambda, ...)');
@@ -44,10 +45,16 @@ export async function awsManagedKeyCommand(argv: string[], out: NodeJS.WritableS
 
   const storage = openStore(cfg.store);
   let feed: ChangeFeed | undefined;
+  let rootKey: StoreRoot | undefined;
   try {
     await storage.migrate();
-    const rootKey = cfg.rootKeyPassphrase ? await RootKey.fromPassphrase(cfg.rootKeyPassphrase, storage, random) : await RootKey.fromExistingFile(cfg.rootKeyFile);
-    await rootKey.verifyAgainst(storage);
+    const opened = await openConfiguredRootKey({ ...cfg, rootKeyCreate: false }, storage, random, new Pkcs11Modules(), { createFile: false });
+    try {
+      rootKey = await bindRootKey(storage, opened, random);
+    } catch (err) {
+      if (opened.kind === 'hsm') opened.key.close();
+      throw err;
+    }
     // PostgreSQL: every running node hears of the new alias. SQLite: the server does not cache a missing alias/aws/*.
     if (cfg.store.kind === 'postgres') feed = await PostgresChangeFeed.open(cfg.store.url, { timeoutMs: cfg.storeTimeoutSeconds * 1000 });
     const keys = new KeyRepository(storage, clock, feed ? { feed } : {});
@@ -64,6 +71,7 @@ export async function awsManagedKeyCommand(argv: string[], out: NodeJS.WritableS
     throw err;
   } finally {
     await feed?.close().catch(() => {});
+    rootKey?.close();
     await storage.close();
   }
 }

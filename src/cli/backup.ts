@@ -1,5 +1,6 @@
 // `trent backup` and `trent restore` (docs/backup.md): a consistent, still-encrypted copy of a store, restorable into
 // either backend.
+import { randomBytes, randomUUID } from 'node:crypto';
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
@@ -7,10 +8,12 @@ import { parseArgs } from 'node:util';
 import { accessKeyWrapContext } from '../auth/admin-credentials.js';
 import { ConfigError, describeStore, loadConfig, type StoreConfig, type TrentConfig } from '../config/config.js';
 import {
-  StorageNotEmptyError, type AuditStore, type SnapshotCounts, type SnapshotRecord, type SnapshotStorage, type Storage,
+  StorageNotEmptyError, type AuditStore, type RootKeyStorage, type SecretWrapper, type SnapshotCounts, type SnapshotRecord, type SnapshotStorage, type Storage,
 } from '../domain/ports.js';
 import { materialWrapContext } from '../keystores/local/local-keystore.js';
-import { RootKey } from '../keystores/local/root-key.js';
+import { HSM_CHECK_PREFIX, RootKey } from '../keystores/local/root-key.js';
+import { Pkcs11Modules } from '../keystores/pkcs11/pkcs11-token.js';
+import { checkValueMatches, openHsmRootKey, ROOT_CHECK_SETTING, ROOT_FINGERPRINT_SETTING, type OpenedRootKey } from '../keystores/root-of-trust.js';
 import { PostgresStorage } from '../storage/postgres/postgres-storage.js';
 import { SqliteStorage } from '../storage/sqlite/sqlite-storage.js';
 import { BACKUP_NOTICE, BackupFormatError, readBackup, writeBackup, type BackupHeader, type BackupSummary } from './backup-format.js';
@@ -19,19 +22,21 @@ export const BACKUP_USAGE = `  trent backup --out FILE [--store sqlite|postgres:
       Writes a consistent backup of the store (taken in one read transaction; the server may keep running) to
       FILE (mode 0600; never overwritten). Key material and secrets stay wrapped under the root key, which is
       NOT in the backup: back up the root key file (or passphrase) separately. docs/backup.md
-  trent restore --in FILE [--store sqlite|postgres://…] [--data-dir DIR] [--root-key-file FILE] [--config FILE]
+  trent restore --in FILE [--store sqlite|postgres://…] [--data-dir DIR] [--root-key-file FILE | --root-key pkcs11:…] [--config FILE]
       Restores a backup into a new, empty store of either backend, in one transaction. The configured root key
-      (--root-key-file, default <data-dir>/root-key, or TRENT_ROOT_KEY_PASSPHRASE) must be the backed-up
+      (--root-key-file, default <data-dir>/root-key, TRENT_ROOT_KEY_PASSPHRASE, or --root-key pkcs11:…) must be the backed-up
       store's: it is checked before anything is written.
 `;
 
-type SnapshotStore = Storage & SnapshotStorage & AuditStore;
+type SnapshotStore = Storage & SnapshotStorage & AuditStore & RootKeyStorage;
 
 export const STORE_FLAGS = { store: { type: 'string' }, 'data-dir': { type: 'string' }, config: { type: 'string' } } as const;
+/** How the commands that need the root key are told which: a file, or a key in a PKCS#11 token (docs/root-key.md). */
+export const ROOT_KEY_FLAGS = { 'root-key-file': { type: 'string' }, 'root-key': { type: 'string' }, 'pkcs11-module': { type: 'string' } } as const;
 
 export function config(values: Record<string, unknown>): TrentConfig {
   const flags: Record<string, string> = {};
-  for (const name of ['store', 'data-dir', 'config', 'root-key-file']) if (typeof values[name] === 'string') flags[name] = values[name] as string;
+  for (const name of ['store', 'data-dir', 'config', 'root-key-file', 'root-key', 'pkcs11-module']) if (typeof values[name] === 'string') flags[name] = values[name] as string;
   return loadConfig(flags, process.env);
 }
 
@@ -66,13 +71,17 @@ export async function backupCommand(argv: string[], out: NodeJS.WritableStream =
   if (cfg.store.kind === 'sqlite' && !existsSync(cfg.store.file)) throw new ConfigError(`there is no SQLite store at ${cfg.store.file} (check --data-dir and --store)`);
   const storage = openStore(cfg.store);
   let summary: BackupSummary;
+  let hsmRoot = false;
   try {
     await storage.migrate();
+    hsmRoot = (await storage.getSetting(ROOT_CHECK_SETTING))?.startsWith(HSM_CHECK_PREFIX) === true;
     summary = await writeBackup(values.out, { trentVersion: trentVersion(), createdAt: new Date().toISOString(), source: cfg.store.kind }, storage.exportSnapshot());
   } finally {
     await storage.close();
   }
-  const rootKey = cfg.rootKeyPassphrase ? 'the root key passphrase (TRENT_ROOT_KEY_PASSPHRASE)' : `the root key file ${cfg.rootKeyFile}`;
+  const rootKey = hsmRoot
+    ? 'the root key in the PKCS#11 token (non-extractable: with the HSM\'s own backup means; restore needs that same token key, docs/root-key.md)'
+    : cfg.rootKeyPassphrase ? 'the root key passphrase (TRENT_ROOT_KEY_PASSPHRASE)' : `the root key file ${cfg.rootKeyFile}`;
   out.write(
     `Backed up ${describeStore(cfg.store)} to ${path.resolve(values.out)}: ${describeCounts(summary.counts)}.\n` +
       `SHA-256 of the content: ${summary.sha256}\n\n` +
@@ -99,21 +108,28 @@ async function prepare(file: string): Promise<Prepared> {
   }
 }
 
-async function rootKeyFor(cfg: TrentConfig, settings: ReadonlyMap<string, string>): Promise<RootKey> {
+async function rootKeyFor(cfg: TrentConfig, settings: ReadonlyMap<string, string>): Promise<OpenedRootKey> {
+  if (cfg.rootKey) {
+    // Backups stay wrapped under the HSM root key: restore needs the same token key (docs/root-key.md).
+    const key = await openHsmRootKey(cfg.rootKey, { ...cfg, rootKeyCreate: false }, new Pkcs11Modules(), { bytes: (n) => randomBytes(n), uuid: () => randomUUID() });
+    return { kind: 'hsm', key };
+  }
   if (cfg.rootKeyPassphrase) {
     const salt = settings.get('root.scrypt.salt');
     if (!salt) throw new Error('TRENT_ROOT_KEY_PASSPHRASE is set, but the backed-up store did not use a passphrase (it has no scrypt salt): restore with its root key file instead; nothing restored');
-    return RootKey.fromPassphraseAndSalt(cfg.rootKeyPassphrase, salt);
+    return { kind: 'passphrase', key: await RootKey.fromPassphraseAndSalt(cfg.rootKeyPassphrase, salt) };
   }
   try {
-    return await RootKey.fromExistingFile(cfg.rootKeyFile);
+    return { kind: 'file', key: await RootKey.fromExistingFile(cfg.rootKeyFile) };
   } catch (err) {
-    throw new Error(`${(err as Error).message}: copy the root key file of the backed-up deployment there (or give --root-key-file, or TRENT_ROOT_KEY_PASSPHRASE); nothing restored`);
+    throw new Error(`${(err as Error).message}: copy the root key file of the backed-up deployment there (or give --root-key-file, --root-key pkcs11:..., or TRENT_ROOT_KEY_PASSPHRASE); nothing restored`);
   }
 }
 
+const rootKeyName = (cfg: TrentConfig): string => (cfg.rootKey ? `--root-key ${cfg.rootKey.split('?')[0]}` : cfg.rootKeyPassphrase ? 'TRENT_ROOT_KEY_PASSPHRASE' : cfg.rootKeyFile);
+
 /** Passes the records on, refusing any wrapped material or secret that does not unwrap under `rootKey`. */
-async function* unwrappable(records: AsyncIterable<SnapshotRecord>, rootKey: RootKey): AsyncIterable<SnapshotRecord> {
+async function* unwrappable(records: AsyncIterable<SnapshotRecord>, rootKey: SecretWrapper): AsyncIterable<SnapshotRecord> {
   for await (const r of records) {
     let plain: Buffer | undefined;
     if (r.type === 'material') plain = rootKey.unwrap(materialWrapContext(r.material.keyArn, r.material.materialId), r.material.wrapped);
@@ -131,7 +147,7 @@ async function* unwrappable(records: AsyncIterable<SnapshotRecord>, rootKey: Roo
 
 export async function restoreCommand(argv: string[], out: NodeJS.WritableStream = process.stdout): Promise<void> {
   const { values } = parseArgs({
-    args: argv, options: { ...STORE_FLAGS, in: { type: 'string' }, 'root-key-file': { type: 'string' } }, strict: true, allowPositionals: false,
+    args: argv, options: { ...STORE_FLAGS, ...ROOT_KEY_FLAGS, in: { type: 'string' } }, strict: true, allowPositionals: false,
   });
   if (!values.in) throw new ConfigError('trent restore needs --in FILE');
   const file = values.in;
@@ -142,13 +158,23 @@ export async function restoreCommand(argv: string[], out: NodeJS.WritableStream 
   const { summary, settings } = await prepare(file).catch((err: unknown) => {
     throw err instanceof BackupFormatError ? new Error(`${err.message}: nothing restored`) : err;
   });
-  const rootKey = await rootKeyFor(cfg, settings);
+  const opened = await rootKeyFor(cfg, settings);
+  const rootKey = opened.key;
   const check = settings.get('root.check');
-  if (check !== undefined && !rootKey.matchesCheckValue(check)) {
-    throw new Error(
-      `the root key does not match this backup (wrong key file or passphrase): nothing restored. ` +
-        `Use the root key of the deployment the backup was made from (${cfg.rootKeyPassphrase ? 'TRENT_ROOT_KEY_PASSPHRASE' : cfg.rootKeyFile}).`,
-    );
+  try {
+    if (check !== undefined && !checkValueMatches(opened, check)) {
+      throw new Error(
+        `the root key does not match this backup (wrong key file, passphrase or token key): nothing restored. ` +
+          `Use the root key of the deployment the backup was made from (${rootKeyName(cfg)}).`,
+      );
+    }
+    const fp = settings.get(ROOT_FINGERPRINT_SETTING);
+    if (fp !== undefined && !rootKey.unwrap(['root-fingerprint-key'], Buffer.from(fp, 'base64'))?.fill(0)) {
+      throw new Error('the backup\'s fingerprint key does not unwrap under the configured root key: nothing restored');
+    }
+  } catch (err) {
+    if (opened.kind === 'hsm') opened.key.close();
+    throw err;
   }
 
   // 3. One transaction into an empty store. Records are read (and checked) again as they are written: a file that
@@ -162,6 +188,7 @@ export async function restoreCommand(argv: string[], out: NodeJS.WritableStream 
     await storage.migrate();
     counts = await storage.importSnapshot(unwrappable(readBackup(file, (h) => (header = h)), rootKey));
   } catch (err) {
+    if (opened.kind === 'hsm') opened.key.close();
     await storage.close().catch(() => {});
     // A SQLite file this command created holds nothing: remove it, so that a failed restore leaves no trace.
     if (created && cfg.store.kind === 'sqlite') for (const f of ['', '-wal', '-shm']) rmSync(`${cfg.store.file}${f}`, { force: true });
@@ -172,13 +199,14 @@ export async function restoreCommand(argv: string[], out: NodeJS.WritableStream 
     if (err instanceof BackupFormatError) throw new Error(`${err.message}: nothing restored`);
     throw err;
   }
+  if (opened.kind === 'hsm') opened.key.close();
   await storage.close();
   const from = header ?? summary.header;
   out.write(
     `Restored ${file} (made ${from.createdAt} from ${from.source === 'sqlite' ? 'SQLite' : 'PostgreSQL'} by Trent ${from.trentVersion}) ` +
       `into ${describeStore(cfg.store)}: ${describeCounts(counts)}.\n` +
       (check === undefined ? 'The backup held no root key check value: the store had never been served.\n' : 'The configured root key matches the backup.\n') +
-      `Start Trent on it with the same root key (${cfg.rootKeyPassphrase ? 'TRENT_ROOT_KEY_PASSPHRASE' : cfg.rootKeyFile}). ` +
+      `Start Trent on it with the same root key (${rootKeyName(cfg)}). ` +
       `Administrator credentials are not in the backup: copy the old credentials file to ${path.join(cfg.dataDir, 'credentials')}.\n`,
   );
 }

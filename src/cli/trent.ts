@@ -6,16 +6,20 @@ import { AUDIT_USAGE, auditCommand } from './audit.js';
 import { BACKUP_USAGE, backupCommand, restoreCommand } from './backup.js';
 import { parseDuration } from './duration.js';
 import { XKS_PROXY_USAGE, xksProxyCommand } from './xks-proxy.js';
+import { ROOT_KEY_USAGE, rootKeyCommand } from './root-key.js';
 import { XksConfigError } from '../xks-proxy/config.js';
 
 const USAGE = `Usage:
   trent serve [--host 127.0.0.1] [--port 4599] [--data-dir ./data] [--region us-east-1] [--dev]
               [--default-account 111122223333] [--tls-cert FILE --tls-key FILE] [--allow-insecure-http]
-              [--root-key-file FILE] [--request-log stdout|stderr|off|FILE] [--config FILE]
+              [--root-key-file FILE | --root-key pkcs11:token=…;object=… [--root-key-create] [--pkcs11-module PATH]]
+              [--request-log stdout|stderr|off|FILE] [--config FILE]
               [--store sqlite|postgres://USER@HOST:PORT/DATABASE] [--service-access-keys AKID=s3,AKID2=ec2]
               [--audit-log FILE|-] [--audit-flush-ms 50]
       Every flag is also an environment variable (TRENT_PORT, TRENT_DATA_DIR, ...) and a key of the JSON
       config file (port, dataDir, ...). TRENT_ROOT_KEY_PASSPHRASE derives the root key from a passphrase.
+      --root-key: the root key is an AES-256 key in a PKCS#11 token (RFC 7512 URI; PIN from TRENT_PKCS11_PIN or
+      the URI's pin-source); no root key file is used (docs/root-key.md).
       --store: SQLite in <data-dir>/trent.db (default), or PostgreSQL for many nodes (docs/postgresql.md);
       the root key file and credentials stay in --data-dir either way.
   trent dev reset --endpoint URL
@@ -23,7 +27,7 @@ const USAGE = `Usage:
   trent dev advance-clock DURATION --endpoint URL
       Moves the clock of a server running with --dev forward by DURATION (400d, 36h, 90m, 30s, 1d12h) and runs
       the jobs that are then due (automatic rotation, scheduled deletion) at once. Only that node's clock moves.
-${BACKUP_USAGE}${AWS_MANAGED_KEY_USAGE}${AUDIT_USAGE}${XKS_PROXY_USAGE}`;
+${BACKUP_USAGE}${ROOT_KEY_USAGE}${AWS_MANAGED_KEY_USAGE}${AUDIT_USAGE}${XKS_PROXY_USAGE}`;
 
 async function serve(argv: string[]): Promise<void> {
   const options: Record<string, { type: 'string' | 'boolean' }> = { config: { type: 'string' } };
@@ -98,6 +102,8 @@ async function run(argv: string[]): Promise<void> {
     }
     case 'xks-proxy':
       return xksProxyCommand(rest);
+    case 'root-key':
+      return rootKeyCommand(rest);
     case undefined:
     case 'help':
     case '--help':

@@ -45,6 +45,17 @@ export interface TrentConfig {
   readonly rootKeyFile: string;
   /** Derive the root key from this passphrase (scrypt) instead of a key file. From env or config file only. */
   readonly rootKeyPassphrase?: string | undefined;
+  /**
+   * The root key in a PKCS#11 token: an RFC 7512 URI such as pkcs11:token=trent;object=trent-root (docs/root-key.md).
+   * When set, there is no root key file and the passphrase is not used.
+   */
+  readonly rootKey?: string | undefined;
+  /** Make the token's root key (AES-256, non-extractable) when it has none with the URI's label. */
+  readonly rootKeyCreate?: boolean | undefined;
+  /** The PKCS#11 module of the root key token, unless the URI has module-path=. */
+  readonly pkcs11Module?: string | undefined;
+  /** The root key token's user PIN (env TRENT_PKCS11_PIN or config file only), unless the URI has pin-source=. */
+  readonly pkcs11Pin?: string | undefined;
   /** Where the one-line-per-request log goes: stdout, stderr, off, or a file path. */
   readonly requestLog: string;
   /** Also stream every audit event, as one CloudTrail JSON line, once stored: a file path, or `-` for stdout. */
@@ -100,6 +111,10 @@ const FIELDS = {
   allowInsecureHttp: { flag: 'allow-insecure-http', parse: bool },
   rootKeyFile: { flag: 'root-key-file', parse: str },
   rootKeyPassphrase: { flag: null, parse: str },
+  rootKey: { flag: 'root-key', parse: pkcs11Uri },
+  rootKeyCreate: { flag: 'root-key-create', parse: bool },
+  pkcs11Module: { flag: 'pkcs11-module', parse: str },
+  pkcs11Pin: { flag: null, parse: str },
   requestLog: { flag: 'request-log', parse: str },
   auditLog: { flag: 'audit-log', parse: str },
   auditFlushMs: { flag: 'audit-flush-ms', parse: int(1, 10_000) },
@@ -185,6 +200,11 @@ export function loadConfig(flags: Record<string, string | boolean | undefined>, 
 
 export function isLoopback(host: string): boolean {
   return host === 'localhost' || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host);
+}
+
+function pkcs11Uri(v: unknown, name: string): string {
+  if (typeof v !== 'string' || !/^pkcs11:/i.test(v)) throw new ConfigError(`${name} must be a pkcs11: URI (RFC 7512), e.g. pkcs11:token=trent;object=trent-root`);
+  return v;
 }
 
 function store(v: unknown, name: string): StoreConfig {

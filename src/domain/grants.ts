@@ -197,7 +197,11 @@ const sorted = (r: Readonly<Record<string, string>> | undefined) => (r ? Object.
  */
 const TOKEN_CONTEXT = ['trent grant token v1'];
 
+/** Tokens opened lately: opening one is an unwrap (a token round trip with an HSM root key), done once per token. */
+const MAX_OPENED_TOKENS = 10_000;
+
 export class GrantTokens {
+  readonly #opened = new Map<string, { keyArn: string; grantId: string }>();
   constructor(private readonly wrapper: SecretWrapper) {}
 
   issue(keyArn: string, grantId: string): string {
@@ -206,6 +210,15 @@ export class GrantTokens {
 
   /** The grant a token names; InvalidGrantTokenException when it is not a token this store made. */
   open(token: string): { keyArn: string; grantId: string } {
+    const known = this.#opened.get(token);
+    if (known) return { ...known };
+    const opened = this.#open(token);
+    if (this.#opened.size >= MAX_OPENED_TOKENS) this.#opened.clear();
+    this.#opened.set(token, opened);
+    return { ...opened };
+  }
+
+  #open(token: string): { keyArn: string; grantId: string } {
     const bytes = /^[A-Za-z0-9_-]+$/.test(token) ? this.wrapper.unwrap(TOKEN_CONTEXT, Buffer.from(token, 'base64url')) : undefined;
     let parsed: unknown;
     try {

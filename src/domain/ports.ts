@@ -304,9 +304,19 @@ export interface Storage {
 
 /** Wraps secrets for storage at rest, bound to a context (the root key implements it). */
 export interface SecretWrapper {
+  /**
+   * Synchronous on purpose: with the root key in an HSM each call is one blocking token round trip (C_Encrypt /
+   * C_Decrypt), on cold paths only (unwrapped material and secrets are cached). See docs/root-key.md.
+   */
   wrap(context: readonly string[], secret: Buffer): Buffer;
   /** Undefined when `wrapped` was not made by this wrapper for this context. */
   unwrap(context: readonly string[], wrapped: Buffer): Buffer | undefined;
+}
+
+/** The root of trust of a store: wraps secrets at rest, and makes keyed fingerprints (ids of imported material). */
+export interface RootOfTrust extends SecretWrapper {
+  /** The same input always gives the same value; nobody without the store's fingerprint key can test a guess. */
+  fingerprint(context: readonly string[], data: Buffer): Buffer;
 }
 
 /**
@@ -438,6 +448,36 @@ export class StorageNotEmptyError extends Error {
     super(`the target store is not empty (${what}): restore only into a new, empty store`);
     this.name = 'StorageNotEmptyError';
   }
+}
+
+/** One secret a store keeps wrapped under the root key: what `trent root-key migrate` re-wraps (docs/root-key.md). */
+export type WrappedSecretRecord =
+  | { readonly kind: 'material'; readonly keyArn: string; readonly materialId: string; readonly wrapped: Buffer }
+  | { readonly kind: 'accessKey'; readonly accessKeyId: string; readonly wrapped: Buffer }
+  | { readonly kind: 'customKeyStorePassword'; readonly account: string; readonly region: string; readonly customKeyStoreId: string; readonly wrapped: Buffer };
+
+export type RewrapCounts = Record<WrappedSecretRecord['kind'], number>;
+
+/** Raised by rewrapSecrets when a server appears to be using the store (PostgreSQL: a scheduler lease is held). */
+export class StorageInUseError extends Error {
+  constructor(what: string) {
+    super(`the store is in use (${what}): stop every Trent server on it first`);
+    this.name = 'StorageInUseError';
+  }
+}
+
+/** Changing the root key of a whole store. */
+export interface RootKeyStorage {
+  /**
+   * In one write transaction that shuts other writers out: passes every secret wrapped under the root key (key
+   * material, erased material excepted; access key secrets; custom key store passwords) to `rewrap`, stores what it
+   * returns in its place, sets `settings` (a null value deletes the setting), and appends `event` (made once the
+   * counts are known) to the audit trail, all in that transaction. If `rewrap` throws, nothing is written.
+   * PostgreSQL refuses with StorageInUseError while a node holds an unexpired scheduler lease (a server runs).
+   */
+  rewrapSecrets(
+    rewrap: (secret: WrappedSecretRecord) => Buffer, settings: Readonly<Record<string, string | null>>, event?: (counts: RewrapCounts) => AuditEventInput,
+  ): Promise<RewrapCounts>;
 }
 
 /**

@@ -6,6 +6,16 @@ import path from 'node:path';
 import { describeStore, envName, loadConfig } from '../../src/config/config.js';
 
 describe('configuration', () => {
+  it('takes the HSM root key as a pkcs11: URI (flag, env, config file), its module from TRENT_PKCS11_MODULE and PIN from TRENT_PKCS11_PIN only', () => {
+    const c = loadConfig({ 'root-key': 'pkcs11:token=trent;object=root', 'root-key-create': true }, { TRENT_PKCS11_MODULE: '/lib/p11.so', TRENT_PKCS11_PIN: '123456' });
+    assert.equal(c.rootKey, 'pkcs11:token=trent;object=root');
+    assert.equal(c.rootKeyCreate, true);
+    assert.equal(c.pkcs11Module, '/lib/p11.so');
+    assert.equal(c.pkcs11Pin, '123456');
+    assert.equal(loadConfig({}, { TRENT_ROOT_KEY: 'pkcs11:token=t;object=o' }).rootKey, 'pkcs11:token=t;object=o');
+    assert.throws(() => loadConfig({ 'root-key': '/var/lib/trent/root-key' }, {}), /--root-key must be a pkcs11: URI/);
+  });
+
   it('has the documented defaults', () => {
     const c = loadConfig({}, {});
     assert.equal(c.host, '127.0.0.1');

@@ -14,8 +14,7 @@ import { generateSm2KeyPair, Sm2Key } from '../../crypto/sm2.js';
 import { signMessage, verifySignature, type SignatureScheme, type SigningKey } from '../../crypto/signatures.js';
 import { materialForm } from '../../domain/key-specs.js';
 import type { KeySpec as Spec } from '../../model/kms-model.generated.js';
-import type { Clock, ImportedMaterial, KeyStore, MaterialRecord, RandomSource } from '../../domain/ports.js';
-import type { RootKey } from './root-key.js';
+import type { Clock, ImportedMaterial, KeyStore, MaterialRecord, RandomSource, RootOfTrust } from '../../domain/ports.js';
 
 /** Associated data that binds wrapped material to its key and material id. */
 export const materialWrapContext = (keyArn: string, materialId: string): string[] => ['material', keyArn, materialId];
@@ -98,7 +97,7 @@ export class LocalKeyStore implements KeyStore {
   readonly #ivs = new RandomPool();
 
   constructor(
-    private readonly root: RootKey,
+    private readonly root: RootOfTrust,
     private readonly random: RandomSource,
     private readonly clock: Clock,
   ) {}

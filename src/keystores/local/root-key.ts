@@ -9,6 +9,8 @@ import type { RandomSource, SecretWrapper, Storage } from '../../domain/ports.js
 const scrypt = promisify(scryptCb) as (password: string, salt: Buffer, keylen: number, options: object) => Promise<Buffer>;
 const WRAP_VERSION = 1;
 const CHECK_LABEL = 'trent root key check v1';
+/** The `root.check` setting of a store whose root key is in an HSM starts with this (docs/root-key.md). */
+export const HSM_CHECK_PREFIX = 'hsm1:';
 const SCRYPT_PARAMS = { N: 1 << 15, r: 8, p: 1, maxmem: 64 * 1024 * 1024 };
 
 /**
@@ -70,6 +72,7 @@ export class RootKey implements SecretWrapper {
 
   /** Whether `stored` (a `root.check` setting) was made by this root key; constant time. */
   matchesCheckValue(stored: string): boolean {
+    if (stored.startsWith(HSM_CHECK_PREFIX)) return false;
     const a = Buffer.from(stored, 'base64');
     const b = Buffer.from(this.checkValue(), 'base64');
     return a.length === b.length && timingSafeEqual(a, b);
@@ -88,6 +91,9 @@ export class RootKey implements SecretWrapper {
   async verifyAgainst(storage: Storage): Promise<void> {
     const check = this.checkValue();
     const stored = await storage.putSettingIfAbsent('root.check', check);
+    if (stored.startsWith(HSM_CHECK_PREFIX)) {
+      throw new Error('this data store\'s root key is in a PKCS#11 token (an HSM root key): start with --root-key pkcs11:... (docs/root-key.md); refusing to start');
+    }
     if (!timingSafeEqual(Buffer.from(stored, 'base64'), Buffer.from(check, 'base64'))) {
       throw new Error('the root key does not match this data store (wrong key file or passphrase): refusing to start');
     }
@@ -95,15 +101,19 @@ export class RootKey implements SecretWrapper {
 
   /**
    * A keyed fingerprint: HMAC-SHA-256 of `data` under a subkey derived from the root key for `context`. The same input
-   * always gives the same value; without the root key nobody can test a guess (ids of imported material).
+   * always gives the same value; without the root key nobody can test a guess (ids of imported material). A store
+   * with a `root.fingerprint` setting (an HSM root key, or a migrated store) keys them with that secret instead.
    */
   fingerprint(context: readonly string[], data: Buffer): Buffer {
-    const subkey = createHmac('sha256', this.#key.unsafeBytes()).update(lengthPrefixed(['trent fingerprint v1', ...context])).digest();
-    try {
-      return createHmac('sha256', subkey).update(data).digest();
-    } finally {
-      subkey.fill(0);
-    }
+    return keyedFingerprint(this.#key.unsafeBytes(), context, data);
+  }
+
+  /**
+   * A copy of the secret this key's fingerprints are keyed with (the key itself): `trent root-key migrate` keeps it,
+   * wrapped under the new root key, as the store's fingerprint key, so imported material keeps its ids. Zero it after use.
+   */
+  fingerprintKeyCopy(): Buffer {
+    return Buffer.from(this.#key.unsafeBytes());
   }
 
   wrap(context: readonly string[], secret: Buffer): Buffer {
@@ -118,5 +128,15 @@ export class RootKey implements SecretWrapper {
     const tag = wrapped.subarray(wrapped.length - GCM_TAG_BYTES);
     const ciphertext = wrapped.subarray(1 + GCM_IV_BYTES, wrapped.length - GCM_TAG_BYTES);
     return gcmDecrypt(this.#key.unsafeBytes(), { iv, ciphertext, tag }, lengthPrefixed(context));
+  }
+}
+
+/** HMAC-SHA-256 of `data` under HMAC(key, ["trent fingerprint v1", ...context]). */
+export function keyedFingerprint(key: Buffer, context: readonly string[], data: Buffer): Buffer {
+  const subkey = createHmac('sha256', key).update(lengthPrefixed(['trent fingerprint v1', ...context])).digest();
+  try {
+    return createHmac('sha256', subkey).update(data).digest();
+  } finally {
+    subkey.fill(0);
   }
 }

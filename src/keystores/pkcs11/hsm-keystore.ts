@@ -32,7 +32,7 @@ export function parseHsmMaterialRef(wrapped: Buffer): { customKeyStoreId: string
 
 export const isHsmMaterial = (m: MaterialRecord): boolean => m.wrapped[0] === REF_MARK && parseHsmMaterialRef(m.wrapped) !== undefined;
 
-const passwordContext = (customKeyStoreId: string) => ['custom-key-store-password', customKeyStoreId];
+export const passwordContext = (customKeyStoreId: string): string[] => ['custom-key-store-password', customKeyStoreId];
 
 interface OpenToken {
   readonly token: Pkcs11Token;

@@ -378,6 +378,55 @@ export class Pkcs11Token {
     );
   }
 
+  /**
+   * Runs `fn` synchronously, on an idle session (or a new one, even past maxSessions: blocking callers never overlap,
+   * JavaScript being single-threaded). For callers that cannot await: the HSM root key (docs/root-key.md). A
+   * session-level failure replaces the session and retries once, as #withSession does.
+   */
+  #withSessionBlocking<T>(what: string, fn: (s: Handle) => T, decrypting = false): T {
+    for (let attempt = 0; ; attempt++) {
+      if (this.#closed) throw new Pkcs11TokenError('session', 'the token is closed');
+      const session = this.#idle.pop() ?? this.#newSession();
+      let failed = false;
+      try {
+        return fn(session);
+      } catch (raw) {
+        const err = mapPkcs11Error(raw, what, decrypting);
+        failed = err.kind === 'session' || err.kind === 'device';
+        if (err.kind === 'session' && attempt === 0) {
+          this.#keyHandles.clear();
+          continue;
+        }
+        throw err;
+      } finally {
+        this.#release(session, failed);
+      }
+    }
+  }
+
+  /** AES-256-GCM in the token, as `encrypt`, but blocking the event loop for the length of the call (C_Encrypt). */
+  encryptBlocking(keyId: Buffer, plaintext: Buffer, aad: Buffer): { iv: Buffer; ciphertext: Buffer; tag: Buffer } {
+    const iv = this.opts.randomBytes(GCM_IV_BYTES);
+    const out = this.#withSessionBlocking('C_Encrypt', (s) => {
+      this.mod.C_EncryptInit(s, gcm(iv, aad), this.#findKey(s, keyId));
+      return this.mod.C_Encrypt(s, plaintext, Buffer.alloc(plaintext.length + GCM_TAG_BYTES));
+    });
+    return { iv, ciphertext: out.subarray(0, out.length - GCM_TAG_BYTES), tag: out.subarray(out.length - GCM_TAG_BYTES) };
+  }
+
+  /** AES-256-GCM decryption in the token, blocking (C_Decrypt); `authentication-failed` when the tag does not verify. */
+  decryptBlocking(keyId: Buffer, iv: Buffer, ciphertext: Buffer, tag: Buffer, aad: Buffer): Buffer {
+    if (iv.length !== GCM_IV_BYTES || tag.length !== GCM_TAG_BYTES) throw new Pkcs11TokenError('authentication-failed', 'C_Decrypt: bad IV or tag length');
+    return this.#withSessionBlocking(
+      'C_Decrypt',
+      (s) => {
+        this.mod.C_DecryptInit(s, gcm(iv, aad), this.#findKey(s, keyId));
+        return this.mod.C_Decrypt(s, Buffer.concat([ciphertext, tag]), Buffer.alloc(ciphertext.length + GCM_TAG_BYTES));
+      },
+      true,
+    );
+  }
+
   /** Random bytes from the token's generator (C_GenerateRandom). */
   async random(n: number): Promise<Buffer> {
     return this.#withSession('C_GenerateRandom', (s) => this.mod.C_GenerateRandom(s, Buffer.alloc(n)));

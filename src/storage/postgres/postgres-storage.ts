@@ -1,11 +1,11 @@
 import pg from 'pg';
 import type {
   AccessKeyRecord, AliasRecord, AuditEventInput, AuditEventRecord, AuditEventSource, AuditQuery, AuditStore, CustomKeyStoreRecord, KeyRecord, MaterialRecord,
-  Page, Scope, SnapshotCounts, SnapshotRecord, SnapshotStorage, Storage, TagRecord,
+  Page, Scope, SnapshotCounts, SnapshotRecord, SnapshotStorage, Storage, TagRecord, RewrapCounts, RootKeyStorage, WrappedSecretRecord,
 } from '../../domain/ports.js';
 import { chainHash } from '../../domain/audit-chain.js';
 import {
-  emptySnapshotCounts, StorageConflictError, StorageDuplicateError, StorageLimitError, StorageNotEmptyError,
+  emptySnapshotCounts, StorageConflictError, StorageDuplicateError, StorageLimitError, StorageNotEmptyError, StorageInUseError,
 } from '../../domain/ports.js';
 import { POSTGRES_MIGRATIONS } from './migrations.js';
 import { GRANT_COLUMNS, grantValues, retirableSortKey, splitRetirableSortKey, toGrant, type GrantRow } from '../grant-rows.js';
@@ -200,7 +200,7 @@ const swallow = () => {};
  * keys are updated by compare-and-set on their version; per-key limits are checked in SERIALIZABLE transactions
  * (retried on serialization failure), so concurrent writers on any number of nodes can never pass a limit.
  */
-export class PostgresStorage implements Storage, SnapshotStorage, AuditStore {
+export class PostgresStorage implements Storage, SnapshotStorage, AuditStore, RootKeyStorage {
   readonly #pool: pg.Pool;
   readonly #audit: AuditEventSource | undefined;
   /** The pool's query, with connection failures turned into StorageUnavailableError. */
@@ -772,6 +772,49 @@ export class PostgresStorage implements Storage, SnapshotStorage, AuditStore {
     await this.#tx('the store', async (c) => {
       for (const table of ['key_materials', 'tags', 'grants', 'aliases', 'keys', 'custom_key_stores']) await c.query(`DELETE FROM ${table}`);
     });
+  }
+
+  /**
+   * One transaction that first locks the tables holding wrapped secrets, and the settings, against writers
+   * (EXCLUSIVE: reads go on), and refuses while a node holds an unexpired scheduler lease (a server runs).
+   */
+  async rewrapSecrets(
+    rewrap: (secret: WrappedSecretRecord) => Buffer, settings: Readonly<Record<string, string | null>>, event?: (counts: RewrapCounts) => AuditEventInput,
+  ): Promise<RewrapCounts> {
+    return this.#tx('root key migration', async (c) => {
+      const counts: RewrapCounts = { material: 0, accessKey: 0, customKeyStorePassword: 0 };
+      await c.query('LOCK TABLE key_materials, access_keys, custom_key_stores, settings IN EXCLUSIVE MODE');
+      const held = await c.query<{ job: string }>('SELECT job FROM scheduler_leases WHERE expires_at > (extract(epoch from clock_timestamp()) * 1000)::bigint');
+      if (held.rows.length > 0) throw new StorageInUseError(`a node holds the scheduler lease of ${held.rows.map((r) => r.job).join(', ')}`);
+      const materials = await c.query<{ key_arn: string; material_id: string; wrapped: Buffer }>(
+        'SELECT key_arn, material_id, wrapped FROM key_materials WHERE length(wrapped) > 0 ORDER BY key_arn, material_id',
+      );
+      for (const m of materials.rows) {
+        const wrapped = rewrap({ kind: 'material', keyArn: m.key_arn, materialId: m.material_id, wrapped: m.wrapped });
+        await c.query('UPDATE key_materials SET wrapped = $1 WHERE key_arn = $2 AND material_id = $3', [wrapped, m.key_arn, m.material_id]);
+        counts.material++;
+      }
+      const accessKeys = await c.query<{ access_key_id: string; secret_wrapped: Buffer }>('SELECT access_key_id, secret_wrapped FROM access_keys ORDER BY access_key_id');
+      for (const a of accessKeys.rows) {
+        const wrapped = rewrap({ kind: 'accessKey', accessKeyId: a.access_key_id, wrapped: a.secret_wrapped });
+        await c.query('UPDATE access_keys SET secret_wrapped = $1 WHERE access_key_id = $2', [wrapped, a.access_key_id]);
+        counts.accessKey++;
+      }
+      const stores = await c.query<{ account: string; region: string; custom_key_store_id: string; password_wrapped: Buffer }>(
+        'SELECT account, region, custom_key_store_id, password_wrapped FROM custom_key_stores WHERE password_wrapped IS NOT NULL ORDER BY account, region, custom_key_store_id',
+      );
+      for (const s of stores.rows) {
+        const wrapped = rewrap({ kind: 'customKeyStorePassword', account: s.account, region: s.region, customKeyStoreId: s.custom_key_store_id, wrapped: s.password_wrapped });
+        await c.query('UPDATE custom_key_stores SET password_wrapped = $1 WHERE account = $2 AND region = $3 AND custom_key_store_id = $4', [wrapped, s.account, s.region, s.custom_key_store_id]);
+        counts.customKeyStorePassword++;
+      }
+      for (const [name, value] of Object.entries(settings)) {
+        if (value === null) await c.query('DELETE FROM settings WHERE name = $1', [name]);
+        else await c.query('INSERT INTO settings (name, value) VALUES ($1, $2) ON CONFLICT (name) DO UPDATE SET value = excluded.value', [name, value]);
+      }
+      if (event) await appendChain(c, [event(counts)]);
+      return counts;
+    }, 'read committed', () => false);
   }
 
   /**

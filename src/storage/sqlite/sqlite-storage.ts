@@ -1,7 +1,7 @@
 import type { SqliteDatabase } from './driver.js';
 import type {
   AccessKeyRecord, AliasRecord, AuditEventInput, AuditEventRecord, AuditEventSource, AuditQuery, AuditStore, CustomKeyStoreRecord, KeyRecord, MaterialRecord,
-  Page, Scope, SnapshotCounts, SnapshotRecord, SnapshotStorage, Storage, TagRecord,
+  Page, Scope, SnapshotCounts, SnapshotRecord, SnapshotStorage, Storage, TagRecord, RewrapCounts, RootKeyStorage, WrappedSecretRecord,
 } from '../../domain/ports.js';
 import { appendChainSqlite, AuditAppender, auditParams, INSERT_AUDIT, openSqlite, toAuditEvent, type AuditRow } from './sqlite-audit.js';
 import {
@@ -134,7 +134,7 @@ const isUniqueViolation = (err: unknown): boolean =>
   typeof err === 'object' && err !== null && String((err as { code?: string }).code).startsWith('SQLITE_CONSTRAINT');
 
 /** The embedded default store: one SQLite file in WAL mode with full-sync commits. */
-export class SqliteStorage implements Storage, SnapshotStorage, AuditStore {
+export class SqliteStorage implements Storage, SnapshotStorage, AuditStore, RootKeyStorage {
   readonly #db: SqliteDatabase;
   readonly #file: string;
   readonly #audit: AuditEventSource | undefined;
@@ -599,6 +599,40 @@ export class SqliteStorage implements Storage, SnapshotStorage, AuditStore {
     db.transaction(() => {
       for (const table of ['key_materials', 'tags', 'grants', 'aliases', 'keys', 'custom_key_stores']) db.exec(`DELETE FROM ${table}`);
     }).immediate();
+  }
+
+  /** BEGIN IMMEDIATE on the main connection: other writers (other processes too) wait or fail with SQLITE_BUSY. */
+  async rewrapSecrets(
+    rewrap: (secret: WrappedSecretRecord) => Buffer, settings: Readonly<Record<string, string | null>>, event?: (counts: RewrapCounts) => AuditEventInput,
+  ): Promise<RewrapCounts> {
+    const db = this.#db;
+    const counts: RewrapCounts = { material: 0, accessKey: 0, customKeyStorePassword: 0 };
+    db.transaction(() => {
+      const materials = db.prepare('SELECT key_arn, material_id, wrapped FROM key_materials WHERE length(wrapped) > 0 ORDER BY key_arn, material_id').all() as { key_arn: string; material_id: string; wrapped: Buffer }[];
+      const putMaterial = db.prepare('UPDATE key_materials SET wrapped = ? WHERE key_arn = ? AND material_id = ?');
+      for (const m of materials) {
+        putMaterial.run(rewrap({ kind: 'material', keyArn: m.key_arn, materialId: m.material_id, wrapped: m.wrapped }), m.key_arn, m.material_id);
+        counts.material++;
+      }
+      const accessKeys = db.prepare('SELECT access_key_id, secret_wrapped FROM access_keys ORDER BY access_key_id').all() as { access_key_id: string; secret_wrapped: Buffer }[];
+      const putAccessKey = db.prepare('UPDATE access_keys SET secret_wrapped = ? WHERE access_key_id = ?');
+      for (const a of accessKeys) {
+        putAccessKey.run(rewrap({ kind: 'accessKey', accessKeyId: a.access_key_id, wrapped: a.secret_wrapped }), a.access_key_id);
+        counts.accessKey++;
+      }
+      const stores = db.prepare('SELECT account, region, custom_key_store_id, password_wrapped FROM custom_key_stores WHERE password_wrapped IS NOT NULL ORDER BY account, region, custom_key_store_id').all() as { account: string; region: string; custom_key_store_id: string; password_wrapped: Buffer }[];
+      const putPassword = db.prepare('UPDATE custom_key_stores SET password_wrapped = ? WHERE account = ? AND region = ? AND custom_key_store_id = ?');
+      for (const c of stores) {
+        putPassword.run(rewrap({ kind: 'customKeyStorePassword', account: c.account, region: c.region, customKeyStoreId: c.custom_key_store_id, wrapped: c.password_wrapped }), c.account, c.region, c.custom_key_store_id);
+        counts.customKeyStorePassword++;
+      }
+      for (const [name, value] of Object.entries(settings)) {
+        if (value === null) db.prepare('DELETE FROM settings WHERE name = ?').run(name);
+        else db.prepare('INSERT INTO settings VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET value = excluded.value').run(name, value);
+      }
+      if (event) appendChainSqlite(db, [event(counts)]);
+    }).immediate();
+    return counts;
   }
 
   /**
