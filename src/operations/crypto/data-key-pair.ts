@@ -4,7 +4,7 @@ import { SecretBytes } from '../../crypto/secret-bytes.js';
 import type { EncryptionContext } from '../../domain/encryption-context.js';
 import { dataKeyPairParams } from '../../domain/key-specs.js';
 import { sealSymmetric } from '../../domain/symmetric.js';
-import { CRYPTO_KEY, dryRunCheck, keyForOperation } from '../common.js';
+import { CRYPTO_KEY, cryptoCall, dryRunCheck, keyForOperation } from '../common.js';
 import type { RequestContext, Services } from '../operation.js';
 import { currentMaterial, requireSymmetricDataKey } from './symmetric-key.js';
 
@@ -34,6 +34,6 @@ export async function generateDataKeyPair(
   dryRunCheck(input.DryRun);
   const pair = await generateDerKeyPair(params);
   const privateKey = SecretBytes.adopt(pair.privateKey);
-  const blob = await sealSymmetric(svc.keystore, key, material, privateKey.unsafeBytes(), input.EncryptionContext);
+  const blob = await sealSymmetric(svc.keystore, key, material, privateKey.unsafeBytes(), input.EncryptionContext, cryptoCall(ctx, operation));
   return { privateKey, blob, publicKey: pair.publicKey, keyArn: key.arn, materialId: material.materialId };
 }
