@@ -2,9 +2,35 @@
 // store's access key), over HTTPS that trusts the configured CA, with a per-call timeout (AWS: 250 ms). Each answer is
 // classified so that management operations can map it to AWS's Xks* exceptions and connection error codes, and
 // cryptographic operations to KMSInvalidStateException.
-import { createHash } from 'node:crypto';
+import { createHash, createHmac } from 'node:crypto';
 import https from 'node:https';
-import { canonicalRequest, formatAmzDate, sha256Hex, signature, signingKey, stringToSign, ALGORITHM, TERMINATOR, type HeaderPair } from '../../auth/sigv4.js';
+import { isIP } from 'node:net';
+
+// SigV4 (AWS Signature Version 4) as KMS signs XKS requests. Self-contained: adapters do not import the auth layer,
+// and the paths signed here hold only unreserved characters ([A-Za-z0-9/_.-]), so they need no URI encoding.
+const ALGORITHM = 'AWS4-HMAC-SHA256';
+const TERMINATOR = 'aws4_request';
+type HeaderPair = readonly [string, string];
+const sha256Hex = (data: string | Buffer): string => createHash('sha256').update(data).digest('hex');
+const hmac = (key: Buffer | string, data: string): Buffer => createHmac('sha256', key).update(data, 'utf8').digest();
+const formatAmzDate = (d: Date): string => d.toISOString().replace(/[-:]/g, '').replace(/\.\d{3}/, '');
+function signingKey(secret: Buffer, date: string, region: string, service: string): Buffer {
+  const k1 = hmac(Buffer.concat([Buffer.from('AWS4'), secret]), date);
+  const k2 = hmac(k1, region);
+  const k3 = hmac(k2, service);
+  const key = hmac(k3, TERMINATOR);
+  k1.fill(0);
+  k2.fill(0);
+  k3.fill(0);
+  return key;
+}
+function canonicalRequest(r: { method: string; path: string; query: string; headers: readonly HeaderPair[]; signedHeaders: readonly string[]; payloadHash: string }): string {
+  const byName = new Map(r.headers.map(([n, v]) => [n.toLowerCase(), v.trim().replace(/\s+/g, ' ')]));
+  const canonicalHeaders = r.signedHeaders.map((n) => `${n}:${byName.get(n) ?? ''}\n`).join('');
+  return [r.method, r.path, r.query, canonicalHeaders, r.signedHeaders.join(';'), r.payloadHash].join('\n');
+}
+const stringToSign = (amzDate: string, scope: string, canonical: string): string => [ALGORITHM, amzDate, scope, sha256Hex(canonical)].join('\n');
+const signature = (key: Buffer, toSign: string): string => createHmac('sha256', key).update(toSign, 'utf8').digest('hex');
 
 export const XKS_SERVICE = 'kms-xks-proxy';
 
@@ -12,6 +38,8 @@ export const XKS_SERVICE = 'kms-xks-proxy';
 export type XksFailureKind = 'not-reachable' | 'timed-out' | 'tls' | 'invalid-response' | 'proxy-error';
 
 export class XksCallError extends Error {
+  /** A kept-alive connection found closed: safe to retry once (nothing reached the proxy). */
+  stale: boolean;
   constructor(
     readonly kind: XksFailureKind,
     message: string,
@@ -19,6 +47,7 @@ export class XksCallError extends Error {
     readonly errorName?: string,
   ) {
     super(message);
+    this.stale = false;
     this.name = 'XksCallError';
   }
 }
@@ -186,7 +215,17 @@ export class XksClient {
     return plaintext;
   }
 
-  #call(endpoint: XksEndpoint, suffix: string, body: unknown): Promise<Record<string, unknown>> {
+  async #call(endpoint: XksEndpoint, suffix: string, body: unknown): Promise<Record<string, unknown>> {
+    try {
+      return await this.#once(endpoint, suffix, body);
+    } catch (err) {
+      // A kept-alive connection the proxy closed meanwhile (a proxy restart): once more on a fresh connection.
+      if (err instanceof XksCallError && err.stale) return this.#once(endpoint, suffix, body);
+      throw err;
+    }
+  }
+
+  #once(endpoint: XksEndpoint, suffix: string, body: unknown): Promise<Record<string, unknown>> {
     const req = signXksRequest(endpoint, this.opts.region, this.opts.port, `${endpoint.uriPath}${suffix}`, body, this.opts.now?.() ?? new Date());
     const url = new URL(endpoint.uriEndpoint);
     return new Promise((resolve, reject) => {
@@ -201,7 +240,7 @@ export class XksClient {
       const r = https.request(
         {
           host: url.hostname, port: this.opts.port, method: 'POST', path: req.path, headers: { ...req.headers, 'content-length': String(Buffer.byteLength(req.body)) },
-          ...(this.opts.ca !== undefined && { ca: this.opts.ca }), agent: agentFor(this.opts.ca), servername: url.hostname,
+          ...(this.opts.ca !== undefined && { ca: this.opts.ca }), agent: agentFor(this.opts.ca), ...(isIP(url.hostname) === 0 && { servername: url.hostname }),
         },
         (res) => {
           const chunks: Buffer[] = [];
@@ -243,6 +282,12 @@ export class XksClient {
         done(new XksCallError('timed-out', `the proxy did not answer within ${this.opts.timeoutMs} ms`));
       }, this.opts.timeoutMs);
       r.on('error', (e: NodeJS.ErrnoException) => {
+        if (r.reusedSocket && (e.code === 'ECONNRESET' || e.code === 'EPIPE')) {
+          const stale = new XksCallError('not-reachable', `the proxy closed the connection: ${e.code}`);
+          stale.stale = true;
+          done(stale);
+          return;
+        }
         const tls = typeof e.code === 'string' && (/CERT|SSL|TLS|SELF_SIGNED|ERR_TLS/.test(e.code) || e.code === 'EPROTO');
         done(new XksCallError(tls ? 'tls' : 'not-reachable', tls ? `TLS with the proxy failed: ${e.code}` : `the proxy is not reachable: ${e.code ?? e.message}`));
       });
