@@ -288,7 +288,7 @@ export class XksClient {
           done(stale);
           return;
         }
-        const tls = typeof e.code === 'string' && (/CERT|SSL|TLS|SELF_SIGNED|ERR_TLS/.test(e.code) || e.code === 'EPROTO');
+        const tls = typeof e.code === 'string' && (/CERT|SSL|TLS|SELF_SIGNED|VERIFY|ISSUER|SIGNATURE|HOSTNAME/.test(e.code) || e.code === 'EPROTO');
         done(new XksCallError(tls ? 'tls' : 'not-reachable', tls ? `TLS with the proxy failed: ${e.code}` : `the proxy is not reachable: ${e.code ?? e.message}`));
       });
       r.end(req.body);
