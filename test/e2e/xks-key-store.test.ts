@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -145,7 +145,10 @@ describe('external key store (EXTERNAL_KEY_STORE through trent xks-proxy on Soft
     const ec = { purpose: 'xks-e2e' };
     const before = proxy.stdout().length;
     const { CiphertextBlob } = await kms.send(new EncryptCommand({ KeyId: keyArn, Plaintext: plaintext, EncryptionContext: ec }));
-    const logged = proxy.stdout().slice(before).trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>).filter((l) => l.api === 'Encrypt');
+    // The proxy's request log (one JSON line per request, written after the answer): complete lines only.
+    const encryptLines = () => proxy.stdout().slice(before).split('\n').slice(0, -1).map((l) => JSON.parse(l) as Record<string, unknown>).filter((l) => l.api === 'Encrypt');
+    await within(5_000, 'the proxy logged the Encrypt', async () => encryptLines().length > 0);
+    const logged = encryptLines();
     assert.equal(logged.length, 1);
     assert.equal(logged[0]!.keyId, 'foo');
     assert.equal(logged[0]!.kmsOperation, 'Encrypt');
@@ -221,5 +224,22 @@ describe('external key store (EXTERNAL_KEY_STORE through trent xks-proxy on Soft
     }))).Plaintext!).toString(), 'again');
     await kms.send(new DisconnectCustomKeyStoreCommand({ CustomKeyStoreId: storeId }));
     await rejects(kms.send(new DeleteCustomKeyStoreCommand({ CustomKeyStoreId: storeId })), 'CustomKeyStoreHasCMKsException');
+  });
+
+  it('never writes the proxy secret: not in the audit trail, the request log, or the database files', async () => {
+    const r = spawnSync(process.execPath, [path.join(repoRoot, 'bin/trent.js'), 'audit', 'lookup', '--data-dir', dataDir, '--max-results', '1000'], { encoding: 'utf8', timeout: 60_000 });
+    assert.equal(r.status, 0, r.stderr);
+    const events = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as { eventName: string; requestParameters: Record<string, unknown> | null; errorCode?: string });
+    const created = events.filter((e) => e.eventName === 'CreateCustomKeyStore' && !e.errorCode);
+    assert.equal(created.length, 1);
+    assert.equal(created[0]!.requestParameters?.xksProxyUriPath, URI_PATH);
+    assert.ok(events.some((e) => e.eventName === 'CreateCustomKeyStore' && e.errorCode === 'XksProxyIncorrectAuthenticationCredentialException'));
+    const secretBytes = Buffer.from(SECRET);
+    assert.ok(!r.stdout.includes(SECRET));
+    assert.ok(!server.stdout().includes(SECRET) && !server.stderr().includes(SECRET));
+    for (const f of readdirSync(dataDir)) {
+      const file = path.join(dataDir, f);
+      if (statSync(file).isFile()) assert.ok(!readFileSync(file).includes(secretBytes), `the secret is in ${f}`);
+    }
   });
 });
