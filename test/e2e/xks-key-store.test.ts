@@ -11,7 +11,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import {
   ConnectCustomKeyStoreCommand, CreateCustomKeyStoreCommand, CreateKeyCommand, DecryptCommand, DeleteCustomKeyStoreCommand,
-  DescribeCustomKeyStoresCommand, DescribeKeyCommand, DisconnectCustomKeyStoreCommand, EncryptCommand, GenerateDataKeyCommand,
+  DescribeCustomKeyStoresCommand, DescribeKeyCommand, DisconnectCustomKeyStoreCommand, EncryptCommand, GenerateDataKeyCommand, GenerateDataKeyPairCommand,
   ReEncryptCommand, UpdateCustomKeyStoreCommand, type KMSClient,
 } from '@aws-sdk/client-kms';
 import { awsCli } from '../helpers/aws-cli.js';
@@ -165,6 +165,7 @@ describe('external key store (EXTERNAL_KEY_STORE through trent xks-proxy on Soft
 
     const dk = await kms.send(new GenerateDataKeyCommand({ KeyId: keyArn, KeySpec: 'AES_256' }));
     assert.deepEqual(Buffer.from((await kms.send(new DecryptCommand({ CiphertextBlob: dk.CiphertextBlob }))).Plaintext!), Buffer.from(dk.Plaintext!));
+    await rejects(kms.send(new GenerateDataKeyPairCommand({ KeyId: keyArn, KeyPairSpec: 'ECC_NIST_P256' })), 'UnsupportedOperationException');
     // ReEncrypt out of the external key store and back in.
     const local = (await kms.send(new CreateKeyCommand({}))).KeyMetadata!.Arn!;
     const moved = await kms.send(new ReEncryptCommand({ CiphertextBlob, SourceEncryptionContext: ec, DestinationKeyId: local }));
