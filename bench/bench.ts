@@ -3,12 +3,14 @@
 // RSA_2048, ECC_NIST_P256 and Ed25519 keys, GenerateMac and GenerateDataKeyPair (RSA_2048, ECC_NIST_P256). Prints
 // requests/s, p50/p99 latency and Trent's share of the bare server's requests/s. Then the stores: Encrypt and CreateKey on SQLite (one node), on PostgreSQL (one node),
 // and on two nodes sharing one PostgreSQL database (the load spread over both), and through an HSM key store (a
-// SoftHSM2 token: the key in the token, AES-GCM done by it; SQLite store), with ratios to SQLite's default key store. PostgreSQL is
+// SoftHSM2 token: the key in the token, AES-GCM done by it; SQLite store), and through an external key store (a
+// `trent xks-proxy` over HTTPS on the same machine, its key in a SoftHSM2 token: double encryption, Encrypt only since
+// each KMS key needs its own external key), with ratios to SQLite's default key store. PostgreSQL is
 // a throwaway cluster of the bench's own (initdb/pg_ctl on this machine, PostgreSQL's durable defaults, as SQLite's
 // synchronous=FULL). Writes nothing to the repo: data dirs, request logs and the cluster go to temp dirs.
 //
 //   npm run bench -- [--duration 10] [--connections 16] [--ops Encrypt,Decrypt,GenerateDataKey | asymmetric | all]
-//                    [--stores sqlite,postgres,two-node,hsm] [--store-ops Encrypt,CreateKey]
+//                    [--stores sqlite,postgres,two-node,hsm,xks] [--store-ops Encrypt,CreateKey]
 //                    [--auth dev|credentials] [--request-log file|off|stdout]
 //
 // --stores '' (empty) skips the store comparison; --ops '' skips the bare-server comparison.
@@ -16,7 +18,8 @@
 // --auth dev (default) starts Trent with --dev and signs with a made-up access key; --auth credentials starts it
 // without --dev and signs with the administrator credentials Trent writes to <data-dir>/credentials on first start.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
 import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -24,6 +27,8 @@ import { parseArgs } from 'node:util';
 import autocannon, { type Result } from 'autocannon';
 import { postgresSkipReason, startPostgresCluster } from '../test/helpers/postgres.js';
 import { softHsm, softhsmSkip } from '../test/helpers/softhsm.js';
+import { makeTestCa, opensslSkip } from '../test/helpers/test-ca.js';
+import { startXksProxy } from '../test/helpers/xks-proxy.js';
 import { signRequest, type Credentials } from './sigv4.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url)); // dist/bench
@@ -39,10 +44,10 @@ const OPS = [...SYMMETRIC_OPS, ...ASYMMETRIC_OPS] as const;
 type Op = (typeof OPS)[number];
 const STORE_OPS = ['Encrypt', 'CreateKey'] as const;
 type StoreOp = (typeof STORE_OPS)[number];
-const STORES = ['sqlite', 'postgres', 'two-node', 'hsm'] as const;
+const STORES = ['sqlite', 'postgres', 'two-node', 'hsm', 'xks'] as const;
 type Store = (typeof STORES)[number];
 const PRESETS: Record<string, readonly Op[]> = { all: OPS, asymmetric: ASYMMETRIC_OPS, symmetric: SYMMETRIC_OPS };
-const STORE_LABEL: Record<Store, string> = { sqlite: 'SQLite, 1 node', postgres: 'PostgreSQL, 1 node', 'two-node': 'PostgreSQL, 2 nodes', hsm: 'HSM key store (SoftHSM2), SQLite' };
+const STORE_LABEL: Record<Store, string> = { sqlite: 'SQLite, 1 node', postgres: 'PostgreSQL, 1 node', 'two-node': 'PostgreSQL, 2 nodes', hsm: 'HSM key store (SoftHSM2), SQLite', xks: 'External key store (trent xks-proxy on SoftHSM2), SQLite' };
 
 const { values: argv } = parseArgs({
   options: {
@@ -388,6 +393,10 @@ async function main(): Promise<void> {
     const storeRows: { store: Store; op: StoreOp; m: Measured; cpuUs: number }[] = [];
     const measure = async (store: Store, nodes: readonly Trent[], nodeBodies: Record<string, Case>, creds: Credentials) => {
       for (const op of storeOps) {
+        if (!nodeBodies[op]) {
+          console.log(`  ${op.padEnd(10)} ${STORE_LABEL[store].padEnd(20)} (not measured: no replayable request)`);
+          continue;
+        }
         const targets = () => nodes.map((t) => ({ url: t.url, req: signed(t.url, nodeBodies[op]!.op, nodeBodies[op]!.body, creds) }));
         if (warmup > 0) await loadSpread(targets(), warmup, `${op} ${store} warm-up`);
         // Trent's own CPU time per request (every node's): robust to other load on the machine, unlike requests/s.
@@ -427,7 +436,59 @@ async function main(): Promise<void> {
         await stopTrent(node);
       }
     }
-    const pgStores = stores.filter((s) => s !== 'sqlite' && s !== 'hsm');
+    if (stores.includes('xks')) {
+      const skip = softhsmSkip ?? opensslSkip;
+      if (skip) {
+        console.log(`  (external key store rows skipped: ${skip})`);
+      } else {
+        // A trent xks-proxy (HTTPS with a throwaway CA) whose key lives in a fresh SoftHSM2 token, an external key
+        // store on it, and a KMS key backed by that external key: Encrypt is Trent's AES-GCM, then the proxy's.
+        const hsm = softHsm();
+        const token = hsm.initToken();
+        const ca = makeTestCa('Trent bench XKS CA');
+        const cert = ca.server();
+        const secret = randomBytes(32).toString('base64');
+        const accessKeyId = 'TRENTBENCHXKSKEYAAAA';
+        const uriPath = '/bench/kms/xks/v1';
+        const xksEnv = { SOFTHSM2_CONF: hsm.conf, XKS_BENCH_PIN: token.pin };
+        const configFile = path.join(scratch, 'xks.json');
+        writeFileSync(configFile, JSON.stringify({
+          host: '127.0.0.1', port: 0, tls: { cert: cert.cert, key: cert.key }, region: REGION, requestLog: 'off',
+          pkcs11: { module: hsm.module, tokenLabel: token.label, pinEnv: 'XKS_BENCH_PIN' },
+          keystores: [{ uriPath, credentials: [{ accessKeyId, secretAccessKey: secret }], keys: ['bench'] }],
+        }));
+        const made = spawnSync(process.execPath, [path.join(repoRoot, 'bin/trent.js'), 'xks-proxy', 'create-key', '--config', configFile, '--key-id', 'bench'], { env: { ...process.env, ...xksEnv }, encoding: 'utf8' });
+        if (made.status !== 0) throw new Error(`trent xks-proxy create-key: ${made.stderr}`);
+        const proxy = await startXksProxy(configFile, xksEnv);
+        children.push(proxy.process);
+        try {
+          const node = await startTrent(undefined, {
+            TRENT_XKS_PROXY_TRUSTED_CA_FILE: ca.caCert, TRENT_XKS_PROXY_PORT: new URL(proxy.url).port,
+          });
+          const creds = credentialsOf(nodeCount - 1);
+          const { CustomKeyStoreId } = await call(node.url, 'CreateCustomKeyStore', {
+            CustomKeyStoreName: 'bench-xks', CustomKeyStoreType: 'EXTERNAL_KEY_STORE', XksProxyUriEndpoint: 'https://127.0.0.1', XksProxyUriPath: uriPath,
+            XksProxyAuthenticationCredential: { AccessKeyId: accessKeyId, RawSecretAccessKey: secret }, XksProxyConnectivity: 'PUBLIC_ENDPOINT',
+          }, creds);
+          await call(node.url, 'ConnectCustomKeyStore', { CustomKeyStoreId }, creds);
+          for (let i = 0; ; i++) {
+            const s = await call(node.url, 'DescribeCustomKeyStores', { CustomKeyStoreId }, creds);
+            if (s.CustomKeyStores[0].ConnectionState === 'CONNECTED') break;
+            if (i > 100) throw new Error(`the external key store did not connect: ${JSON.stringify(s)}`);
+            await new Promise((r) => setTimeout(r, 50));
+          }
+          const xksKey = await call(node.url, 'CreateKey', { Origin: 'EXTERNAL_KEY_STORE', CustomKeyStoreId, XksKeyId: 'bench', Description: 'benchmark' }, creds);
+          const xksBodies: Record<string, Case> = { Encrypt: { op: 'Encrypt', body: { KeyId: xksKey.KeyMetadata.KeyId, Plaintext: PLAINTEXT, EncryptionContext: CONTEXT } } };
+          await call(node.url, 'Encrypt', xksBodies.Encrypt!.body, creds);
+          await measure('xks', [node], xksBodies, creds);
+          await stopTrent(node);
+        } finally {
+          await proxy.stop();
+          ca.remove();
+        }
+      }
+    }
+    const pgStores = stores.filter((s) => s !== 'sqlite' && s !== 'hsm' && s !== 'xks');
     if (pgStores.length > 0) {
       const skip = postgresSkipReason();
       if (skip) throw new Error(`PostgreSQL rows: ${skip}`);

@@ -1,6 +1,6 @@
 // The composition root: the only place where concrete adapters, the clock and randomness are made.
 import { randomBytes, randomUUID } from 'node:crypto';
-import { createWriteStream } from 'node:fs';
+import { createWriteStream, readFileSync } from 'node:fs';
 import { mkdir, readFile } from 'node:fs/promises';
 import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
@@ -29,6 +29,8 @@ import { HsmKeyStore } from './keystores/pkcs11/hsm-keystore.js';
 import { Pkcs11Modules } from './keystores/pkcs11/pkcs11-token.js';
 import { RoutingKeyStore } from './keystores/routing-keystore.js';
 import { bindRootKey, openConfiguredRootKey, type StoreRoot } from './keystores/root-of-trust.js';
+import { XksClient } from './keystores/xks/xks-client.js';
+import { XksKeyStore } from './keystores/xks/xks-keystore.js';
 import type { Services } from './operations/operation.js';
 import { OperationRegistry } from './operations/registry.js';
 import { createRequestHandler, send, type ExtraRoute } from './protocol/http-handler.js';
@@ -138,7 +140,15 @@ export async function startTrent(config: TrentConfig, io: Io = { stdout: process
     lookup: (scope, id) => customKeyStores.get(scope, id),
     log: (message, fields) => say(JSON.stringify({ level: 'warn', message, ...fields })),
   });
-  const keystore = new RoutingKeyStore(localKeystore, hsm);
+  // EXTERNAL_KEY_STORE custom key stores: XKS proxies over HTTPS (SigV4), trusting the configured CA file.
+  const xks = new XksKeyStore({
+    client: new XksClient({
+      region: config.region, port: config.xksProxyPort, timeoutMs: config.xksProxyTimeoutMs,
+      ca: config.xksProxyTrustedCaFile === undefined ? undefined : readFileSync(config.xksProxyTrustedCaFile),
+    }),
+    local: localKeystore, root: rootKey, lookup: (scope, id) => customKeyStores.get(scope, id), uuid: () => random.uuid(),
+  });
+  const keystore = new RoutingKeyStore(localKeystore, hsm, xks);
   await hsm.openConnected(await storage.listConnectedCustomKeyStores(10_000));
   // A store disconnected (or deleted) on another node: close its token here too. A deleted key: its HSM object goes.
   feed.subscribe((change) => {
@@ -174,7 +184,7 @@ export async function startTrent(config: TrentConfig, io: Io = { stdout: process
   const services: Services = {
     keys, grants, storage, keystore, authorizer: new KeyPolicyAuthorizer(clock, grants), clock, random,
     serviceAccessKeys: new Map(Object.entries(config.serviceAccessKeys ?? {})), keyUsage: audit,
-    customKeyStores, hsm,
+    customKeyStores, hsm, xks,
   };
   const authenticator: Authenticator = config.dev
     ? new DevAuthenticator(config.defaultAccount, config.region)

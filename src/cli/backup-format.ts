@@ -71,6 +71,7 @@ export function encodeRecord(r: SnapshotRecord): Record<string, unknown> {
         ...(k.onDemandRotations !== undefined && { onDemandRotations: k.onDemandRotations }),
         // Custom key stores (format version 1, no bump): as the rotation fields.
         ...(k.customKeyStoreId !== undefined && { customKeyStoreId: k.customKeyStoreId }),
+        ...(k.xksKeyId !== undefined && { xksKeyId: k.xksKeyId }),
       };
     }
     case 'customKeyStore': {
@@ -81,6 +82,11 @@ export function encodeRecord(r: SnapshotRecord): Record<string, unknown> {
         ...(c.cloudHsmClusterId !== undefined && { cloudHsmClusterId: c.cloudHsmClusterId }),
         ...(c.trustAnchorCertificate !== undefined && { trustAnchorCertificate: c.trustAnchorCertificate }),
         ...(c.passwordWrapped !== undefined && { passwordWrapped: c.passwordWrapped.toString('base64') }),
+        // External key stores (format version 1, no bump): the proxy settings, the secret still wrapped under the root key.
+        ...(c.xks !== undefined && {
+          xksUriEndpoint: c.xks.uriEndpoint, xksUriPath: c.xks.uriPath, xksConnectivity: c.xks.connectivity, xksAccessKeyId: c.xks.accessKeyId,
+          xksSecretWrapped: c.xks.secretWrapped.toString('base64'),
+        }),
         connectionState: c.connectionState,
         ...(c.connectionErrorCode !== undefined && { connectionErrorCode: c.connectionErrorCode }),
         creationDate: c.creationDate.getTime(), version: c.version,
@@ -221,6 +227,7 @@ export function decodeRecord(o: Record<string, unknown>, where: string): Snapsho
         ...(f.has('nextRotationDate') && { nextRotationDate: f.date('nextRotationDate') }),
         ...(f.has('onDemandRotations') && { onDemandRotations: f.int('onDemandRotations') }),
         ...(f.has('customKeyStoreId') && { customKeyStoreId: f.str('customKeyStoreId') }),
+        ...(f.has('xksKeyId') && { xksKeyId: f.str('xksKeyId') }),
       };
       r = { type: 'key', key };
       break;
@@ -234,6 +241,13 @@ export function decodeRecord(o: Record<string, unknown>, where: string): Snapsho
           ...(f.has('cloudHsmClusterId') && { cloudHsmClusterId: f.str('cloudHsmClusterId') }),
           ...(f.has('trustAnchorCertificate') && { trustAnchorCertificate: f.str('trustAnchorCertificate') }),
           ...(f.has('passwordWrapped') && { passwordWrapped: f.bytes('passwordWrapped') }),
+          ...(f.has('xksUriEndpoint') && {
+            xks: {
+              uriEndpoint: f.str('xksUriEndpoint'), uriPath: f.str('xksUriPath'),
+              connectivity: f.oneOf('xksConnectivity', ['PUBLIC_ENDPOINT', 'VPC_ENDPOINT_SERVICE'] as const),
+              accessKeyId: f.str('xksAccessKeyId'), secretWrapped: f.bytes('xksSecretWrapped'),
+            },
+          }),
           connectionState: f.oneOf('connectionState', ['CONNECTED', 'DISCONNECTED', 'FAILED'] as const),
           ...(f.has('connectionErrorCode') && { connectionErrorCode: f.oneOf('connectionErrorCode', ConnectionErrorCodeTypeValues) }),
           creationDate: f.date('creationDate'), version: f.int('version'),

@@ -82,6 +82,12 @@ export interface TrentConfig {
   readonly storeTimeoutSeconds: number;
   /** HSM clusters for AWS_CLOUDHSM custom key stores (config file, or TRENT_HSM_CLUSTERS as JSON); default none. */
   readonly hsmClusters: readonly HsmClusterConfig[];
+  /** External key stores: PEM file of the CAs Trent trusts for XKS proxies' TLS certificates (default: Node's public CAs). */
+  readonly xksProxyTrustedCaFile?: string | undefined;
+  /** External key stores: the TCP port of every XKS proxy endpoint (XksProxyUriEndpoint has no port in AWS's model); default 443. */
+  readonly xksProxyPort: number;
+  /** External key stores: how long Trent waits for each XKS proxy call (AWS: 250 ms); raise it on a slow test machine. */
+  readonly xksProxyTimeoutMs: number;
   /**
    * Access keys whose callers act for an AWS integrated service: access key id → the service's endpoint name as
    * kms:ViaService names it ("s3", "ec2" for EBS, "rds", ...). Their requests carry kms:ViaService
@@ -125,6 +131,9 @@ const FIELDS = {
   shutdownGraceSeconds: { flag: 'shutdown-grace-seconds', parse: int(0, 3600) },
   storeTimeoutSeconds: { flag: 'store-timeout-seconds', parse: int(1, 300) },
   hsmClusters: { flag: null, parse: hsmClusters },
+  xksProxyTrustedCaFile: { flag: 'xks-proxy-trusted-ca-file', parse: str },
+  xksProxyPort: { flag: 'xks-proxy-port', parse: int(1, 65535) },
+  xksProxyTimeoutMs: { flag: 'xks-proxy-timeout-ms', parse: int(10, 60_000) },
   serviceAccessKeys: { flag: 'service-access-keys', parse: serviceAccessKeys },
 } satisfies Record<keyof TrentConfig, { flag: string | null; parse: (v: unknown, name: string) => unknown }>;
 
@@ -153,6 +162,8 @@ const DEFAULTS: Omit<TrentConfig, 'rootKeyFile' | 'store'> & { rootKeyFile?: str
   shutdownGraceSeconds: 10,
   storeTimeoutSeconds: 5,
   hsmClusters: [],
+  xksProxyPort: 443,
+  xksProxyTimeoutMs: 250,
 };
 
 /**

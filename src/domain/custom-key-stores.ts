@@ -1,5 +1,5 @@
 import type { ConnectionStateType } from '../model/kms-model.generated.js';
-import type { ChangeFeed, Clock, CustomKeyStoreRecord, HsmBackend, KeyRecord, Page, Scope, Storage } from './ports.js';
+import type { ChangeFeed, Clock, CustomKeyStoreRecord, HsmBackend, KeyRecord, Page, Scope, Storage, XksBackend } from './ports.js';
 import { StorageConflictError } from './ports.js';
 
 /** AWS's quota: custom key stores per account and Region. */
@@ -151,5 +151,17 @@ export const NO_HSM: HsmBackend = Object.freeze({
   },
   random: async () => {
     throw new Error('no HSM is configured');
+  },
+});
+
+/** An XksBackend that reaches no proxy (tests and tools without external key stores). */
+export const NO_XKS: XksBackend = Object.freeze({
+  wrapSecret: () => {
+    throw new Error('no XKS client is configured');
+  },
+  healthCheck: async () => ({ ok: false as const, exception: 'XksProxyUriUnreachableException', connectionErrorCode: 'XKS_PROXY_NOT_REACHABLE' as const, message: 'No XKS client is configured.' }),
+  checkKey: async () => ({ ok: false as const, exception: 'XksProxyUriUnreachableException', connectionErrorCode: 'XKS_PROXY_NOT_REACHABLE' as const, message: 'No XKS client is configured.' }),
+  createMaterial: async () => {
+    throw new Error('no XKS client is configured');
   },
 });

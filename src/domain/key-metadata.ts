@@ -33,5 +33,7 @@ export function keyMetadata(key: KeyRecord, current?: MaterialRecord, store?: Cu
     // Keys in a custom key store: the store, and for AWS_CLOUDHSM its cluster (API_KeyMetadata).
     ...(key.customKeyStoreId !== undefined && { CustomKeyStoreId: key.customKeyStoreId }),
     ...(store?.cloudHsmClusterId !== undefined && { CloudHsmClusterId: store.cloudHsmClusterId }),
+    // Keys in an external key store: the external key's id in the proxy (API_KeyMetadata XksKeyConfiguration).
+    ...(key.xksKeyId !== undefined && { XksKeyConfiguration: { Id: key.xksKeyId } }),
   };
 }

@@ -49,8 +49,22 @@ export interface KeyRecord {
   readonly nextRotationDate?: Date | undefined;
   /** On-demand rotations performed so far (AWS allows a fixed number per key); absent: none. */
   readonly onDemandRotations?: number | undefined;
-  /** Keys in a custom key store (origin AWS_CLOUDHSM): the store's id. Set at creation, never changed. */
+  /** Keys in a custom key store (origin AWS_CLOUDHSM or EXTERNAL_KEY_STORE): the store's id. Set at creation, never changed. */
   readonly customKeyStoreId?: string | undefined;
+  /** Keys in an external key store: the external key's id in the XKS proxy (CreateKey XksKeyId). Never changed. */
+  readonly xksKeyId?: string | undefined;
+}
+
+/** An EXTERNAL_KEY_STORE's proxy settings (CreateCustomKeyStore's Xks* parameters). */
+export interface XksProxySettings {
+  /** https://host (no path; the model allows no port: Trent's xksProxyPort config decides it, default 443). */
+  readonly uriEndpoint: string;
+  /** The URI path prefix, ending in /kms/xks/v1. */
+  readonly uriPath: string;
+  readonly connectivity: 'PUBLIC_ENDPOINT' | 'VPC_ENDPOINT_SERVICE';
+  readonly accessKeyId: string;
+  /** The raw secret access key, wrapped under the root key for this store (never returned, logged or audited). */
+  readonly secretWrapped: Buffer;
 }
 
 /**
@@ -71,6 +85,8 @@ export interface CustomKeyStoreRecord {
   readonly trustAnchorCertificate?: string | undefined;
   /** The key store password (the token's user PIN), wrapped under the root key. */
   readonly passwordWrapped?: Buffer | undefined;
+  /** EXTERNAL_KEY_STORE: the proxy. */
+  readonly xks?: XksProxySettings | undefined;
   readonly connectionState: StoredConnectionState;
   /** Set with FAILED: why the last connection attempt failed. */
   readonly connectionErrorCode?: ConnectionErrorCodeType | undefined;
@@ -327,10 +343,13 @@ export interface RootOfTrust extends SecretWrapper {
 export interface KeyStore {
   /** Makes fresh material for a key of `keySpec` and returns it wrapped, ready to store. */
   createMaterial(keyArn: string, materialId: string, keySpec: KeySpec): Promise<MaterialRecord>;
-  /** AES-256-GCM under SYMMETRIC_DEFAULT material; the store chooses the IV. */
-  encrypt(material: MaterialRecord, plaintext: Buffer, aad: Buffer): Promise<{ iv: Buffer; ciphertext: Buffer; tag: Buffer }>;
+  /**
+   * AES-256-GCM under SYMMETRIC_DEFAULT material; the store chooses the IV. `call` says who asks and why (an external
+   * key store's proxy receives it as requestMetadata).
+   */
+  encrypt(material: MaterialRecord, plaintext: Buffer, aad: Buffer, call?: CryptoCall): Promise<{ iv: Buffer; ciphertext: Buffer; tag: Buffer }>;
   /** Returns undefined when authentication fails. */
-  decrypt(material: MaterialRecord, iv: Buffer, ciphertext: Buffer, tag: Buffer, aad: Buffer): Promise<SecretBytes | undefined>;
+  decrypt(material: MaterialRecord, iv: Buffer, ciphertext: Buffer, tag: Buffer, aad: Buffer, call?: CryptoCall): Promise<SecretBytes | undefined>;
   /** The DER SubjectPublicKeyInfo of key-pair material. */
   publicKey(material: MaterialRecord, keySpec: KeySpec): Promise<Buffer>;
   /** A signature with key-pair material; `prehashed`: `message` is the digest. */
@@ -359,6 +378,35 @@ export interface KeyStore {
   forget(keyArn: string): void;
   /** Drops every cached unwrapped material (dev reset). */
   forgetAll(): void;
+}
+
+/** The request a symmetric encrypt or decrypt serves (XKS requestMetadata). */
+export interface CryptoCall {
+  readonly principalArn: string;
+  /** The KMS operation: Encrypt, Decrypt, ReEncrypt, GenerateDataKey, ... */
+  readonly operation: string;
+  readonly requestId: string;
+}
+
+/** What an external key store's proxy answered a health check or a key check (CreateCustomKeyStore, CreateKey, ...). */
+export type XksCheck =
+  | { readonly ok: true }
+  | { readonly ok: false; readonly exception: string; readonly connectionErrorCode: ConnectionErrorCodeType; readonly message: string };
+
+/**
+ * EXTERNAL_KEY_STORE custom key stores (keystores/xks implements it): an XKS proxy reached over HTTPS with SigV4.
+ * Keys in such a store have double encryption: material of Trent's own (wrapped under the root key), then the
+ * external key in the proxy.
+ */
+export interface XksBackend {
+  /** The raw secret access key, wrapped under the root key for this store. */
+  wrapSecret(customKeyStoreId: string, secret: Buffer): Buffer;
+  /** GetHealthStatus through the proxy with these settings (kmsOperation: the calling operation). */
+  healthCheck(settings: XksProxySettings, customKeyStoreId: string, call: CryptoCall): Promise<XksCheck>;
+  /** GetKeyMetadata: the external key exists and is an enabled AES_256 ENCRYPT+DECRYPT key. */
+  checkKey(store: CustomKeyStoreRecord, xksKeyId: string, call: CryptoCall, keyArn?: string): Promise<XksCheck>;
+  /** Trent's own layer of a new key in the store: fresh AES-256 material, wrapped, marked as the external key's. */
+  createMaterial(store: CustomKeyStoreRecord, keyArn: string, materialId: string, xksKeyId: string): Promise<MaterialRecord>;
 }
 
 /**

@@ -1,7 +1,7 @@
 import type { SecretBytes } from '../crypto/secret-bytes.js';
 import { encodeBlob, encodeBlobHeader, parseBlob, type ParsedBlob } from './ciphertext-blob.js';
 import { encodeEncryptionContext, type EncryptionContext } from './encryption-context.js';
-import type { KeyRecord, KeyStore, MaterialRecord } from './ports.js';
+import type { CryptoCall, KeyRecord, KeyStore, MaterialRecord } from './ports.js';
 
 /** Encrypts under a key's material and returns a version-1 ciphertext blob (docs/ciphertext-format.md). */
 export async function sealSymmetric(
@@ -10,10 +10,11 @@ export async function sealSymmetric(
   material: MaterialRecord,
   plaintext: Buffer,
   context: EncryptionContext | undefined,
+  call?: CryptoCall,
 ): Promise<Buffer> {
   const header = encodeBlobHeader({ keyArn: key.arn, materialId: material.materialId });
   const aad = Buffer.concat([header, encodeEncryptionContext(context)]);
-  const { iv, ciphertext, tag } = await keystore.encrypt(material, plaintext, aad);
+  const { iv, ciphertext, tag } = await keystore.encrypt(material, plaintext, aad, call);
   return encodeBlob(header, iv, ciphertext, tag);
 }
 
@@ -25,7 +26,8 @@ export function openSymmetric(
   blob: ParsedBlob,
   material: MaterialRecord,
   context: EncryptionContext | undefined,
+  call?: CryptoCall,
 ): Promise<SecretBytes | undefined> {
   const aad = Buffer.concat([blob.header, encodeEncryptionContext(context)]);
-  return keystore.decrypt(material, blob.iv, blob.ciphertext, blob.tag, aad);
+  return keystore.decrypt(material, blob.iv, blob.ciphertext, blob.tag, aad, call);
 }

@@ -4,9 +4,10 @@ import type { HmacHash } from '../crypto/hmac.js';
 import type { WrappingAlgorithm, WrappingKeyParams } from '../crypto/key-import.js';
 import type { SecretBytes } from '../crypto/secret-bytes.js';
 import type { SignatureScheme } from '../crypto/signatures.js';
-import type { ImportedMaterial, KeyStore, MaterialRecord } from '../domain/ports.js';
+import type { CryptoCall, ImportedMaterial, KeyStore, MaterialRecord } from '../domain/ports.js';
 import type { KeySpec } from '../model/kms-model.generated.js';
 import { isHsmMaterial, type HsmKeyStore } from './pkcs11/hsm-keystore.js';
+import { isXksMaterial, type XksKeyStore } from './xks/xks-keystore.js';
 
 /**
  * The KeyStore the operations use: the material record says where the key lives. Material of a key in an
@@ -18,15 +19,18 @@ export class RoutingKeyStore implements KeyStore {
   constructor(
     private readonly local: KeyStore,
     private readonly hsm: HsmKeyStore,
+    private readonly xks: XksKeyStore,
   ) {}
 
   createMaterial(keyArn: string, materialId: string, keySpec: KeySpec): Promise<MaterialRecord> {
     return this.local.createMaterial(keyArn, materialId, keySpec);
   }
-  encrypt(material: MaterialRecord, plaintext: Buffer, aad: Buffer) {
+  encrypt(material: MaterialRecord, plaintext: Buffer, aad: Buffer, call?: CryptoCall) {
+    if (isXksMaterial(material)) return this.xks.encrypt(material, plaintext, aad, call);
     return isHsmMaterial(material) ? this.hsm.encrypt(material, plaintext, aad) : this.local.encrypt(material, plaintext, aad);
   }
-  decrypt(material: MaterialRecord, iv: Buffer, ciphertext: Buffer, tag: Buffer, aad: Buffer): Promise<SecretBytes | undefined> {
+  decrypt(material: MaterialRecord, iv: Buffer, ciphertext: Buffer, tag: Buffer, aad: Buffer, call?: CryptoCall): Promise<SecretBytes | undefined> {
+    if (isXksMaterial(material)) return this.xks.decrypt(material, iv, ciphertext, tag, aad, call);
     return isHsmMaterial(material) ? this.hsm.decrypt(material, iv, ciphertext, tag, aad) : this.local.decrypt(material, iv, ciphertext, tag, aad);
   }
   publicKey(material: MaterialRecord, keySpec: KeySpec) {
@@ -65,6 +69,6 @@ export class RoutingKeyStore implements KeyStore {
 }
 
 function localOnly(material: MaterialRecord): MaterialRecord {
-  if (isHsmMaterial(material)) throw new Error('an HSM key (SYMMETRIC_DEFAULT) reached an asymmetric or HMAC operation');
+  if (isHsmMaterial(material) || isXksMaterial(material)) throw new Error('a custom key store key (SYMMETRIC_DEFAULT) reached an asymmetric or HMAC operation');
   return material;
 }

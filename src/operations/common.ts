@@ -1,7 +1,7 @@
 import { aliasArn, keyArn, parseKeyReference } from '../domain/arn.js';
 import { KmsError } from '../domain/errors.js';
 import { assertKeyState, type KeyStateOperation } from '../domain/key-state.js';
-import type { KeyRecord, Scope } from '../domain/ports.js';
+import type { KeyRecord, Scope , CryptoCall } from '../domain/ports.js';
 import type { AuthorizationContext } from '../domain/authorizer.js';
 import type { RequestContext, Services } from './operation.js';
 import { viaService, withResourceConditions } from './request-conditions.js';
@@ -115,4 +115,9 @@ export async function keyForOperation(
 /** AWS answers DryRunOperationException once every check has passed and DryRun is true. */
 export function dryRunCheck(dryRun: boolean | undefined): void {
   if (dryRun) throw new KmsError('DryRunOperationException', 'The request would have succeeded, but the DryRun option is set.');
+}
+
+/** Who asks and why, for an external key store's proxy (XKS requestMetadata). */
+export function cryptoCall(ctx: RequestContext, operation: string): CryptoCall {
+  return { principalArn: ctx.caller.principalArn, operation, requestId: ctx.requestId };
 }

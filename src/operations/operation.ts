@@ -4,7 +4,7 @@ import type { CallerIdentity } from '../domain/identity.js';
 import type { KeyRepository } from '../domain/key-repository.js';
 import type { CustomKeyStores } from '../domain/custom-key-stores.js';
 import type { GrantRepository } from '../domain/grant-repository.js';
-import type { Clock, HsmBackend, KeyStore, KeyUsageLog, RandomSource, Scope, Storage } from '../domain/ports.js';
+import type { Clock, HsmBackend, KeyStore, KeyUsageLog, RandomSource, Scope, Storage, XksBackend } from '../domain/ports.js';
 
 /** What an operation may use; made once in main.ts. */
 export interface Services {
@@ -19,6 +19,7 @@ export interface Services {
   /** Custom key stores (cached) and the HSMs behind AWS_CLOUDHSM ones. */
   readonly customKeyStores: CustomKeyStores;
   readonly hsm: HsmBackend;
+  readonly xks: XksBackend;
   /**
    * Access key id → the integrated service its caller acts for (the service's endpoint name, e.g. "s3", "ec2"):
    * requests signed with it carry kms:ViaService = <service>.<region>.amazonaws.com (docs/access-control.md).

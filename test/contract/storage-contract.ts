@@ -438,6 +438,29 @@ export function storageContract(name: string, factory: StorageFactory): void {
       assert.deepEqual((await s.listCustomKeyStores(A, 10)).items, []);
     });
 
+    it('external key stores: proxy settings round-trip and update; one KMS key per external key and store', async () => {
+      await reset();
+      const xks = { uriEndpoint: 'https://xks.example.com', uriPath: '/a/kms/xks/v1', connectivity: 'PUBLIC_ENDPOINT' as const, accessKeyId: 'ABCDEFGHIJKLMNOPQRST', secretWrapped: Buffer.from([1, 2, 3]) };
+      const store: CustomKeyStoreRecord = {
+        account: A.account, region: A.region, customKeyStoreId: 'cks-0000000000000000x', name: 'xks', type: 'EXTERNAL_KEY_STORE', xks,
+        connectionState: 'DISCONNECTED', creationDate: new Date(1_700_000_000_000), version: 1,
+      };
+      await s.insertCustomKeyStore(store, 3);
+      assert.deepEqual(await s.getCustomKeyStore(A, store.customKeyStoreId), store);
+      const moved = { ...xks, uriPath: '/b/kms/xks/v1', accessKeyId: 'ABCDEFGHIJKLMNOPQRSU', secretWrapped: Buffer.from([4, 5]) };
+      const updated = await s.updateCustomKeyStore({ ...store, xks: moved, connectionState: 'CONNECTED' });
+      assert.deepEqual(await s.getCustomKeyStore(A, store.customKeyStoreId), { ...store, xks: moved, connectionState: 'CONNECTED', version: updated.version });
+      const k1 = keyRecord(A, 81, { origin: 'EXTERNAL_KEY_STORE', customKeyStoreId: store.customKeyStoreId, xksKeyId: 'foo' });
+      await s.insertKey(k1, [material(k1)], []);
+      assert.equal((await s.getKey(A, k1.keyId))?.xksKeyId, 'foo');
+      const k2 = keyRecord(A, 82, { origin: 'EXTERNAL_KEY_STORE', customKeyStoreId: store.customKeyStoreId, xksKeyId: 'foo' });
+      await assert.rejects(s.insertKey(k2, [material(k2)], []), StorageDuplicateError, 'the external key backs another KMS key of the store');
+      assert.equal(await s.getKey(A, k2.keyId), undefined);
+      const k3 = keyRecord(A, 83, { origin: 'EXTERNAL_KEY_STORE', customKeyStoreId: store.customKeyStoreId, xksKeyId: 'bar' });
+      await s.insertKey(k3, [material(k3)], []);
+      assert.equal((await s.getKey(A, keyRecord(A, 1).keyId))?.xksKeyId, undefined);
+    });
+
     it('stores grants with every field, lists them by key with paging and filters, and deletes them', async () => {
       await reset();
       const k = keyRecord(A, 1);

@@ -1,6 +1,6 @@
 // Scheduled deletion for real: ScheduleKeyDeletion, then the DeletionSweeper with a moved clock, against SQLite.
 import { after, before, describe, it } from 'node:test';
-import { CustomKeyStores, NO_HSM } from '../../src/domain/custom-key-stores.js';
+import { CustomKeyStores, NO_HSM, NO_XKS } from '../../src/domain/custom-key-stores.js';
 import assert from 'node:assert/strict';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -32,7 +32,7 @@ describe('DeletionSweeper with an injected clock and SQLite', () => {
   const keys = new KeyRepository(storage, clock);
   const rootKey = RootKey.fromBytes(randomBytes(32));
   const grants = new GrantRepository(storage, clock, new GrantTokens(rootKey));
-  const svc: Services = { keys, grants, storage, keystore, authorizer: new KeyPolicyAuthorizer(clock, grants), clock, random, keyUsage: { lastKeyUsage: async () => undefined, trackingStart: async () => new Date(0) }, customKeyStores: new CustomKeyStores(storage, clock), hsm: NO_HSM };
+  const svc: Services = { keys, grants, storage, keystore, authorizer: new KeyPolicyAuthorizer(clock, grants), clock, random, keyUsage: { lastKeyUsage: async () => undefined, trackingStart: async () => new Date(0) }, customKeyStores: new CustomKeyStores(storage, clock), hsm: NO_HSM, xks: NO_XKS };
   const registry = new OperationRegistry();
   const sweeper = new DeletionSweeper(keys, keystore);
   const ctx = (): RequestContext => ({

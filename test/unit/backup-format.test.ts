@@ -16,6 +16,8 @@ const key = keyRecord(scope, 1, { deletionDate: new Date(1_900_000_000_000), key
 const rotated = keyRecord(scope, 2, { currentMaterialId: 'm2', rotationPeriodDays: 180, nextRotationDate: new Date(1_800_000_000_000), onDemandRotations: 1, deletionDate: undefined });
 /** A key in an AWS_CLOUDHSM custom key store, and its store (password wrapped). */
 const inHsm = keyRecord(scope, 3, { origin: 'AWS_CLOUDHSM', customKeyStoreId: 'cks-0123456789abcdef0', deletionDate: undefined });
+/** A key in an EXTERNAL_KEY_STORE, and its store (proxy secret wrapped). */
+const inXks = keyRecord(scope, 4, { origin: 'EXTERNAL_KEY_STORE', customKeyStoreId: 'cks-0123456789abcdef1', xksKeyId: 'foo.1', deletionDate: undefined });
 const RECORDS: SnapshotRecord[] = [
   { type: 'setting', name: 'root.check', value: 'abc=' },
   {
@@ -26,8 +28,17 @@ const RECORDS: SnapshotRecord[] = [
       connectionState: 'FAILED', connectionErrorCode: 'INVALID_CREDENTIALS', creationDate: new Date(7), version: 3,
     },
   },
+  {
+    type: 'customKeyStore',
+    customKeyStore: {
+      ...scope, customKeyStoreId: 'cks-0123456789abcdef1', name: 'xks', type: 'EXTERNAL_KEY_STORE',
+      xks: { uriEndpoint: 'https://xks.example.com', uriPath: '/a/kms/xks/v1', connectivity: 'PUBLIC_ENDPOINT', accessKeyId: 'ABCDEFGHIJKLMNOPQRST', secretWrapped: Buffer.of(4, 5, 6) },
+      connectionState: 'CONNECTED', creationDate: new Date(8), version: 2,
+    },
+  },
   { type: 'key', key },
   { type: 'key', key: inHsm },
+  { type: 'key', key: inXks },
   { type: 'key', key: rotated },
   { type: 'material', material: { keyArn: key.arn, materialId: 'm1', wrapped: Buffer.of(1, 0, 255, 7), createdAt: new Date(5) } },
   { type: 'material', material: { keyArn: rotated.arn, materialId: 'm2', wrapped: Buffer.of(9), createdAt: new Date(6), rotationType: 'ON_DEMAND' } },
@@ -89,7 +100,7 @@ describe('backup file format', () => {
     const { records, summary } = await readAll(file);
     assert.deepEqual(records, RECORDS);
     assert.equal(summary.header.trentVersion, '9.9.9');
-    assert.deepEqual(summary.counts, { setting: 1, accessKey: 0, customKeyStore: 1, key: 3, material: 2, alias: 0, tag: 1, grant: 2, auditEvent: 1 });
+    assert.deepEqual(summary.counts, { setting: 1, accessKey: 0, customKeyStore: 2, key: 4, material: 2, alias: 0, tag: 1, grant: 2, auditEvent: 1 });
     const text = readFileSync(file, 'utf8');
     const body = text.slice(0, text.lastIndexOf('{"type":"end"'));
     assert.equal(summary.sha256, createHash('sha256').update(body).digest('hex'));

@@ -1,5 +1,5 @@
 import { describe, it } from 'node:test';
-import { CustomKeyStores, NO_HSM } from '../../src/domain/custom-key-stores.js';
+import { CustomKeyStores, NO_HSM, NO_XKS } from '../../src/domain/custom-key-stores.js';
 import assert from 'node:assert/strict';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -30,7 +30,7 @@ describe('hot path', () => {
     const svc: Services = {
       keys, grants, storage, keystore: new LocalKeyStore(rootKey, systemRandom, systemClock), authorizer: new KeyPolicyAuthorizer(systemClock, grants),
       clock: systemClock, random: systemRandom, keyUsage: { lastKeyUsage: async () => undefined, trackingStart: async () => new Date(0) },
-      customKeyStores: new CustomKeyStores(storage, systemClock), hsm: NO_HSM,
+      customKeyStores: new CustomKeyStores(storage, systemClock), hsm: NO_HSM, xks: NO_XKS,
     };
     const registry = new OperationRegistry();
     const ctx: RequestContext = {

@@ -1,10 +1,11 @@
+import { KmsError } from '../../domain/errors.js';
 import type { DataKeyPairSpec } from '../../model/kms-model.generated.js';
 import { generateDerKeyPair } from '../../crypto/key-pairs.js';
 import { SecretBytes } from '../../crypto/secret-bytes.js';
 import type { EncryptionContext } from '../../domain/encryption-context.js';
 import { dataKeyPairParams } from '../../domain/key-specs.js';
 import { sealSymmetric } from '../../domain/symmetric.js';
-import { CRYPTO_KEY, dryRunCheck, keyForOperation } from '../common.js';
+import { CRYPTO_KEY, cryptoCall, dryRunCheck, keyForOperation } from '../common.js';
 import type { RequestContext, Services } from '../operation.js';
 import { currentMaterial, requireSymmetricDataKey } from './symmetric-key.js';
 
@@ -29,11 +30,15 @@ export async function generateDataKeyPair(
 ): Promise<{ privateKey: SecretBytes; blob: Buffer; publicKey: Buffer; keyArn: string; materialId: string }> {
   const key = await keyForOperation(input.KeyId, operation, ctx, svc, CRYPTO_KEY, { encryptionContext: input.EncryptionContext, dataKeyPairSpec: input.KeyPairSpec, grantTokens: input.GrantTokens });
   requireSymmetricDataKey(key, operation);
+  // AWS: keys in an external key store cannot generate data key pairs (use-xks-key).
+  if (key.origin === 'EXTERNAL_KEY_STORE') {
+    throw new KmsError('UnsupportedOperationException', `${key.arn} is in an external key store: ${operation} is not supported for keys in a custom key store.`);
+  }
   const params = dataKeyPairParams(input.KeyPairSpec);
   const material = await currentMaterial(key, svc);
   dryRunCheck(input.DryRun);
   const pair = await generateDerKeyPair(params);
   const privateKey = SecretBytes.adopt(pair.privateKey);
-  const blob = await sealSymmetric(svc.keystore, key, material, privateKey.unsafeBytes(), input.EncryptionContext);
+  const blob = await sealSymmetric(svc.keystore, key, material, privateKey.unsafeBytes(), input.EncryptionContext, cryptoCall(ctx, operation));
   return { privateKey, blob, publicKey: pair.publicKey, keyArn: key.arn, materialId: material.materialId };
 }

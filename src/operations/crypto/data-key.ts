@@ -3,7 +3,7 @@ import { SecretBytes } from '../../crypto/secret-bytes.js';
 import { KmsError } from '../../domain/errors.js';
 import type { EncryptionContext } from '../../domain/encryption-context.js';
 import { sealSymmetric } from '../../domain/symmetric.js';
-import { CRYPTO_KEY, dryRunCheck, keyForOperation } from '../common.js';
+import { CRYPTO_KEY, cryptoCall, dryRunCheck, keyForOperation } from '../common.js';
 import type { RequestContext, Services } from '../operation.js';
 import { currentMaterial, requireSymmetricDataKey } from './symmetric-key.js';
 
@@ -47,6 +47,6 @@ export async function generateDataKey(
   const material = await currentMaterial(key, svc);
   dryRunCheck(input.DryRun);
   const plaintext = SecretBytes.adopt(svc.random.bytes(length));
-  const blob = await sealSymmetric(svc.keystore, key, material, plaintext.unsafeBytes(), input.EncryptionContext);
+  const blob = await sealSymmetric(svc.keystore, key, material, plaintext.unsafeBytes(), input.EncryptionContext, cryptoCall(ctx, operation));
   return { plaintext, blob, keyArn: key.arn, materialId: material.materialId };
 }

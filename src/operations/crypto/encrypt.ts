@@ -1,6 +1,6 @@
 import type { EncryptRequest, EncryptResponse } from '../../model/kms-model.generated.js';
 import { encryptionScheme } from '../../domain/key-specs.js';
-import { CRYPTO_KEY, keyForOperation } from '../common.js';
+import { CRYPTO_KEY, cryptoCall, keyForOperation } from '../common.js';
 import { currentMaterial } from './symmetric-key.js';
 import { defineOperation } from '../operation.js';
 import { seal } from './seal.js';
@@ -11,6 +11,6 @@ export const encrypt = defineOperation<EncryptRequest, EncryptResponse>('Encrypt
   });
   const scheme = encryptionScheme(key, input.EncryptionAlgorithm, 'Encrypt');
   const material = await currentMaterial(key, svc);
-  const sealed = await seal(svc, key, scheme, material, input.Plaintext.unsafeBytes(), input.EncryptionContext, input.DryRun);
+  const sealed = await seal(svc, key, scheme, material, input.Plaintext.unsafeBytes(), input.EncryptionContext, input.DryRun, cryptoCall(ctx, 'Encrypt'));
   return { CiphertextBlob: sealed.blob, KeyId: key.arn, EncryptionAlgorithm: sealed.algorithm };
 });

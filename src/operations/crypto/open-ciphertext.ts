@@ -6,7 +6,7 @@ import { assertKeyState } from '../../domain/key-state.js';
 import type { EncryptionContext } from '../../domain/encryption-context.js';
 import type { KeyRecord } from '../../domain/ports.js';
 import { openSymmetric, parseBlob } from '../../domain/symmetric.js';
-import { authorizeOnKey, CRYPTO_KEY, resolveKey } from '../common.js';
+import { authorizeOnKey, CRYPTO_KEY, cryptoCall, resolveKey } from '../common.js';
 import type { RequestContext, Services } from '../operation.js';
 import { encryptionScheme, isAsymmetric, refuseContextForAsymmetric } from '../../domain/key-specs.js';
 import { currentMaterial } from './symmetric-key.js';
@@ -58,7 +58,7 @@ export async function openCiphertext(
   encryptionScheme(key, algorithm, operation);
   const material = await svc.keys.getMaterial(key, blob.materialId);
   if (!material) throw invalidCiphertext();
-  const plaintext = await openSymmetric(svc.keystore, blob, material, context);
+  const plaintext = await openSymmetric(svc.keystore, blob, material, context, cryptoCall(ctx, operation));
   if (!plaintext) throw invalidCiphertext();
   return { key, materialId: blob.materialId, plaintext, algorithm: 'SYMMETRIC_DEFAULT' };
 }

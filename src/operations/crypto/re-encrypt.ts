@@ -1,6 +1,6 @@
 import type { ReEncryptRequest, ReEncryptResponse } from '../../model/kms-model.generated.js';
 import { encryptionScheme } from '../../domain/key-specs.js';
-import { CRYPTO_KEY, keyForOperation } from '../common.js';
+import { CRYPTO_KEY, cryptoCall, keyForOperation } from '../common.js';
 import { defineOperation } from '../operation.js';
 import { openCiphertext } from './open-ciphertext.js';
 import { seal } from './seal.js';
@@ -16,7 +16,7 @@ export const reEncrypt = defineOperation<ReEncryptRequest, ReEncryptResponse>('R
     }, 'kms:ReEncryptTo');
     const scheme = encryptionScheme(destination, input.DestinationEncryptionAlgorithm, 'ReEncrypt');
     const material = await currentMaterial(destination, svc);
-    const sealed = await seal(svc, destination, scheme, material, source.plaintext.unsafeBytes(), input.DestinationEncryptionContext, input.DryRun);
+    const sealed = await seal(svc, destination, scheme, material, source.plaintext.unsafeBytes(), input.DestinationEncryptionContext, input.DryRun, cryptoCall(ctx, 'ReEncrypt'));
     return {
       CiphertextBlob: sealed.blob,
       SourceKeyId: source.key.arn,

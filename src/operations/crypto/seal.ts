@@ -1,7 +1,7 @@
 import type { EncryptionAlgorithmSpec } from '../../model/kms-model.generated.js';
 import type { EncryptionContext } from '../../domain/encryption-context.js';
 import { checkAsymmetricPlaintext, refuseContextForAsymmetric, type EncryptionScheme } from '../../domain/key-specs.js';
-import type { KeyRecord, MaterialRecord } from '../../domain/ports.js';
+import type { CryptoCall, KeyRecord, MaterialRecord } from '../../domain/ports.js';
 import { sealSymmetric } from '../../domain/symmetric.js';
 import { dryRunCheck } from '../common.js';
 import type { Services } from '../operation.js';
@@ -18,10 +18,11 @@ export async function seal(
   plaintext: Buffer,
   context: EncryptionContext | undefined,
   dryRun: boolean | undefined,
+  call?: CryptoCall,
 ): Promise<{ blob: Buffer; algorithm: EncryptionAlgorithmSpec }> {
   if (scheme.kind === 'symmetric') {
     dryRunCheck(dryRun);
-    return { blob: await sealSymmetric(svc.keystore, key, material, plaintext, context), algorithm: 'SYMMETRIC_DEFAULT' };
+    return { blob: await sealSymmetric(svc.keystore, key, material, plaintext, context, call), algorithm: 'SYMMETRIC_DEFAULT' };
   }
   refuseContextForAsymmetric(context);
   checkAsymmetricPlaintext(key, scheme, plaintext.length);

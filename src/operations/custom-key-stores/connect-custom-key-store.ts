@@ -1,6 +1,7 @@
 import type { ConnectCustomKeyStoreRequest, ConnectCustomKeyStoreResponse } from '../../model/kms-model.generated.js';
 import { defineOperation } from '../operation.js';
-import { findStore, invalidState, refuseExternal } from './store-common.js';
+import { findStore, invalidState } from './store-common.js';
+import { connectExternalKeyStore } from './xks-store.js';
 
 /**
  * API_ConnectCustomKeyStore: valid unless the store is DISCONNECTING or FAILED (a FAILED store is disconnected first).
@@ -10,7 +11,6 @@ import { findStore, invalidState, refuseExternal } from './store-common.js';
  */
 export const connectCustomKeyStore = defineOperation<ConnectCustomKeyStoreRequest, ConnectCustomKeyStoreResponse>('ConnectCustomKeyStore', async (input, ctx, svc) => {
   const store = await findStore(input.CustomKeyStoreId, ctx, svc);
-  refuseExternal(store.type);
   svc.authorizer.authorize(ctx.caller, 'kms:ConnectCustomKeyStore');
   const shown = svc.customKeyStores.shownState(store);
   if (shown === 'DISCONNECTING' || shown === 'FAILED') {
@@ -18,6 +18,7 @@ export const connectCustomKeyStore = defineOperation<ConnectCustomKeyStoreReques
   }
   if (shown === 'CONNECTED' || shown === 'CONNECTING') return {};
   await svc.customKeyStores.transition(store, 'CONNECTING', async () => {
+    if (store.type === 'EXTERNAL_KEY_STORE') return connectExternalKeyStore(store, ctx, svc);
     const failure = await svc.hsm.connect(store);
     const stored = await svc.customKeyStores.update(ctx.scope, store.customKeyStoreId, (current) => {
       if (current.connectionState !== 'DISCONNECTED') return undefined; // another node decided first

@@ -3,7 +3,8 @@ import { CUSTOM_KEY_STORES_PER_ACCOUNT, customKeyStoreId } from '../../domain/cu
 import { KmsError, validationError } from '../../domain/errors.js';
 import { StorageDuplicateError, StorageLimitError, type CustomKeyStoreRecord } from '../../domain/ports.js';
 import { defineOperation } from '../operation.js';
-import { refuseExternal, refuseXksParameters } from './store-common.js';
+import { nameInUse, refuseXksParameters } from './store-common.js';
+import { createExternalKeyStore } from './xks-store.js';
 
 /**
  * API_CreateCustomKeyStore, type AWS_CLOUDHSM: CloudHsmClusterId names a cluster of Trent's configuration (a PKCS#11
@@ -12,7 +13,7 @@ import { refuseExternal, refuseXksParameters } from './store-common.js';
  */
 export const createCustomKeyStore = defineOperation<CreateCustomKeyStoreRequest, CreateCustomKeyStoreResponse>('CreateCustomKeyStore', async (input, ctx, svc) => {
   const type = input.CustomKeyStoreType ?? 'AWS_CLOUDHSM';
-  refuseExternal(type);
+  if (type === 'EXTERNAL_KEY_STORE') return { CustomKeyStoreId: await createExternalKeyStore(input, ctx, svc) };
   refuseXksParameters(input as unknown as Record<string, unknown>);
   for (const [name, value] of [['CloudHsmClusterId', input.CloudHsmClusterId], ['TrustAnchorCertificate', input.TrustAnchorCertificate], ['KeyStorePassword', input.KeyStorePassword]] as const) {
     if (value === undefined) throw validationError(`${name} is required for a custom key store of type AWS_CLOUDHSM.`);
@@ -60,7 +61,6 @@ export const createCustomKeyStore = defineOperation<CreateCustomKeyStoreRequest,
   return { CustomKeyStoreId: id };
 });
 
-export const nameInUse = (name: string) =>
-  new KmsError('CustomKeyStoreNameInUseException', `A custom key store named ${JSON.stringify(name)} already exists in this account and Region.`);
+export { nameInUse };
 const clusterInUse = (clusterId: string) =>
   new KmsError('CloudHsmClusterInUseException', `Cluster ${clusterId} is already associated with a custom key store in this account and Region.`);

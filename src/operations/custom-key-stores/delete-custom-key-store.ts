@@ -2,7 +2,7 @@ import type { DeleteCustomKeyStoreRequest, DeleteCustomKeyStoreResponse } from '
 import { KmsError } from '../../domain/errors.js';
 import { StorageConflictError } from '../../domain/ports.js';
 import { defineOperation } from '../operation.js';
-import { findStore, invalidState, notFound, refuseExternal } from './store-common.js';
+import { findStore, invalidState, notFound } from './store-common.js';
 
 /**
  * API_DeleteCustomKeyStore: only a DISCONNECTED store with no KMS keys (in any state, PendingDeletion included:
@@ -10,7 +10,6 @@ import { findStore, invalidState, notFound, refuseExternal } from './store-commo
  */
 export const deleteCustomKeyStore = defineOperation<DeleteCustomKeyStoreRequest, DeleteCustomKeyStoreResponse>('DeleteCustomKeyStore', async (input, ctx, svc) => {
   const store = await findStore(input.CustomKeyStoreId, ctx, svc);
-  refuseExternal(store.type);
   svc.authorizer.authorize(ctx.caller, 'kms:DeleteCustomKeyStore');
   const shown = svc.customKeyStores.shownState(store);
   if (shown !== 'DISCONNECTED') throw invalidState(store, shown, 'DeleteCustomKeyStore is valid only on a DISCONNECTED custom key store.');

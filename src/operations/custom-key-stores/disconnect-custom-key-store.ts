@@ -1,6 +1,6 @@
 import type { DisconnectCustomKeyStoreRequest, DisconnectCustomKeyStoreResponse } from '../../model/kms-model.generated.js';
 import { defineOperation } from '../operation.js';
-import { findStore, invalidState, refuseExternal } from './store-common.js';
+import { findStore, invalidState } from './store-common.js';
 
 /**
  * API_DisconnectCustomKeyStore: valid unless the store is DISCONNECTING or DISCONNECTED. The token's sessions are
@@ -9,7 +9,6 @@ import { findStore, invalidState, refuseExternal } from './store-common.js';
  */
 export const disconnectCustomKeyStore = defineOperation<DisconnectCustomKeyStoreRequest, DisconnectCustomKeyStoreResponse>('DisconnectCustomKeyStore', async (input, ctx, svc) => {
   const store = await findStore(input.CustomKeyStoreId, ctx, svc);
-  refuseExternal(store.type);
   svc.authorizer.authorize(ctx.caller, 'kms:DisconnectCustomKeyStore');
   const shown = svc.customKeyStores.shownState(store);
   if (shown === 'DISCONNECTING' || shown === 'DISCONNECTED') {

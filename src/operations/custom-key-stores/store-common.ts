@@ -13,12 +13,9 @@ export async function findStore(customKeyStoreId: string, ctx: RequestContext, s
 export const notFound = (customKeyStoreId: string) =>
   new KmsError('CustomKeyStoreNotFoundException', `Custom key store '${customKeyStoreId}' does not exist in this account and Region.`);
 
-/** Trent implements AWS_CLOUDHSM stores (over PKCS#11); external key stores come later. */
-export function refuseExternal(type: string | undefined): void {
-  if (type === 'EXTERNAL_KEY_STORE') {
-    throw new KmsError('UnsupportedOperationException', 'External key stores (EXTERNAL_KEY_STORE) are not supported by this Trent version yet; use AWS_CLOUDHSM (a PKCS#11 HSM).');
-  }
-}
+
+export const nameInUse = (name: string) =>
+  new KmsError('CustomKeyStoreNameInUseException', `A custom key store named ${JSON.stringify(name)} already exists in this account and Region.`);
 
 export function invalidState(store: CustomKeyStoreRecord, shown: string, rule: string): KmsError {
   return new KmsError('CustomKeyStoreInvalidStateException', `Custom key store ${store.customKeyStoreId} is ${shown}: ${rule}`);
@@ -37,7 +34,21 @@ export function listEntry(store: CustomKeyStoreRecord, svc: Services): CustomKey
     // "This field appears in the response only when the ConnectionState is FAILED."
     ...(state === 'FAILED' && store.connectionErrorCode !== undefined && { ConnectionErrorCode: store.connectionErrorCode }),
     CreationDate: store.creationDate,
+    // External key stores: the proxy settings, never the secret access key (API_XksProxyConfigurationType).
+    ...(store.xks !== undefined && {
+      XksProxyConfiguration: {
+        Connectivity: store.xks.connectivity, AccessKeyId: store.xks.accessKeyId, UriEndpoint: store.xks.uriEndpoint, UriPath: store.xks.uriPath,
+      },
+    }),
   };
+}
+
+/** Parameters of AWS_CLOUDHSM stores, refused on an external key store. */
+export function refuseCloudHsmParameters(input: { CloudHsmClusterId?: unknown; TrustAnchorCertificate?: unknown; KeyStorePassword?: unknown }): void {
+  const given = (['CloudHsmClusterId', 'TrustAnchorCertificate', 'KeyStorePassword'] as const).filter((k) => input[k] !== undefined);
+  if (given.length > 0) {
+    throw new KmsError('ValidationException', `${given.join(', ')} ${given.length === 1 ? 'is' : 'are'} valid only for a custom key store of type AWS_CLOUDHSM.`);
+  }
 }
 
 /** Parameters of external key stores, refused on an AWS_CLOUDHSM store. */

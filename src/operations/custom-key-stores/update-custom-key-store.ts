@@ -4,7 +4,8 @@ import { KmsError } from '../../domain/errors.js';
 import { StorageDuplicateError } from '../../domain/ports.js';
 import { defineOperation } from '../operation.js';
 import { nameInUse } from './create-custom-key-store.js';
-import { findStore, invalidState, refuseExternal, refuseXksParameters } from './store-common.js';
+import { findStore, invalidState, refuseXksParameters } from './store-common.js';
+import { updateExternalKeyStore } from './xks-store.js';
 
 /**
  * API_UpdateCustomKeyStore for an AWS_CLOUDHSM store: NewCustomKeyStoreName (also while CONNECTED), KeyStorePassword
@@ -13,7 +14,10 @@ import { findStore, invalidState, refuseExternal, refuseXksParameters } from './
  */
 export const updateCustomKeyStore = defineOperation<UpdateCustomKeyStoreRequest, UpdateCustomKeyStoreResponse>('UpdateCustomKeyStore', async (input, ctx, svc) => {
   const store = await findStore(input.CustomKeyStoreId, ctx, svc);
-  refuseExternal(store.type);
+  if (store.type === 'EXTERNAL_KEY_STORE') {
+    await updateExternalKeyStore(store, input, ctx, svc);
+    return {};
+  }
   refuseXksParameters(input as unknown as Record<string, unknown>);
   svc.authorizer.authorize(ctx.caller, 'kms:UpdateCustomKeyStore');
   const shown = svc.customKeyStores.shownState(store);

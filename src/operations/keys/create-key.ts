@@ -7,7 +7,8 @@ import { checkKeyPolicy, defaultKeyPolicy } from '../../domain/key-policy.js';
 import type { KeyRecord } from '../../domain/ports.js';
 import { checkTags } from '../../domain/tags.js';
 import { importable } from '../../domain/import.js';
-import { authorizationContext } from '../common.js';
+import { authorizationContext, cryptoCall } from '../common.js';
+import { StorageDuplicateError } from '../../domain/ports.js';
 import { defineOperation } from '../operation.js';
 import { requestTagConditions } from '../request-conditions.js';
 import { checkPolicyLockout } from '../policies/lockout.js';
@@ -27,14 +28,17 @@ export const createKey = defineOperation<CreateKeyRequest, CreateKeyResponse>('C
   if (origin === 'EXTERNAL' && !importable(keySpec)) {
     throw new KmsError('UnsupportedOperationException', `KeySpec ${keySpec} does not support Origin EXTERNAL: its key material cannot be imported.`);
   }
-  if (origin === 'EXTERNAL_KEY_STORE' || input.XksKeyId !== undefined) {
-    throw new KmsError('UnsupportedOperationException', 'External key stores (Origin EXTERNAL_KEY_STORE) are not supported by this Trent version yet.');
+  if (input.XksKeyId !== undefined && origin !== 'EXTERNAL_KEY_STORE') {
+    throw new KmsError('ValidationException', `XksKeyId is valid only with Origin EXTERNAL_KEY_STORE, not ${origin}.`);
   }
-  if (input.CustomKeyStoreId !== undefined && origin !== 'AWS_CLOUDHSM') {
-    throw new KmsError('UnsupportedOperationException', `A KMS key in a custom key store needs Origin AWS_CLOUDHSM (or EXTERNAL_KEY_STORE), not ${origin}.`);
+  if (input.CustomKeyStoreId !== undefined && origin !== 'AWS_CLOUDHSM' && origin !== 'EXTERNAL_KEY_STORE') {
+    throw new KmsError('UnsupportedOperationException', `A KMS key in a custom key store needs Origin AWS_CLOUDHSM or EXTERNAL_KEY_STORE, not ${origin}.`);
   }
-  if (origin === 'AWS_CLOUDHSM') {
-    if (input.CustomKeyStoreId === undefined) throw new KmsError('ValidationException', 'CustomKeyStoreId is required when Origin is AWS_CLOUDHSM.');
+  if (origin === 'EXTERNAL_KEY_STORE' && input.XksKeyId === undefined) {
+    throw new KmsError('ValidationException', 'XksKeyId is required when Origin is EXTERNAL_KEY_STORE.');
+  }
+  if (origin === 'AWS_CLOUDHSM' || origin === 'EXTERNAL_KEY_STORE') {
+    if (input.CustomKeyStoreId === undefined) throw new KmsError('ValidationException', `CustomKeyStoreId is required when Origin is ${origin}.`);
     // Keys in an AWS CloudHSM key store are symmetric encryption keys only.
     if (keySpec !== 'SYMMETRIC_DEFAULT' || keyUsage !== 'ENCRYPT_DECRYPT') {
       throw new KmsError('UnsupportedOperationException', `KeySpec ${keySpec} with KeyUsage ${keyUsage} is not supported in a custom key store: only SYMMETRIC_DEFAULT ENCRYPT_DECRYPT keys.`);
@@ -54,7 +58,8 @@ export const createKey = defineOperation<CreateKeyRequest, CreateKeyResponse>('C
   const store = input.CustomKeyStoreId === undefined ? undefined : await svc.customKeyStores.get(ctx.scope, input.CustomKeyStoreId);
   if (input.CustomKeyStoreId !== undefined) {
     if (!store) throw new KmsError('CustomKeyStoreNotFoundException', `Custom key store '${input.CustomKeyStoreId}' does not exist in this account and Region.`);
-    if (store.type !== 'AWS_CLOUDHSM') throw new KmsError('UnsupportedOperationException', `Custom key store ${store.customKeyStoreId} is of type ${store.type}: Origin AWS_CLOUDHSM needs an AWS_CLOUDHSM store.`);
+    const wanted = origin === 'EXTERNAL_KEY_STORE' ? 'EXTERNAL_KEY_STORE' : 'AWS_CLOUDHSM';
+    if (store.type !== wanted) throw new KmsError('UnsupportedOperationException', `Custom key store ${store.customKeyStoreId} is of type ${store.type}: Origin ${origin} needs an ${wanted} store.`);
     if (store.connectionState !== 'CONNECTED') {
       throw new KmsError('CustomKeyStoreInvalidStateException', `Custom key store ${store.customKeyStoreId} is ${store.connectionState}: CreateKey needs a CONNECTED store.`);
     }
@@ -62,12 +67,25 @@ export const createKey = defineOperation<CreateKeyRequest, CreateKeyResponse>('C
 
   const keyId = svc.random.uuid();
   const arn = keyArn(ctx.scope, keyId);
+  const xksKeyId = origin === 'EXTERNAL_KEY_STORE' ? input.XksKeyId : undefined;
+  if (store && xksKeyId !== undefined) {
+    // AWS checks the external key through the proxy (GetKeyMetadata): AES_256, ENCRYPT and DECRYPT, ENABLED.
+    const check = await svc.xks.checkKey(store, xksKeyId, cryptoCall(ctx, 'CreateKey'));
+    if (!check.ok) {
+      const keyProblem = check.exception === 'XksKeyNotFoundException' || check.exception === 'XksKeyInvalidConfigurationException';
+      // A proxy that cannot be used is a store problem: CreateKey's model lists CustomKeyStoreInvalidStateException for it.
+      throw new KmsError(keyProblem ? (check.exception as 'XksKeyNotFoundException') : 'CustomKeyStoreInvalidStateException', check.message);
+    }
+  }
   // Origin EXTERNAL: no material until ImportKeyMaterial (state PendingImport).
   const external = origin === 'EXTERNAL';
   const materialId = external ? undefined : svc.random.bytes(32).toString('hex');
   // In an AWS CloudHSM key store the AES-256 key is made inside the token; the material record only names it.
   const material =
-    materialId === undefined ? undefined : store ? await svc.hsm.createMaterial(store, arn, materialId) : await svc.keystore.createMaterial(arn, materialId, keySpec);
+    materialId === undefined ? undefined
+    : store && xksKeyId !== undefined ? await svc.xks.createMaterial(store, arn, materialId, xksKeyId)
+    : store ? await svc.hsm.createMaterial(store, arn, materialId)
+    : await svc.keystore.createMaterial(arn, materialId, keySpec);
   const key: KeyRecord = {
     account: ctx.scope.account,
     region: ctx.scope.region,
@@ -85,6 +103,7 @@ export const createKey = defineOperation<CreateKeyRequest, CreateKeyResponse>('C
     policy,
     version: 1,
     ...(store && { customKeyStoreId: store.customKeyStoreId }),
+    ...(xksKeyId !== undefined && { xksKeyId }),
   };
   if (input.Policy !== undefined) {
     await checkPolicyLockout(input.Policy, input.BypassPolicyLockoutSafetyCheck, key, ctx, svc, {
@@ -93,6 +112,13 @@ export const createKey = defineOperation<CreateKeyRequest, CreateKeyResponse>('C
   }
   // Before the write: the audit event committed with it names the key.
   ctx.resourceArn = arn;
-  await svc.keys.createKey(key, material ? [material] : [], tags);
+  try {
+    await svc.keys.createKey(key, material ? [material] : [], tags);
+  } catch (err) {
+    if (xksKeyId !== undefined && err instanceof StorageDuplicateError) {
+      throw new KmsError('XksKeyAlreadyInUseException', `The external key ${xksKeyId} is already associated with a KMS key in custom key store ${store!.customKeyStoreId}.`);
+    }
+    throw err;
+  }
   return { KeyMetadata: keyMetadata(key, undefined, store) };
 });

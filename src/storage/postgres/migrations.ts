@@ -117,4 +117,13 @@ export const POSTGRES_MIGRATIONS: readonly { version: number; sql: string }[] = 
       CREATE INDEX keys_by_custom_key_store ON keys (account, region, custom_key_store_id) WHERE custom_key_store_id IS NOT NULL;
     `,
   },
+  {
+    // External key stores (issue #7): as SQLite's version 9.
+    version: 9,
+    sql: `
+      ALTER TABLE custom_key_stores ADD COLUMN xks_config text;
+      ALTER TABLE keys ADD COLUMN xks_key_id text;
+      CREATE UNIQUE INDEX keys_by_xks_key ON keys (account, region, custom_key_store_id, xks_key_id) WHERE xks_key_id IS NOT NULL;
+    `,
+  },
 ];

@@ -3,6 +3,7 @@ import type {
   AccessKeyRecord, AliasRecord, AuditEventInput, AuditEventRecord, AuditEventSource, AuditQuery, AuditStore, CustomKeyStoreRecord, KeyRecord, MaterialRecord,
   Page, Scope, SnapshotCounts, SnapshotRecord, SnapshotStorage, Storage, TagRecord, RewrapCounts, RootKeyStorage, WrappedSecretRecord,
 } from '../../domain/ports.js';
+import { decodeXksConfig, encodeXksConfig } from '../xks-config.js';
 import { chainHash } from '../../domain/audit-chain.js';
 import {
   emptySnapshotCounts, StorageConflictError, StorageDuplicateError, StorageLimitError, StorageNotEmptyError, StorageInUseError,
@@ -19,12 +20,12 @@ interface KeyRow {
   key_usage: string; key_spec: string; origin: string; key_manager: string; key_state: string;
   deletion_date: string | null; current_material_id: string | null; multi_region: boolean; policy: string; version: string;
   rotation_period_days: number | null; next_rotation_date: string | null; on_demand_rotations: number;
-  custom_key_store_id: string | null;
+  custom_key_store_id: string | null; xks_key_id: string | null;
 }
 interface CustomKeyStoreRow {
   account: string; region: string; custom_key_store_id: string; name: string; store_type: string;
   cloud_hsm_cluster_id: string | null; trust_anchor_certificate: string | null; password_wrapped: Buffer | null;
-  connection_state: string; connection_error_code: string | null; creation_date: string; version: string;
+  connection_state: string; connection_error_code: string | null; creation_date: string; version: string; xks_config: string | null;
 }
 const toCustomKeyStore = (r: CustomKeyStoreRow): CustomKeyStoreRecord => ({
   account: r.account, region: r.region, customKeyStoreId: r.custom_key_store_id, name: r.name,
@@ -32,14 +33,16 @@ const toCustomKeyStore = (r: CustomKeyStoreRow): CustomKeyStoreRecord => ({
   ...(r.cloud_hsm_cluster_id !== null && { cloudHsmClusterId: r.cloud_hsm_cluster_id }),
   ...(r.trust_anchor_certificate !== null && { trustAnchorCertificate: r.trust_anchor_certificate }),
   ...(r.password_wrapped !== null && { passwordWrapped: r.password_wrapped }),
+  ...(r.xks_config !== null && { xks: decodeXksConfig(r.xks_config) }),
   connectionState: r.connection_state as CustomKeyStoreRecord['connectionState'],
   ...(r.connection_error_code !== null && { connectionErrorCode: r.connection_error_code as CustomKeyStoreRecord['connectionErrorCode'] }),
   creationDate: new Date(Number(r.creation_date)), version: Number(r.version),
 });
-const CKS_COLUMNS = 'account, region, custom_key_store_id, name, store_type, cloud_hsm_cluster_id, trust_anchor_certificate, password_wrapped, connection_state, connection_error_code, creation_date, version';
+const CKS_COLUMNS = 'account, region, custom_key_store_id, name, store_type, cloud_hsm_cluster_id, trust_anchor_certificate, password_wrapped, connection_state, connection_error_code, creation_date, version, xks_config';
 const customKeyStoreValues = (c: CustomKeyStoreRecord): unknown[] => [
   c.account, c.region, c.customKeyStoreId, c.name, c.type, c.cloudHsmClusterId ?? null, c.trustAnchorCertificate ?? null,
   c.passwordWrapped ?? null, c.connectionState, c.connectionErrorCode ?? null, c.creationDate.getTime(), c.version,
+  encodeXksConfig(c.xks),
 ];
 interface AliasRow {
   account: string; region: string; alias_name: string; target_key_id: string; creation_date: string; last_updated_date: string;
@@ -67,6 +70,7 @@ const toKey = (r: KeyRow): KeyRecord => ({
   ...(r.next_rotation_date !== null && { nextRotationDate: new Date(Number(r.next_rotation_date)) }),
   ...(r.on_demand_rotations > 0 && { onDemandRotations: r.on_demand_rotations }),
   ...(r.custom_key_store_id !== null && { customKeyStoreId: r.custom_key_store_id }),
+  ...(r.xks_key_id !== null && { xksKeyId: r.xks_key_id }),
 });
 const toAlias = (r: AliasRow): AliasRecord => ({
   account: r.account, region: r.region, aliasName: r.alias_name, targetKeyId: r.target_key_id,
@@ -105,7 +109,7 @@ const keyValues = (key: KeyRecord): unknown[] => [
   key.account, key.region, key.keyId, key.arn, key.creationDate.getTime(), key.description, key.keyUsage, key.keySpec,
   key.origin, key.keyManager, key.keyState, key.deletionDate?.getTime() ?? null, key.currentMaterialId ?? null,
   key.multiRegion, key.policy, key.version, key.rotationPeriodDays ?? null, key.nextRotationDate?.getTime() ?? null,
-  key.onDemandRotations ?? 0, key.customKeyStoreId ?? null,
+  key.onDemandRotations ?? 0, key.customKeyStoreId ?? null, key.xksKeyId ?? null,
 ];
 
 /** The tables a snapshot covers, in export order, with the order of their rows (the primary key). */
@@ -144,9 +148,9 @@ const SNAPSHOT_FETCH = 500;
 
 const KEY_COLUMNS = `account, region, key_id, arn, creation_date, description, key_usage, key_spec, origin, key_manager,
   key_state, deletion_date, current_material_id, multi_region, policy, version, rotation_period_days, next_rotation_date,
-  on_demand_rotations, custom_key_store_id`;
+  on_demand_rotations, custom_key_store_id, xks_key_id`;
 
-const INSERT_KEY = `INSERT INTO keys (${KEY_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)`;
+const INSERT_KEY = `INSERT INTO keys (${KEY_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21)`;
 /** Compare-and-set of every mutable column: one statement, so under any isolation level a second writer with the same
  * version finds version + 1 and matches no row (PostgreSQL re-checks the WHERE clause after waiting for the row lock). */
 const UPDATE_KEY = `UPDATE keys SET description = $4, key_usage = $5, key_spec = $6, origin = $7, key_manager = $8, key_state = $9,
@@ -700,7 +704,7 @@ export class PostgresStorage implements Storage, SnapshotStorage, AuditStore, Ro
       await this.#tx(`custom key stores of account ${store.account}`, async (c) => {
         const n = await c.query<{ n: string }>('SELECT COUNT(*) AS n FROM custom_key_stores WHERE account = $1 AND region = $2', [store.account, store.region]);
         if (Number(n.rows[0]!.n) >= maxPerScope) throw new StorageLimitError(`custom key stores of account ${store.account}`);
-        await c.query(`INSERT INTO custom_key_stores (${CKS_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`, customKeyStoreValues(store));
+        await c.query(`INSERT INTO custom_key_stores (${CKS_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`, customKeyStoreValues(store));
       }, 'serializable');
     } catch (err) {
       if (isUniqueViolation(err)) throw new StorageDuplicateError(`custom key store ${store.name}`);
@@ -738,7 +742,7 @@ export class PostgresStorage implements Storage, SnapshotStorage, AuditStore, Ro
     try {
       const r = await this.#write(`custom key store ${store.customKeyStoreId}`, (c) => c.query(
         `UPDATE custom_key_stores SET name = $4, cloud_hsm_cluster_id = $6, trust_anchor_certificate = $7, password_wrapped = $8,
-           connection_state = $9, connection_error_code = $10, version = version + 1
+           connection_state = $9, connection_error_code = $10, xks_config = $13, version = version + 1
          WHERE account = $1 AND region = $2 AND custom_key_store_id = $3 AND version = $12 AND store_type = $5 AND creation_date = $11`,
         customKeyStoreValues(store),
       ), (res) => res.rowCount === 1);
@@ -876,7 +880,7 @@ export class PostgresStorage implements Storage, SnapshotStorage, AuditStore, Ro
           case 'customKeyStore':
             await c.query({
               name: 'snapshot_custom_key_store',
-              text: `INSERT INTO custom_key_stores (${CKS_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
+              text: `INSERT INTO custom_key_stores (${CKS_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`,
               values: customKeyStoreValues(r.customKeyStore),
             });
             break;

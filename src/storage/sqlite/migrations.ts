@@ -103,4 +103,14 @@ export const SQLITE_MIGRATIONS: readonly { version: number; sql: string }[] = [
       CREATE INDEX keys_by_custom_key_store ON keys (account, region, custom_key_store_id) WHERE custom_key_store_id IS NOT NULL;
     `,
   },
+  {
+    // External key stores (issue #7): the proxy settings of an EXTERNAL_KEY_STORE (JSON, the secret wrapped), and the
+    // external key of a key in one (one KMS key per external key and store: XksKeyAlreadyInUseException).
+    version: 9,
+    sql: `
+      ALTER TABLE custom_key_stores ADD COLUMN xks_config TEXT;
+      ALTER TABLE keys ADD COLUMN xks_key_id TEXT;
+      CREATE UNIQUE INDEX keys_by_xks_key ON keys (account, region, custom_key_store_id, xks_key_id) WHERE xks_key_id IS NOT NULL;
+    `,
+  },
 ];

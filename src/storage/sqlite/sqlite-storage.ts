@@ -8,6 +8,7 @@ import {
   emptySnapshotCounts, StorageConflictError, StorageDuplicateError, StorageLimitError, StorageNotEmptyError,
 } from '../../domain/ports.js';
 import { SQLITE_MIGRATIONS } from './migrations.js';
+import { decodeXksConfig, encodeXksConfig } from '../xks-config.js';
 import { GRANT_COLUMNS, grantValues, retirableSortKey, splitRetirableSortKey, toGrant, type GrantRow } from '../grant-rows.js';
 import type { GrantRecord } from '../../domain/ports.js';
 
@@ -16,12 +17,12 @@ interface KeyRow {
   key_usage: string; key_spec: string; origin: string; key_manager: string; key_state: string;
   deletion_date: number | null; current_material_id: string | null; multi_region: number; policy: string; version: number;
   rotation_period_days: number | null; next_rotation_date: number | null; on_demand_rotations: number;
-  custom_key_store_id: string | null;
+  custom_key_store_id: string | null; xks_key_id: string | null;
 }
 interface CustomKeyStoreRow {
   account: string; region: string; custom_key_store_id: string; name: string; store_type: string;
   cloud_hsm_cluster_id: string | null; trust_anchor_certificate: string | null; password_wrapped: Buffer | null;
-  connection_state: string; connection_error_code: string | null; creation_date: number; version: number;
+  connection_state: string; connection_error_code: string | null; creation_date: number; version: number; xks_config: string | null;
 }
 const toCustomKeyStore = (r: CustomKeyStoreRow): CustomKeyStoreRecord => ({
   account: r.account, region: r.region, customKeyStoreId: r.custom_key_store_id, name: r.name,
@@ -29,6 +30,7 @@ const toCustomKeyStore = (r: CustomKeyStoreRow): CustomKeyStoreRecord => ({
   ...(r.cloud_hsm_cluster_id !== null && { cloudHsmClusterId: r.cloud_hsm_cluster_id }),
   ...(r.trust_anchor_certificate !== null && { trustAnchorCertificate: r.trust_anchor_certificate }),
   ...(r.password_wrapped !== null && { passwordWrapped: r.password_wrapped }),
+  ...(r.xks_config !== null && { xks: decodeXksConfig(r.xks_config) }),
   connectionState: r.connection_state as CustomKeyStoreRecord['connectionState'],
   ...(r.connection_error_code !== null && { connectionErrorCode: r.connection_error_code as CustomKeyStoreRecord['connectionErrorCode'] }),
   creationDate: new Date(r.creation_date), version: r.version,
@@ -37,7 +39,7 @@ const customKeyStoreParams = (c: CustomKeyStoreRecord) => ({
   account: c.account, region: c.region, custom_key_store_id: c.customKeyStoreId, name: c.name, store_type: c.type,
   cloud_hsm_cluster_id: c.cloudHsmClusterId ?? null, trust_anchor_certificate: c.trustAnchorCertificate ?? null,
   password_wrapped: c.passwordWrapped ?? null, connection_state: c.connectionState, connection_error_code: c.connectionErrorCode ?? null,
-  creation_date: c.creationDate.getTime(), version: c.version,
+  creation_date: c.creationDate.getTime(), version: c.version, xks_config: encodeXksConfig(c.xks),
 });
 interface AliasRow {
   account: string; region: string; alias_name: string; target_key_id: string; creation_date: number; last_updated_date: number;
@@ -72,6 +74,7 @@ const toKey = (r: KeyRow): KeyRecord => ({
   ...(r.next_rotation_date !== null && { nextRotationDate: new Date(r.next_rotation_date) }),
   ...(r.on_demand_rotations > 0 && { onDemandRotations: r.on_demand_rotations }),
   ...(r.custom_key_store_id !== null && { customKeyStoreId: r.custom_key_store_id }),
+  ...(r.xks_key_id !== null && { xksKeyId: r.xks_key_id }),
 });
 const keyParams = (k: KeyRecord) => ({
   account: k.account, region: k.region, key_id: k.keyId, arn: k.arn, creation_date: k.creationDate.getTime(),
@@ -80,6 +83,7 @@ const keyParams = (k: KeyRecord) => ({
   multi_region: k.multiRegion ? 1 : 0, policy: k.policy, version: k.version,
   rotation_period_days: k.rotationPeriodDays ?? null, next_rotation_date: k.nextRotationDate?.getTime() ?? null,
   on_demand_rotations: k.onDemandRotations ?? 0, custom_key_store_id: k.customKeyStoreId ?? null,
+  xks_key_id: k.xksKeyId ?? null,
 });
 const toAlias = (r: AliasRow): AliasRecord => ({
   account: r.account, region: r.region, aliasName: r.alias_name, targetKeyId: r.target_key_id,
@@ -110,17 +114,17 @@ const toAccessKey = (r: AccessKeyRow): AccessKeyRecord => ({
 
 const INSERT_KEY = `INSERT INTO keys (account, region, key_id, arn, creation_date, description, key_usage, key_spec, origin, key_manager,
   key_state, deletion_date, current_material_id, multi_region, policy, version, rotation_period_days, next_rotation_date, on_demand_rotations,
-  custom_key_store_id)
+  custom_key_store_id, xks_key_id)
   VALUES (@account, @region, @key_id, @arn, @creation_date, @description, @key_usage, @key_spec,
   @origin, @key_manager, @key_state, @deletion_date, @current_material_id, @multi_region, @policy, @version,
-  @rotation_period_days, @next_rotation_date, @on_demand_rotations, @custom_key_store_id)`;
+  @rotation_period_days, @next_rotation_date, @on_demand_rotations, @custom_key_store_id, @xks_key_id)`;
 const UPDATE_KEY = `UPDATE keys SET description = @description, key_usage = @key_usage, key_spec = @key_spec, origin = @origin,
     key_manager = @key_manager, key_state = @key_state, deletion_date = @deletion_date,
     current_material_id = @current_material_id, multi_region = @multi_region, policy = @policy,
     rotation_period_days = @rotation_period_days, next_rotation_date = @next_rotation_date, on_demand_rotations = @on_demand_rotations,
     version = @version + 1
   WHERE account = @account AND region = @region AND key_id = @key_id AND version = @version`;
-const CKS_COLUMNS = 'account, region, custom_key_store_id, name, store_type, cloud_hsm_cluster_id, trust_anchor_certificate, password_wrapped, connection_state, connection_error_code, creation_date, version';
+const CKS_COLUMNS = 'account, region, custom_key_store_id, name, store_type, cloud_hsm_cluster_id, trust_anchor_certificate, password_wrapped, connection_state, connection_error_code, creation_date, version, xks_config';
 /** The tables a snapshot covers, in export order. */
 const SNAPSHOT_TABLES = ['settings', 'access_keys', 'custom_key_stores', 'keys', 'key_materials', 'aliases', 'tags', 'grants', 'audit_events'] as const;
 const INSERT_GRANT = `INSERT INTO grants (${GRANT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`;
@@ -565,7 +569,7 @@ export class SqliteStorage implements Storage, SnapshotStorage, AuditStore, Root
         () =>
           this.#db
             .prepare(`UPDATE custom_key_stores SET name = @name, cloud_hsm_cluster_id = @cloud_hsm_cluster_id,
-              trust_anchor_certificate = @trust_anchor_certificate, password_wrapped = @password_wrapped,
+              trust_anchor_certificate = @trust_anchor_certificate, password_wrapped = @password_wrapped, xks_config = @xks_config,
               connection_state = @connection_state, connection_error_code = @connection_error_code, version = @version + 1
               WHERE account = @account AND region = @region AND custom_key_store_id = @custom_key_store_id AND version = @version`)
             .run(customKeyStoreParams(store)).changes,
