@@ -67,4 +67,22 @@ export const POSTGRES_MIGRATIONS: readonly { version: number; sql: string }[] = 
       CREATE INDEX key_materials_due_for_expiry ON key_materials (valid_to) WHERE valid_to IS NOT NULL;
     `,
   },
+  {
+    // Principals (issue #6): IAM users and roles, their inline identity policies. name_key is the name lowercased:
+    // IAM names are unique per account without regard to case.
+    version: 5,
+    sql: `
+      CREATE TABLE principals (
+        account text NOT NULL, kind text NOT NULL, name_key text COLLATE "C" NOT NULL, name text NOT NULL, path text NOT NULL,
+        arn text NOT NULL UNIQUE, created_at bigint NOT NULL,
+        PRIMARY KEY (account, kind, name_key)
+      );
+      CREATE TABLE identity_policies (
+        principal_arn text COLLATE "C" NOT NULL, policy_name text COLLATE "C" NOT NULL, document text NOT NULL,
+        PRIMARY KEY (principal_arn, policy_name)
+      );
+      CREATE INDEX access_keys_by_principal ON access_keys (principal_arn);
+      CREATE INDEX access_keys_by_account ON access_keys (account);
+    `,
+  },
 ];
