@@ -13,6 +13,7 @@ import { bootstrapAdminCredentials } from './auth/admin-credentials.js';
 import type { Authenticator } from './auth/authenticator.js';
 import { DevAuthenticator } from './auth/dev-authenticator.js';
 import { SigV4Authenticator } from './auth/sigv4-authenticator.js';
+import { CallerDirectory, IamGenerationWatch } from './auth/caller-directory.js';
 import { describeStore, type TrentConfig } from './config/config.js';
 import { KeyPolicyAuthorizer } from './domain/authorizer.js';
 import { AdjustableClock } from './domain/clock.js';
@@ -111,9 +112,12 @@ export async function startTrent(config: TrentConfig, io: Io = { stdout: process
     else if (change.kind === 'key' && (change.deleted || change.erased)) keystore.forget(change.arn);
   });
   const services: Services = { keys, storage, keystore, authorizer: new KeyPolicyAuthorizer(clock), clock, random };
+  // Principals, identity policies and access keys may change from another process (`trent iam`) or node: every
+  // node re-reads the IAM generation at most once a second and drops what it cached when it moved.
+  const iamWatch = new IamGenerationWatch(storage);
   const authenticator: Authenticator = config.dev
-    ? new DevAuthenticator(config.defaultAccount, config.region)
-    : new SigV4Authenticator({ storage, rootKey, clock: systemClock, clockSkewSeconds: config.clockSkewSeconds });
+    ? new DevAuthenticator(config.defaultAccount, config.region, new CallerDirectory(storage, iamWatch, () => undefined))
+    : new SigV4Authenticator({ storage, rootKey, clock: systemClock, clockSkewSeconds: config.clockSkewSeconds, watch: iamWatch });
 
   const requestLog = await openRequestLog(config.requestLog, io);
   const sweeper = new DeletionSweeper(keys, keystore, (arn) => say(JSON.stringify({ level: 'info', message: 'scheduled deletion: key deleted', arn })));
