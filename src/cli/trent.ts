@@ -3,6 +3,7 @@ import { CONFIG_FLAGS, ConfigError, loadConfig } from '../config/config.js';
 import { startTrent } from '../main.js';
 import { BACKUP_USAGE, backupCommand, restoreCommand } from './backup.js';
 import { parseDuration } from './duration.js';
+import { IAM_USAGE, iamCommand } from './iam.js';
 
 const USAGE = `Usage:
   trent serve [--host 127.0.0.1] [--port 4599] [--data-dir ./data] [--region us-east-1] [--dev]
@@ -18,7 +19,7 @@ const USAGE = `Usage:
   trent dev advance-clock DURATION --endpoint URL
       Moves the clock of a server running with --dev forward by DURATION (400d, 36h, 90m, 30s, 1d12h) and runs
       the jobs that are then due (automatic rotation, scheduled deletion) at once. Only that node's clock moves.
-${BACKUP_USAGE}`;
+${BACKUP_USAGE}${IAM_USAGE}`;
 
 async function serve(argv: string[]): Promise<void> {
   const options: Record<string, { type: 'string' | 'boolean' }> = { config: { type: 'string' } };
@@ -84,6 +85,8 @@ async function run(argv: string[]): Promise<void> {
       return backupCommand(rest);
     case 'restore':
       return restoreCommand(rest);
+    case 'iam':
+      return iamCommand(rest);
     case undefined:
     case 'help':
     case '--help':

@@ -1,6 +1,5 @@
 // Principals (issue #6): accounts, IAM users and roles, their inline identity policies and their access keys.
 // The rules here are IAM's ("IAM and AWS STS quotas": name requirements and object quotas).
-import { PARTITION } from './arn.js';
 import { compilePolicy, type CompiledPolicy } from './policy/index.js';
 
 export type PrincipalKind = 'user' | 'role';
@@ -94,7 +93,8 @@ export function checkSecretAccessKey(secret: string): void {
 }
 
 export function principalArn(account: string, kind: PrincipalKind, name: string, path = '/'): string {
-  return `arn:${PARTITION}:iam::${account}:${kind}${path}${name}`;
+  // The partition is spelled out (arn.ts's PARTITION): importing arn.ts would make ports.ts import itself.
+  return `arn:aws:iam::${account}:${kind}${path}${name}`;
 }
 
 const PRINCIPAL_ARN = /^arn:aws:iam::(\d{12}):(user|role)(\/(?:[\u0021-\u007e]*\/)?)([\w+=,.@-]{1,64})$/;
