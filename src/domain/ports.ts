@@ -211,7 +211,8 @@ export interface Storage {
   /** Returns whether it existed. Increments the IAM generation. */
   deleteAccessKey(accessKeyId: string): Promise<boolean>;
 
-  // Principals (users and roles) and their inline identity policies. Every write also increments the IAM generation
+  // Principals (users and roles) and their inline identity policies. Every write (and deleteAccessKey; a new access key
+  // needs none: nothing is cached about a key that does not exist) also increments the IAM generation
   // setting (IAM_GENERATION_SETTING) in the same transaction, so that every node's caller cache notices.
   /** StorageDuplicateError when the account has a principal of that kind and name, whatever the case of the name. */
   insertPrincipal(principal: PrincipalRecord): Promise<void>;
