@@ -6,7 +6,7 @@ import { execFile } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { CreateKeyCommand, DecryptCommand, EncryptCommand, KMSClient, PutKeyPolicyCommand } from '@aws-sdk/client-kms';
+import { CreateKeyCommand, DecryptCommand, EncryptCommand, GenerateRandomCommand, KMSClient, ListKeysCommand, PutKeyPolicyCommand } from '@aws-sdk/client-kms';
 import { repoRoot, startServer, type TestServer } from '../helpers/server.js';
 import { errorName, within } from '../helpers/poll.js';
 
@@ -164,9 +164,15 @@ describe('principals: users, roles and identity policies (SigV4 server, trent ia
     assert.equal(await errorName(as('eve').send(new EncryptCommand({ KeyId: keyArn, Plaintext: Buffer.from('e') }))), 'AccessDeniedException');
   });
 
-  it('CreateKey is decided by identity policies on resource "*"', async () => {
-    await assert.rejects(as('alice').send(new CreateKeyCommand({})), denied(`arn:aws:iam::${A}:user/alice`, 'kms:CreateKey', '*', 'noIdentity'));
-    await as('temp').send(new CreateKeyCommand({}));
+  it('CreateKey, ListKeys and GenerateRandom are decided by identity policies on resource "*"', async () => {
+    const alice = as('alice');
+    await assert.rejects(alice.send(new CreateKeyCommand({})), denied(`arn:aws:iam::${A}:user/alice`, 'kms:CreateKey', '*', 'noIdentity'));
+    await assert.rejects(alice.send(new ListKeysCommand({})), denied(`arn:aws:iam::${A}:user/alice`, 'kms:ListKeys', '*', 'noIdentity'));
+    await assert.rejects(alice.send(new GenerateRandomCommand({ NumberOfBytes: 8 })), denied(`arn:aws:iam::${A}:user/alice`, 'kms:GenerateRandom', '*', 'noIdentity'));
+    const temp = as('temp');
+    await temp.send(new CreateKeyCommand({}));
+    await temp.send(new ListKeysCommand({}));
+    assert.equal((await temp.send(new GenerateRandomCommand({ NumberOfBytes: 8 }))).Plaintext!.length, 8);
   });
 
   it('changes made with trent iam while the server runs apply within the refresh bound (1 s)', async () => {
