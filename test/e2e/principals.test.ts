@@ -3,12 +3,14 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { CreateKeyCommand, DecryptCommand, EncryptCommand, GenerateRandomCommand, KMSClient, ListKeysCommand, PutKeyPolicyCommand } from '@aws-sdk/client-kms';
 import { repoRoot, startServer, type TestServer } from '../helpers/server.js';
 import { errorName, within } from '../helpers/poll.js';
+import { postgresCluster, postgresSkipReason } from '../helpers/postgres.js';
+import { tmpdir } from 'node:os';
 
 const run = promisify(execFile);
 const A = '111122223333'; // the server's default account
@@ -221,5 +223,38 @@ describe('principals: users, roles and identity policies (SigV4 server, trent ia
     assert.equal(JSON.parse(stdout).KeyId, keyArn);
     const refused = await run('aws', ['kms', 'create-key', ...common], { env, timeout: 30_000 }).then(() => undefined, (err: { stderr: string }) => err.stderr);
     assert.match(refused ?? '', /AccessDeniedException.*user\/alice is not authorized to perform: kms:CreateKey/);
+  });
+});
+
+describe('principals on PostgreSQL: trent iam on another machine, two nodes', { skip: postgresSkipReason() }, () => {
+  it('a user made by the CLI works on every node, and its deleted access key is refused on every node', async () => {
+    const url = await (await postgresCluster()).createDatabase();
+    const env = { TRENT_ROOT_KEY_PASSPHRASE: 'one passphrase for every node and the CLI' };
+    const nodes = [await startServer({ dev: false, env, args: ['--store', url] })];
+    nodes.push(await startServer({ dev: false, env, args: ['--store', url] }));
+    const cliDir = mkdtempSync(path.join(tmpdir(), 'trent-iam-cli-'));
+    const clients: KMSClient[] = [];
+    try {
+      const iam = async (...args: string[]) =>
+        JSON.parse((await run(process.execPath, [path.join(repoRoot, 'bin/trent.js'), 'iam', ...args, '--store', url, '--data-dir', cliDir], { env: { ...process.env, ...env } })).stdout);
+      await iam('create-user', '--account', A, '--name', 'carol');
+      await iam('put-policy', '--account', A, '--user', 'carol', '--policy-name', 'all', '--document', JSON.stringify(allow(['kms:*'])));
+      const made = await iam('create-access-key', '--account', A, '--user', 'carol', '--profile', 'carol');
+      const c = readProfile(path.join(cliDir, 'credentials'), 'carol');
+      assert.equal(c.id, made.accessKeyId);
+      const carol = nodes.map((n) => new KMSClient({ endpoint: n.url, region: 'us-east-1', credentials: { accessKeyId: c.id, secretAccessKey: c.secret }, maxAttempts: 1 }));
+      clients.push(...carol);
+      const keyArn = (await carol[0]!.send(new CreateKeyCommand({}))).KeyMetadata!.Arn!;
+      // The default key policy names only the account: carol's identity policy decides, on the other node too.
+      await carol[1]!.send(new EncryptCommand({ KeyId: keyArn, Plaintext: Buffer.from('x') }));
+      await iam('delete-access-key', '--access-key-id', c.id);
+      for (const [i, k] of carol.entries()) {
+        await within(5_000, `node ${i} refuses the deleted key`, async () => (await errorName(k.send(new EncryptCommand({ KeyId: keyArn, Plaintext: Buffer.from('x') })))) === 'UnrecognizedClientException');
+      }
+    } finally {
+      for (const k of clients) k.destroy();
+      for (const n of nodes) await n.stop();
+      rmSync(cliDir, { recursive: true, force: true });
+    }
   });
 });
