@@ -56,7 +56,7 @@ function trentVersion(): string {
 }
 
 const describeCounts = (c: SnapshotCounts): string =>
-  `${c.key} keys, ${c.material} key materials, ${c.alias} aliases, ${c.tag} tags, ${c.accessKey} access keys, ${c.principal} users and roles, ${c.identityPolicy} identity policies, ${c.setting} settings`;
+  `${c.key} keys, ${c.material} key materials, ${c.alias} aliases, ${c.tag} tags, ${c.accessKey} access keys, ${c.setting} settings, ${c.principal} users and roles, ${c.identityPolicy} identity policies`;
 
 export async function backupCommand(argv: string[], out: NodeJS.WritableStream = process.stdout): Promise<void> {
   const { values } = parseArgs({ args: argv, options: { ...STORE_FLAGS, out: { type: 'string' } }, strict: true, allowPositionals: false });

@@ -51,11 +51,21 @@ function openStore(store: StoreConfig): Storage {
 
 const random = { bytes: (n: number) => randomBytes(n), uuid: () => randomUUID() };
 
+/**
+ * The store's root key: secrets are wrapped under it. A store that has one already (a root key check value) needs
+ * that key (file or passphrase); a new store gets one, as on the server's first start.
+ */
 async function openRootKey(cfg: TrentConfig, storage: Storage): Promise<RootKey> {
-  const rootKey = cfg.rootKeyPassphrase
-    ? await RootKey.fromPassphrase(cfg.rootKeyPassphrase, storage, random)
-    : (await RootKey.fromFile(cfg.rootKeyFile, random)).rootKey;
-  await rootKey.verifyAgainst(storage);
+  const served = (await storage.getSetting('root.check')) !== undefined;
+  let rootKey: RootKey;
+  if (cfg.rootKeyPassphrase) rootKey = await RootKey.fromPassphrase(cfg.rootKeyPassphrase, storage, random);
+  else if (served) rootKey = await RootKey.fromExistingFile(cfg.rootKeyFile);
+  else rootKey = (await RootKey.fromFile(cfg.rootKeyFile, random)).rootKey;
+  try {
+    await rootKey.verifyAgainst(storage);
+  } catch {
+    throw new Error(`the root key (${cfg.rootKeyPassphrase ? 'TRENT_ROOT_KEY_PASSPHRASE' : cfg.rootKeyFile}) is not this store's: use the server's root key file (--root-key-file) or passphrase; nothing changed`);
+  }
   return rootKey;
 }
 

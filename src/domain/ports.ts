@@ -234,7 +234,7 @@ export interface Storage {
   /** Stores `value` unless the setting exists; returns the value that is stored now (first writer wins, atomically). */
   putSettingIfAbsent(name: string, value: string): Promise<string>;
 
-  /** Removes every key, material, alias and tag (dev reset). Access keys and settings (root key check) stay. */
+  /** Removes every key, material, alias and tag (dev reset). Access keys, principals, identity policies and settings stay. */
   wipe(): Promise<void>;
 }
 
