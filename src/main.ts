@@ -113,8 +113,9 @@ export async function startTrent(config: TrentConfig, io: Io = { stdout: process
   });
   const services: Services = { keys, storage, keystore, authorizer: new KeyPolicyAuthorizer(clock), clock, random };
   // Principals, identity policies and access keys may change from another process (`trent iam`) or node: every
-  // node re-reads the IAM generation at most once a second and drops what it cached when it moved.
-  const iamWatch = new IamGenerationWatch(storage);
+  // node re-reads the IAM generation at most once a second and drops what it cached when it moved. While the store
+  // does not answer, cached callers are served for at most the cache lifetime, as cached keys are.
+  const iamWatch = new IamGenerationWatch(storage, { maxStaleMs: coordination.cacheTtlMs });
   const authenticator: Authenticator = config.dev
     ? new DevAuthenticator(config.defaultAccount, config.region, new CallerDirectory(storage, iamWatch, () => undefined))
     : new SigV4Authenticator({ storage, rootKey, clock: systemClock, clockSkewSeconds: config.clockSkewSeconds, watch: iamWatch });

@@ -10,23 +10,33 @@ export const IAM_REFRESH_MS = 1000;
 
 /**
  * Watches the IAM generation setting that every principal, policy and access key write increments (in its own
- * transaction). A request re-reads it when the last read started more than `refreshMs` ago (one indexed read per
- * node per interval, shared by concurrent requests); when it moved, every listener drops its cache. So a change
- * committed at time C is seen by every request that starts after C + refreshMs, on every node and whichever process
- * made it (the `trent iam` CLI included). If the store cannot be read, requests fail rather than use what may have
- * been revoked.
+ * transaction). A request re-reads it when the last successful read started more than `refreshMs` ago (one indexed
+ * read per node per interval while requests arrive, shared by concurrent requests); when it moved, every listener
+ * drops its cache. So a change committed at time C is seen by every request that starts after C + refreshMs, on every
+ * node and whichever process made it (the `trent iam` CLI included).
+ *
+ * While the store does not answer (the last read failed, or the current one has taken longer than `refreshMs`),
+ * requests do not wait for it: they go on with what is cached for at most `maxStaleMs` after the last successful
+ * read (the --cache-ttl-seconds bound that also applies to cached keys), then fail.
  */
 export class IamGenerationWatch {
   #generation: string | undefined | null = null;
-  #checkedAt = -Infinity;
-  #pending: Promise<void> | undefined;
+  #lastSuccessStart = -Infinity;
+  #inFlight: { promise: Promise<void>; startedAt: number } | undefined;
+  #failing = false;
   readonly #listeners: (() => void)[] = [];
+  private readonly refreshMs: number;
+  private readonly maxStaleMs: number;
+  private readonly now: () => number;
 
   constructor(
     private readonly store: Pick<Storage, 'getSetting'>,
-    private readonly refreshMs: number = IAM_REFRESH_MS,
-    private readonly now: () => number = () => performance.now(),
-  ) {}
+    opts: { refreshMs?: number; maxStaleMs?: number; now?: () => number } = {},
+  ) {
+    this.refreshMs = opts.refreshMs ?? IAM_REFRESH_MS;
+    this.maxStaleMs = opts.maxStaleMs ?? Infinity;
+    this.now = opts.now ?? (() => performance.now());
+  }
 
   /** Called after the generation moved. */
   subscribe(listener: () => void): void {
@@ -35,19 +45,51 @@ export class IamGenerationWatch {
 
   /** Nothing when the generation was read within refreshMs (the hot path); else a promise of reading it. */
   fresh(): void | Promise<void> {
-    if (this.now() - this.#checkedAt < this.refreshMs) return;
-    return (this.#pending ??= this.#check().finally(() => (this.#pending = undefined)));
+    const now = this.now();
+    const age = now - this.#lastSuccessStart;
+    if (age < this.refreshMs) return;
+    const inFlight = this.#read(now);
+    const troubled = this.#failing || now - inFlight.startedAt >= this.refreshMs;
+    if (troubled && age < this.maxStaleMs) return;
+    // Wait for the read, but no longer than refreshMs: a store that stalls now is in trouble too.
+    let timer: NodeJS.Timeout | undefined;
+    const stalled = new Promise<'stalled'>((resolve) => (timer = setTimeout(() => resolve('stalled'), this.refreshMs)));
+    return Promise.race([inFlight.promise.then(() => 'read' as const), stalled]).then(
+      (outcome) => {
+        clearTimeout(timer);
+        if (outcome === 'stalled' && !(this.now() - this.#lastSuccessStart < this.maxStaleMs)) return inFlight.promise;
+        return undefined;
+      },
+      (err: unknown) => {
+        clearTimeout(timer);
+        if (this.now() - this.#lastSuccessStart < this.maxStaleMs) return;
+        throw err;
+      },
+    );
   }
 
-  async #check(): Promise<void> {
-    const startedAt = this.now();
-    const generation = await this.store.getSetting(IAM_GENERATION_SETTING);
-    if (generation !== this.#generation) {
-      const first = this.#generation === null;
-      this.#generation = generation;
-      if (!first) for (const listener of this.#listeners) listener();
-    }
-    this.#checkedAt = startedAt;
+  #read(now: number): { promise: Promise<void>; startedAt: number } {
+    if (this.#inFlight) return this.#inFlight;
+    const promise = (async () => {
+      try {
+        const generation = await this.store.getSetting(IAM_GENERATION_SETTING);
+        if (generation !== this.#generation) {
+          const first = this.#generation === null;
+          this.#generation = generation;
+          if (!first) for (const listener of this.#listeners) listener();
+        }
+        this.#lastSuccessStart = now;
+        this.#failing = false;
+      } catch (err) {
+        this.#failing = true;
+        throw err;
+      } finally {
+        this.#inFlight = undefined;
+      }
+    })();
+    promise.catch(() => {}); // a read nobody waits for must not be an unhandled rejection
+    this.#inFlight = { promise, startedAt: now };
+    return this.#inFlight;
   }
 }
 
@@ -62,11 +104,12 @@ type DirectoryStore = Pick<Storage, 'getAccessKey' | 'getPrincipalByArn' | 'getI
 const MAX_ENTRIES = 10_000;
 
 /**
- * Access key → principal and policies, cached; `derive` adds what a user of the directory wants kept with each entry
+ * Access key → principal and policies (or: no such key), cached; `derive` adds what a user of the directory wants kept with each entry
  * (SigV4: the unwrapped secret). An entry loaded while the generation moved is not kept (it may predate the change).
  */
 export class CallerDirectory<T = undefined> {
-  readonly #cache = new Map<string, { resolved: ResolvedAccessKey; extra: T }>();
+  /** null: no such access key (cached too: every access key write moves the generation). */
+  readonly #cache = new Map<string, { resolved: ResolvedAccessKey; extra: T } | null>();
   #epoch = 0;
 
   constructor(
@@ -85,13 +128,18 @@ export class CallerDirectory<T = undefined> {
     const pending = this.watch.fresh();
     if (pending) await pending;
     const hit = this.#cache.get(accessKeyId);
-    if (hit) return hit;
+    if (hit !== undefined) return hit ?? undefined;
     const epoch = this.#epoch;
+    const keep = (entry: { resolved: ResolvedAccessKey; extra: T } | null) => {
+      if (epoch !== this.#epoch) return; // loaded while the generation moved: may predate the change
+      if (this.#cache.size >= MAX_ENTRIES) this.#cache.clear();
+      this.#cache.set(accessKeyId, entry);
+    };
     const record = await this.store.getAccessKey(accessKeyId);
-    if (!record) return undefined;
+    if (!record) return keep(null), undefined;
     let identityPolicies: CompiledPolicy[] | undefined;
     if (!isAccountRootArn(record.principalArn)) {
-      if (!(await this.store.getPrincipalByArn(record.principalArn))) return undefined;
+      if (!(await this.store.getPrincipalByArn(record.principalArn))) return keep(null), undefined;
       const policies = await this.store.getIdentityPolicies(record.principalArn);
       identityPolicies = policies.map((p) => {
         try {
@@ -104,10 +152,7 @@ export class CallerDirectory<T = undefined> {
     }
     const resolved: ResolvedAccessKey = { record, identityPolicies };
     const entry = { resolved, extra: this.derive(resolved) };
-    if (epoch === this.#epoch) {
-      if (this.#cache.size >= MAX_ENTRIES) this.#cache.clear();
-      this.#cache.set(accessKeyId, entry);
-    }
+    keep(entry);
     return entry;
   }
 }

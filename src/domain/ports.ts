@@ -208,12 +208,12 @@ export interface Storage {
   insertAccessKey(record: AccessKeyRecord): Promise<void>;
   /** Access keys of an account or of one principal (or all), ordered by access key id. */
   listAccessKeys(filter?: { readonly account?: string; readonly principalArn?: string }): Promise<AccessKeyRecord[]>;
-  /** Returns whether it existed. Increments the IAM generation. */
+  /** Returns whether it existed. */
   deleteAccessKey(accessKeyId: string): Promise<boolean>;
 
-  // Principals (users and roles) and their inline identity policies. Every write (and deleteAccessKey; a new access key
-  // needs none: nothing is cached about a key that does not exist) also increments the IAM generation
-  // setting (IAM_GENERATION_SETTING) in the same transaction, so that every node's caller cache notices.
+  // Principals (users and roles) and their inline identity policies. Every write of these and of access keys
+  // (insertAccessKey and deleteAccessKey too) also increments the IAM generation setting (IAM_GENERATION_SETTING) in
+  // the same transaction, so that every node's caller cache (which also remembers unknown access keys) notices.
   /** StorageDuplicateError when the account has a principal of that kind and name, whatever the case of the name. */
   insertPrincipal(principal: PrincipalRecord): Promise<void>;
   /** By account, kind and name, the name compared without regard to case. */

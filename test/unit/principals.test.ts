@@ -152,7 +152,7 @@ describe('IAM generation watch and dev mode', () => {
     try {
       await storage.migrate();
       let mono = 0;
-      const watch = new IamGenerationWatch(storage, 1000, () => mono);
+      const watch = new IamGenerationWatch(storage, { refreshMs: 1000, now: () => mono });
       const dev = new DevAuthenticator('111122223333', 'us-east-1', new CallerDirectory(storage, watch, () => undefined));
       const header = (akid: string) => ({
         method: 'POST', url: '/', body: Buffer.alloc(0),
@@ -184,7 +184,7 @@ describe('IAM generation watch and dev mode', () => {
     let reads = 0;
     let value = '1';
     let mono = 0;
-    const watch = new IamGenerationWatch({ getSetting: async () => (reads++, value) }, 1000, () => mono);
+    const watch = new IamGenerationWatch({ getSetting: async () => (reads++, value) }, { refreshMs: 1000, now: () => mono });
     let moved = 0;
     watch.subscribe(() => moved++);
     await Promise.all([watch.fresh(), watch.fresh(), watch.fresh()]);
@@ -197,5 +197,32 @@ describe('IAM generation watch and dev mode', () => {
     await watch.fresh();
     assert.equal(reads, 2);
     assert.equal(moved, 1);
+  });
+
+  it('while the store fails: serves what is cached up to maxStaleMs after the last good read, then fails', async () => {
+    let mono = 0;
+    let down = false;
+    const watch = new IamGenerationWatch({ getSetting: async () => { if (down) throw new Error('store unavailable'); return '1'; } }, { refreshMs: 1000, maxStaleMs: 30_000, now: () => mono });
+    await watch.fresh();
+    down = true;
+    mono = 1500;
+    await watch.fresh(); // the read fails; the last good one is 1.5 s old: go on
+    mono = 2000;
+    assert.equal(watch.fresh(), undefined, 'a failing store is not waited for');
+    mono = 31_000;
+    await assert.rejects(async () => watch.fresh(), /store unavailable/);
+    down = false;
+    mono = 31_001;
+    await watch.fresh();
+    assert.equal(watch.fresh(), undefined);
+  });
+
+  it('does not wait longer than the refresh interval for a store that stalls', async () => {
+    let stalls = 0;
+    const stalling = new IamGenerationWatch({ getSetting: () => (stalls++ === 0 ? Promise.resolve('1') : new Promise<string>(() => {})) }, { refreshMs: 20, maxStaleMs: 60_000 });
+    await stalling.fresh(); // the first read answers
+    await new Promise((r) => setTimeout(r, 25));
+    await stalling.fresh(); // resolves although the read never does
+    assert.equal(stalls, 2);
   });
 });

@@ -83,7 +83,7 @@ describe('SigV4Authenticator', () => {
       secretWrapped: rootKey.wrap(accessKeyWrapContext(AKID), Buffer.from(SECRET)), createdAt: T0,
     });
     // The IAM generation is re-read when this monotonic clock moves past the refresh interval (1 s).
-    watch = new IamGenerationWatch(storage, 1000, () => mono);
+    watch = new IamGenerationWatch(storage, { refreshMs: 1000, now: () => mono });
     auth = new SigV4Authenticator({ storage, rootKey, clock: { now: () => now }, clockSkewSeconds: 300, watch });
     keyRoot = rootKey;
   });

@@ -493,9 +493,12 @@ export class PostgresStorage implements Storage, SnapshotStorage {
 
   async insertAccessKey(record: AccessKeyRecord): Promise<void> {
     try {
-      await this.#db.query('INSERT INTO access_keys (access_key_id, account, principal_arn, secret_wrapped, created_at) VALUES ($1, $2, $3, $4, $5)', [
-        record.accessKeyId, record.account, record.principalArn, record.secretWrapped, record.createdAt.getTime(),
-      ]);
+      await this.#tx(`access key ${record.accessKeyId}`, async (c) => {
+        await c.query('INSERT INTO access_keys (access_key_id, account, principal_arn, secret_wrapped, created_at) VALUES ($1, $2, $3, $4, $5)', [
+          record.accessKeyId, record.account, record.principalArn, record.secretWrapped, record.createdAt.getTime(),
+        ]);
+        await c.query(BUMP_IAM_GENERATION);
+      });
     } catch (err) {
       if (isUniqueViolation(err)) throw new StorageDuplicateError(`access key ${record.accessKeyId}`);
       throw err;

@@ -361,10 +361,13 @@ export class SqliteStorage implements Storage, SnapshotStorage {
   }
 
   async insertAccessKey(record: AccessKeyRecord): Promise<void> {
+    const db = this.#db;
     try {
-      this.#db
-        .prepare('INSERT INTO access_keys VALUES (?, ?, ?, ?, ?)')
-        .run(record.accessKeyId, record.account, record.principalArn, record.secretWrapped, record.createdAt.getTime());
+      db.transaction(() => {
+        db.prepare('INSERT INTO access_keys VALUES (?, ?, ?, ?, ?)')
+          .run(record.accessKeyId, record.account, record.principalArn, record.secretWrapped, record.createdAt.getTime());
+        db.exec(BUMP_IAM_GENERATION);
+      }).immediate();
     } catch (err) {
       if (isUniqueViolation(err)) throw new StorageDuplicateError(`access key ${record.accessKeyId}`);
       throw err;
