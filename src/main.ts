@@ -18,6 +18,8 @@ import { describeStore, type TrentConfig } from './config/config.js';
 import { KeyPolicyAuthorizer } from './domain/authorizer.js';
 import { AdjustableClock } from './domain/clock.js';
 import { KeyRepository } from './domain/key-repository.js';
+import { GrantRepository } from './domain/grant-repository.js';
+import { GrantTokens } from './domain/grants.js';
 import { LocalChangeFeed } from './domain/local-change-feed.js';
 import type { ChangeFeed, Clock, JobLease, RandomSource, Storage } from './domain/ports.js';
 import { LocalKeyStore } from './keystores/local/local-keystore.js';
@@ -111,7 +113,11 @@ export async function startTrent(config: TrentConfig, io: Io = { stdout: process
     if (change.kind === 'all') keystore.forgetAll();
     else if (change.kind === 'key' && (change.deleted || change.erased)) keystore.forget(change.arn);
   });
-  const services: Services = { keys, storage, keystore, authorizer: new KeyPolicyAuthorizer(clock), clock, random };
+  const grants = new GrantRepository(storage, clock, new GrantTokens(rootKey), { feed, ttlMs: coordination.cacheTtlMs });
+  const services: Services = {
+    keys, grants, storage, keystore, authorizer: new KeyPolicyAuthorizer(clock, grants), clock, random,
+    serviceAccessKeys: new Map(Object.entries(config.serviceAccessKeys ?? {})),
+  };
   // Principals, identity policies and access keys may change from another process (`trent iam`) or node: every
   // node re-reads the IAM generation at most once a second and drops what it cached when it moved. While the store
   // does not answer, cached callers are served for at most the cache lifetime, as cached keys are.

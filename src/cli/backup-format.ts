@@ -6,10 +6,10 @@ import { createReadStream } from 'node:fs';
 import { link, open, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import {
-  emptySnapshotCounts, type KeyRecord, type SnapshotCounts, type SnapshotRecord,
+  emptySnapshotCounts, type GrantConstraintsRecord, type KeyRecord, type SnapshotCounts, type SnapshotRecord,
 } from '../domain/ports.js';
 import {
-  ExpirationModelTypeValues, KeyManagerTypeValues, KeySpecValues, KeyStateValues, KeyUsageTypeValues, OriginTypeValues, RotationTypeValues,
+  ExpirationModelTypeValues, GrantOperationValues, KeyManagerTypeValues, KeySpecValues, KeyStateValues, KeyUsageTypeValues, OriginTypeValues, RotationTypeValues,
 } from '../model/kms-model.generated.js';
 
 export const BACKUP_FORMAT = 'trent-backup';
@@ -97,6 +97,14 @@ export function encodeRecord(r: SnapshotRecord): Record<string, unknown> {
     }
     case 'tag':
       return { type: r.type, keyArn: r.keyArn, key: r.tag.key, value: r.tag.value };
+    case 'grant': {
+      const g = r.grant;
+      return {
+        type: r.type, keyArn: g.keyArn, account: g.account, region: g.region, grantId: g.grantId, name: g.name ?? null,
+        granteePrincipal: g.granteePrincipal, retiringPrincipal: g.retiringPrincipal ?? null, issuingAccount: g.issuingAccount,
+        operations: [...g.operations], constraints: g.constraints ?? null, creationDate: g.creationDate.getTime(),
+      };
+    }
     default: {
       const unknown: never = r;
       throw new Error(`unknown record type ${String((unknown as { type: unknown }).type)}`);
@@ -143,6 +151,23 @@ class Fields {
   optDate(name: string): Date | undefined {
     const v = this.#get(name);
     return v === null ? undefined : this.date(name);
+  }
+  oneOfList<T extends string>(name: string, values: readonly T[]): T[] {
+    const v = this.#get(name);
+    if (!Array.isArray(v) || !v.every((x) => (values as readonly unknown[]).includes(x))) this.#bad(name, `a list of ${values.join(', ')}`);
+    return v as T[];
+  }
+  /** Grant constraints: null, or an object with one of encryptionContextEquals / encryptionContextSubset (string maps). */
+  constraints(name: string): GrantConstraintsRecord | undefined {
+    const v = this.#get(name);
+    if (v === null) return undefined;
+    const isMap = (m: unknown) => typeof m === 'object' && m !== null && !Array.isArray(m) && Object.values(m).every((x) => typeof x === 'string');
+    if (typeof v !== 'object' || Array.isArray(v)) this.#bad(name, 'null or an object');
+    const keys = Object.keys(v);
+    if (keys.length !== 1 || !['encryptionContextEquals', 'encryptionContextSubset'].includes(keys[0]!) || !isMap((v as Record<string, unknown>)[keys[0]!])) {
+      this.#bad(name, 'null or one of encryptionContextEquals, encryptionContextSubset with string values');
+    }
+    return v as GrantConstraintsRecord;
   }
   bool(name: string): boolean {
     const v = this.#get(name);
@@ -223,6 +248,23 @@ export function decodeRecord(o: Record<string, unknown>, where: string): Snapsho
     case 'tag':
       r = { type: 'tag', keyArn: f.str('keyArn'), tag: { key: f.str('key'), value: f.str('value') } };
       break;
+    case 'grant': {
+      const name = f.optStr('name');
+      const retiringPrincipal = f.optStr('retiringPrincipal');
+      const constraints = f.constraints('constraints');
+      r = {
+        type: 'grant',
+        grant: {
+          keyArn: f.str('keyArn'), account: f.str('account'), region: f.str('region'), grantId: f.str('grantId'),
+          ...(name !== undefined && { name }),
+          granteePrincipal: f.str('granteePrincipal'),
+          ...(retiringPrincipal !== undefined && { retiringPrincipal }),
+          issuingAccount: f.str('issuingAccount'), operations: f.oneOfList('operations', GrantOperationValues),
+          ...(constraints !== undefined && { constraints }), creationDate: f.date('creationDate'),
+        },
+      };
+      break;
+    }
     default:
       throw new BackupFormatError(`${where}: unknown record type ${JSON.stringify(o.type)}`);
   }
@@ -362,8 +404,8 @@ export async function* readBackup(file: string, onHeader?: (h: BackupHeader) => 
   if (trailer.sha256 !== sha256) throw new BackupFormatError(`${file}: the SHA-256 of the content does not match the trailer: the file is damaged`);
   const stated = trailer.counts as Record<string, unknown> | undefined;
   for (const t of RECORD_TYPES) {
-    // Principals and identity policies came later (format version 1, no bump): a backup made before counts none.
-    const declared = stated?.[t] ?? (t === 'principal' || t === 'identityPolicy' ? 0 : undefined);
+    // Record types that came later (format version 1, no bump): a backup made before them states no count: none.
+    const declared = stated?.[t] ?? ((t === 'grant' || t === 'principal' || t === 'identityPolicy') && stated ? 0 : undefined);
     if (declared !== counts[t]) throw new BackupFormatError(`${file}: the trailer counts ${JSON.stringify(declared)} ${t} records, the file holds ${counts[t]}`);
   }
   return { header, counts, sha256 };

@@ -27,15 +27,15 @@ export const BACKUP_USAGE = `  trent backup --out FILE [--store sqlite|postgres:
 
 type SnapshotStore = Storage & SnapshotStorage;
 
-const STORE_FLAGS = { store: { type: 'string' }, 'data-dir': { type: 'string' }, config: { type: 'string' } } as const;
+export const STORE_FLAGS = { store: { type: 'string' }, 'data-dir': { type: 'string' }, config: { type: 'string' } } as const;
 
-function config(values: Record<string, unknown>): TrentConfig {
+export function config(values: Record<string, unknown>): TrentConfig {
   const flags: Record<string, string> = {};
   for (const name of ['store', 'data-dir', 'config', 'root-key-file']) if (typeof values[name] === 'string') flags[name] = values[name] as string;
   return loadConfig(flags, process.env);
 }
 
-function openStore(store: StoreConfig): SnapshotStore {
+export function openStore(store: StoreConfig): SnapshotStore {
   switch (store.kind) {
     case 'sqlite':
       return new SqliteStorage(store.file);

@@ -1,6 +1,7 @@
 import { parseArgs } from 'node:util';
 import { CONFIG_FLAGS, ConfigError, loadConfig } from '../config/config.js';
 import { startTrent } from '../main.js';
+import { AWS_MANAGED_KEY_USAGE, awsManagedKeyCommand } from './aws-managed-key.js';
 import { BACKUP_USAGE, backupCommand, restoreCommand } from './backup.js';
 import { parseDuration } from './duration.js';
 import { IAM_USAGE, iamCommand } from './iam.js';
@@ -9,7 +10,7 @@ const USAGE = `Usage:
   trent serve [--host 127.0.0.1] [--port 4599] [--data-dir ./data] [--region us-east-1] [--dev]
               [--default-account 111122223333] [--tls-cert FILE --tls-key FILE] [--allow-insecure-http]
               [--root-key-file FILE] [--request-log stdout|stderr|off|FILE] [--config FILE]
-              [--store sqlite|postgres://USER@HOST:PORT/DATABASE]
+              [--store sqlite|postgres://USER@HOST:PORT/DATABASE] [--service-access-keys AKID=s3,AKID2=ec2]
       Every flag is also an environment variable (TRENT_PORT, TRENT_DATA_DIR, ...) and a key of the JSON
       config file (port, dataDir, ...). TRENT_ROOT_KEY_PASSPHRASE derives the root key from a passphrase.
       --store: SQLite in <data-dir>/trent.db (default), or PostgreSQL for many nodes (docs/postgresql.md);
@@ -19,7 +20,7 @@ const USAGE = `Usage:
   trent dev advance-clock DURATION --endpoint URL
       Moves the clock of a server running with --dev forward by DURATION (400d, 36h, 90m, 30s, 1d12h) and runs
       the jobs that are then due (automatic rotation, scheduled deletion) at once. Only that node's clock moves.
-${BACKUP_USAGE}${IAM_USAGE}`;
+${BACKUP_USAGE}${AWS_MANAGED_KEY_USAGE}${IAM_USAGE}`;
 
 async function serve(argv: string[]): Promise<void> {
   const options: Record<string, { type: 'string' | 'boolean' }> = { config: { type: 'string' } };
@@ -85,6 +86,8 @@ async function run(argv: string[]): Promise<void> {
       return backupCommand(rest);
     case 'restore':
       return restoreCommand(rest);
+    case 'aws-managed-key':
+      return awsManagedKeyCommand(rest);
     case 'iam':
       return iamCommand(rest);
     case undefined:

@@ -44,6 +44,13 @@ export interface TrentConfig {
    * DependencyTimeoutException (the database down or not answering).
    */
   readonly storeTimeoutSeconds: number;
+  /**
+   * Access keys whose callers act for an AWS integrated service: access key id → the service's endpoint name as
+   * kms:ViaService names it ("s3", "ec2" for EBS, "rds", ...). Their requests carry kms:ViaService
+   * <service>.<region>.amazonaws.com, which AWS-managed keys require (docs/access-control.md). Flag/env form:
+   * "AKID1=s3,AKID2=ec2"; config file: an object.
+   */
+  readonly serviceAccessKeys?: Readonly<Record<string, string>> | undefined;
 }
 
 export class ConfigError extends Error {
@@ -73,6 +80,7 @@ const FIELDS = {
   cacheTtlSeconds: { flag: 'cache-ttl-seconds', parse: int(1, 24 * 3600) },
   shutdownGraceSeconds: { flag: 'shutdown-grace-seconds', parse: int(0, 3600) },
   storeTimeoutSeconds: { flag: 'store-timeout-seconds', parse: int(1, 300) },
+  serviceAccessKeys: { flag: 'service-access-keys', parse: serviceAccessKeys },
 } satisfies Record<keyof TrentConfig, { flag: string | null; parse: (v: unknown, name: string) => unknown }>;
 
 type Field = keyof typeof FIELDS;
@@ -178,6 +186,29 @@ export function describeStore(s: StoreConfig): string {
   if (url.password) url.password = '***';
   url.searchParams.delete('password');
   return `PostgreSQL ${url.toString()}`;
+}
+
+/** `serviceAccessKeys`: "AKID=service,AKID2=service2", or (config file) {"AKID": "service"}. */
+function serviceAccessKeys(v: unknown, name: string): Record<string, string> {
+  const what = `${name} must map access key ids to service names, as AKID=s3,AKID2=ec2 (a config file may give an object)`;
+  let entries: [string, unknown][];
+  if (typeof v === 'string') {
+    entries = v.split(',').filter((p) => p.trim() !== '').map((p) => {
+      const at = p.indexOf('=');
+      if (at < 1) throw new ConfigError(what);
+      return [p.slice(0, at).trim(), p.slice(at + 1).trim()];
+    });
+  } else if (typeof v === 'object' && v !== null && !Array.isArray(v)) {
+    entries = Object.entries(v);
+  } else {
+    throw new ConfigError(what);
+  }
+  const out: Record<string, string> = {};
+  for (const [id, service] of entries) {
+    if (typeof service !== 'string' || !/^[a-z0-9][a-z0-9-]*$/.test(service) || !/^[\w+=,.@-]+$/.test(id)) throw new ConfigError(what);
+    out[id] = service;
+  }
+  return out;
 }
 
 function str(v: unknown, name: string): string {

@@ -1,4 +1,4 @@
-import type { Clock, KeyRecord } from './ports.js';
+import type { Clock, GrantConstraintsRecord, KeyRecord } from './ports.js';
 import type { CallerIdentity } from './identity.js';
 import { KmsError } from './errors.js';
 import { compilePolicy, evaluatePolicy, type CompiledPolicy, type ConditionLookup, type Decision } from './policy/index.js';
@@ -15,6 +15,39 @@ export interface AuthorizationContext {
   readonly secureTransport?: boolean | undefined;
   /** The request's GrantTokens: grants they name count even before they are visible everywhere. */
   readonly grantTokens?: readonly string[] | undefined;
+  /** CreateGrant (kms:GrantOperations, kms:GranteePrincipal, kms:RetiringPrincipal, kms:GrantConstraintType). */
+  readonly grantOperations?: readonly string[] | undefined;
+  readonly granteePrincipal?: string | undefined;
+  readonly retiringPrincipal?: string | undefined;
+  readonly grantConstraints?: GrantConstraintsRecord | undefined;
+  /** kms:GrantIsForAWSResource: present (always false in Trent) on CreateGrant, ListGrants and RevokeGrant. */
+  readonly grantIsForAwsResource?: boolean | undefined;
+  /** kms:ViaService: e.g. "s3.us-east-1.amazonaws.com" when the caller acts for an integrated service (request-conditions.ts). */
+  readonly viaService?: string | undefined;
+  /** kms:ResourceAliases / aws:ResourceTag/<key>: fetched only when a policy that applies tests them (request-conditions.ts). */
+  readonly resourceAliases?: readonly string[] | undefined;
+  readonly resourceTags?: Readonly<Record<string, string>> | undefined;
+  /** aws:RequestTag/<key> and aws:TagKeys (CreateKey, TagResource; UntagResource: aws:TagKeys only). */
+  readonly requestTags?: Readonly<Record<string, string>> | undefined;
+  readonly tagKeys?: readonly string[] | undefined;
+  /** CreateKey: the request's values, which kms:KeySpec, kms:KeyUsage, kms:KeyOrigin, kms:MultiRegion then name. */
+  readonly keySpec?: string | undefined;
+  readonly keyUsage?: string | undefined;
+  readonly keyOrigin?: string | undefined;
+  readonly multiRegion?: boolean | undefined;
+  readonly rotationPeriodInDays?: number | undefined;
+  readonly pendingWindowInDays?: number | undefined;
+  readonly dataKeyPairSpec?: string | undefined;
+  readonly wrappingAlgorithm?: string | undefined;
+  readonly expirationModel?: string | undefined;
+  /** kms:ValidTo (ImportKeyMaterial), compared as epoch seconds. */
+  readonly validTo?: Date | undefined;
+}
+
+/** What, beyond the request itself, the policies of a request need to be decided: storage lookups done only when asked for. */
+export interface ResourceConditionNeeds {
+  readonly aliases: boolean;
+  readonly tags: boolean;
 }
 
 /**
@@ -38,6 +71,11 @@ export interface Authorizer {
    * used by the policy lockout safety check of CreateKey and PutKeyPolicy.
    */
   decide(policy: string, caller: CallerIdentity, action: string, key: KeyRecord, request?: AuthorizationContext): Decision;
+  /**
+   * Whether deciding for `caller` on `key` may test kms:ResourceAliases or aws:ResourceTag/* (in the key policy, or in
+   * the caller's identity policies): the operation then fetches them first. Computed from the compiled policies.
+   */
+  resourceConditionNeeds(caller: CallerIdentity, key: KeyRecord): ResourceConditionNeeds;
 }
 
 type Denial = 'resourceDeny' | 'identityDeny' | 'noResourceAllow' | 'noIdentityAllow';
@@ -72,6 +110,7 @@ const MAX_CACHED_DOCUMENTS = 1024;
 export class KeyPolicyAuthorizer implements Authorizer {
   private readonly byRecord = new WeakMap<KeyRecord, CompiledPolicy | null>();
   private readonly byText = new Map<string, CompiledPolicy | null>();
+  private readonly needsByPolicy = new WeakMap<CompiledPolicy, ResourceConditionNeeds>();
 
   constructor(
     private readonly clock: Clock,
@@ -84,12 +123,7 @@ export class KeyPolicyAuthorizer implements Authorizer {
       if (identity !== 'allow') throw notAuthorized(caller, action, '*', identity === 'deny' ? 'identityDeny' : 'noIdentityAllow');
       return;
     }
-    let compiled = this.byRecord.get(key);
-    if (compiled === undefined) {
-      compiled = this.compile(key.policy);
-      this.byRecord.set(key, compiled);
-    }
-    const outcome = this.evaluate(compiled, caller, action, key, request);
+    const outcome = this.evaluate(this.compiledFor(key), caller, action, key, request);
     if (outcome === 'allow') return;
     if (outcome === 'resourceDeny' || outcome === 'identityDeny' || !this.grants) throw notAuthorized(caller, action, key.arn, outcome);
     const granted = this.grants.allows(caller, action, key, request);
@@ -98,6 +132,34 @@ export class KeyPolicyAuthorizer implements Authorizer {
     return granted.then((ok) => {
       if (!ok) throw notAuthorized(caller, action, key.arn, outcome);
     });
+  }
+
+  resourceConditionNeeds(caller: CallerIdentity, key: KeyRecord): ResourceConditionNeeds {
+    const kp = this.compiledFor(key);
+    let needs = kp ? this.needsOf(kp) : NO_NEEDS;
+    for (const policy of caller.identityPolicies ?? []) {
+      const more = this.needsOf(policy);
+      if (more !== NO_NEEDS) needs = { aliases: needs.aliases || more.aliases, tags: needs.tags || more.tags };
+    }
+    return needs;
+  }
+
+  private needsOf(policy: CompiledPolicy): ResourceConditionNeeds {
+    let needs = this.needsByPolicy.get(policy);
+    if (needs === undefined) {
+      needs = needsOf(policy);
+      this.needsByPolicy.set(policy, needs);
+    }
+    return needs;
+  }
+
+  private compiledFor(key: KeyRecord): CompiledPolicy | null {
+    let compiled = this.byRecord.get(key);
+    if (compiled === undefined) {
+      compiled = this.compile(key.policy);
+      this.byRecord.set(key, compiled);
+    }
+    return compiled;
   }
 
   decide(policy: string, caller: CallerIdentity, action: string, key: KeyRecord, request?: AuthorizationContext): Decision {
@@ -155,12 +217,36 @@ export class KeyPolicyAuthorizer implements Authorizer {
 }
 
 const noConditionKeys: ConditionLookup = () => undefined;
+const NO_NEEDS: ResourceConditionNeeds = { aliases: false, tags: false };
 
 const EC_PREFIX = 'kms:encryptioncontext:';
+const RESOURCE_TAG_PREFIX = 'aws:resourcetag/';
+const REQUEST_TAG_PREFIX = 'aws:requesttag/';
+
+/** Which storage-backed condition keys a compiled policy tests (its recorded condition keys, variables included). */
+function needsOf(policy: CompiledPolicy): ResourceConditionNeeds {
+  const keys = policy.conditionKeys;
+  if (keys.size === 0) return NO_NEEDS;
+  let tags = false;
+  for (const k of keys) if (k.startsWith(RESOURCE_TAG_PREFIX)) tags = true;
+  const aliases = keys.has('kms:resourcealiases');
+  return aliases || tags ? { aliases, tags } : NO_NEEDS;
+}
+
+/** A tag's value for aws:ResourceTag/<key> or aws:RequestTag/<key>: the tag key matched case-insensitively, like the condition key name. */
+function tagValue(tags: Readonly<Record<string, string>> | undefined, lowerKey: string): string | undefined {
+  if (!tags) return undefined;
+  for (const k of Object.keys(tags)) if (k.toLowerCase() === lowerKey) return tags[k];
+  return undefined;
+}
+
+const optionalString = (v: number | boolean | undefined): string | undefined => (v === undefined ? undefined : String(v));
 
 /** The condition keys of one request (conditions-kms.html, reference_policies_condition-keys.html), computed on demand. */
 function conditionKeys(caller: CallerIdentity, key: KeyRecord | undefined, request: AuthorizationContext | undefined, clock: Clock): ConditionLookup {
   return (name) => {
+    if (name.startsWith(RESOURCE_TAG_PREFIX)) return tagValue(request?.resourceTags, name.slice(RESOURCE_TAG_PREFIX.length));
+    if (name.startsWith(REQUEST_TAG_PREFIX)) return tagValue(request?.requestTags, name.slice(REQUEST_TAG_PREFIX.length));
     if (name.startsWith(EC_PREFIX)) {
       const wanted = name.slice(EC_PREFIX.length);
       const ec = request?.encryptionContext;
@@ -179,12 +265,37 @@ function conditionKeys(caller: CallerIdentity, key: KeyRecord | undefined, reque
         return caller.principalArn;
       case 'aws:principaltype':
         return caller.principalArn.endsWith(':root') ? 'Account' : caller.principalArn.includes(':role/') ? 'AssumedRole' : 'User';
+      case 'aws:username': {
+        // IAM users only (reference_policies_variables.html: aws:username is absent for roles and the root user).
+        const m = /:user\/(?:.*\/)?([^/]+)$/.exec(caller.principalArn);
+        return m?.[1];
+      }
       case 'kms:keyspec':
-        return key?.keySpec;
+        return request?.keySpec ?? key?.keySpec;
       case 'kms:keyusage':
-        return key?.keyUsage;
+        return request?.keyUsage ?? key?.keyUsage;
       case 'kms:keyorigin':
-        return key?.origin;
+        return request?.keyOrigin ?? key?.origin;
+      case 'kms:multiregion':
+        return optionalString(request?.multiRegion ?? key?.multiRegion);
+      case 'kms:viaservice':
+        return request?.viaService;
+      case 'kms:resourcealiases':
+        return request?.resourceAliases;
+      case 'aws:tagkeys':
+        return request?.tagKeys;
+      case 'kms:rotationperiodindays':
+        return optionalString(request?.rotationPeriodInDays);
+      case 'kms:schedulekeydeletionpendingwindowindays':
+        return optionalString(request?.pendingWindowInDays);
+      case 'kms:datakeypairspec':
+        return request?.dataKeyPairSpec;
+      case 'kms:wrappingalgorithm':
+        return request?.wrappingAlgorithm;
+      case 'kms:expirationmodel':
+        return request?.expirationModel;
+      case 'kms:validto':
+        return request?.validTo === undefined ? undefined : String(Math.floor(request.validTo.getTime() / 1000));
       case 'kms:encryptionalgorithm':
         return request?.encryptionAlgorithm;
       case 'kms:signingalgorithm':
@@ -193,6 +304,16 @@ function conditionKeys(caller: CallerIdentity, key: KeyRecord | undefined, reque
         return request?.macAlgorithm;
       case 'kms:requestalias':
         return request?.requestAlias;
+      case 'kms:grantoperations':
+        return request?.grantOperations;
+      case 'kms:granteeprincipal':
+        return request?.granteePrincipal;
+      case 'kms:retiringprincipal':
+        return request?.retiringPrincipal;
+      case 'kms:grantisforawsresource':
+        return request?.grantIsForAwsResource === undefined ? undefined : String(request.grantIsForAwsResource);
+      case 'kms:grantconstrainttype':
+        return request?.grantConstraints?.encryptionContextEquals ? 'EncryptionContextEquals' : request?.grantConstraints?.encryptionContextSubset ? 'EncryptionContextSubset' : undefined;
       case 'aws:sourceip':
         // An IPv4 client on a dual-stack socket shows as ::ffff:a.b.c.d; policies name it as a.b.c.d.
         return request?.sourceIp?.startsWith('::ffff:') && request.sourceIp.includes('.') ? request.sourceIp.slice(7) : request?.sourceIp;

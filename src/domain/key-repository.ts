@@ -32,6 +32,9 @@ export class KeyRepository {
   readonly #keys = new Map<string, Entry<KeyRecord>>();
   readonly #materials = new Map<string, Entry<Map<string, MaterialRecord>>>();
   readonly #aliases = new Map<string, Entry<AliasRecord | null>>();
+  /** Per key ARN, for policies that test kms:ResourceAliases / aws:ResourceTag: filled only when a policy asks. */
+  readonly #keyAliases = new Map<string, Entry<readonly string[]>>();
+  readonly #keyTags = new Map<string, Entry<readonly TagRecord[]>>();
   readonly #feed: ChangeFeed | undefined;
   readonly #ttlMs: number;
   #epoch = 0;
@@ -195,7 +198,9 @@ export class KeyRepository {
     if (this.#fresh(cached)) return cached.value ?? undefined;
     const epoch = this.#epoch;
     const alias = await this.storage.getAlias(scope, aliasName);
-    if (epoch === this.#epoch) this.#aliases.set(k, this.#entry(alias ?? null));
+    // An absent alias/aws/* is not remembered: `trent aws-managed-key create` may add it from another process, which
+    // a single SQLite node hears of through no change feed.
+    if (epoch === this.#epoch && (alias || !aliasName.startsWith('alias/aws/'))) this.#aliases.set(k, this.#entry(alias ?? null));
     else this.#aliases.delete(k);
     return alias;
   }
@@ -233,17 +238,64 @@ export class KeyRepository {
     }
   }
 
-  /** Tags are not on the hot path and not cached; they still go through here so a cache can be added in one place. */
+  /** The key's tags as stored (ListResourceTags): not cached. */
   getTags(key: KeyRecord): Promise<TagRecord[]> {
     return this.storage.getTags(key.arn);
   }
 
-  putTags(key: KeyRecord, tags: readonly TagRecord[], maxTags?: number): Promise<void> {
-    return this.storage.putTags(key.arn, tags, maxTags);
+  /**
+   * The key's tags for aws:ResourceTag conditions: cached per key once a policy has asked, dropped on every node when
+   * the key's tags change (published as a change of the key) or the key changes.
+   */
+  async getResourceTags(key: KeyRecord): Promise<readonly TagRecord[]> {
+    const cached = this.#keyTags.get(key.arn);
+    if (this.#fresh(cached)) return cached.value;
+    const epoch = this.#epoch;
+    const tags = await this.storage.getTags(key.arn);
+    if (epoch === this.#epoch) this.#keyTags.set(key.arn, this.#entry(tags));
+    return tags;
   }
 
-  removeTags(key: KeyRecord, tagKeys: readonly string[]): Promise<void> {
-    return this.storage.removeTags(key.arn, tagKeys);
+  /**
+   * The names of the aliases pointing at the key, for kms:ResourceAliases: cached per key once a policy has asked;
+   * any alias change drops them all (alias changes are rare, and a change names the alias, not its old target).
+   */
+  async getKeyAliases(key: KeyRecord): Promise<readonly string[]> {
+    const cached = this.#keyAliases.get(key.arn);
+    if (this.#fresh(cached)) return cached.value;
+    const epoch = this.#epoch;
+    const names: string[] = [];
+    let after: string | undefined;
+    do {
+      const page = await this.storage.listAliases(key, 100, after, key.keyId);
+      for (const a of page.items) names.push(a.aliasName);
+      after = page.next;
+    } while (after !== undefined);
+    if (epoch === this.#epoch) this.#keyAliases.set(key.arn, this.#entry(names));
+    return names;
+  }
+
+  async putTags(key: KeyRecord, tags: readonly TagRecord[], maxTags?: number): Promise<void> {
+    try {
+      await this.storage.putTags(key.arn, tags, maxTags);
+    } finally {
+      await this.#tagsChanged(key);
+    }
+  }
+
+  async removeTags(key: KeyRecord, tagKeys: readonly string[]): Promise<void> {
+    try {
+      await this.storage.removeTags(key.arn, tagKeys);
+    } finally {
+      await this.#tagsChanged(key);
+    }
+  }
+
+  /** Tags are cached only for aws:ResourceTag: a change is published as a change of the key (every node re-reads it). */
+  async #tagsChanged(key: KeyRecord): Promise<void> {
+    const change: CacheChange = { kind: 'key', account: key.account, region: key.region, keyId: key.keyId, arn: key.arn };
+    this.apply(change);
+    await this.#publish(change);
   }
 
   /** Call after any alias change (create, update, delete). */
@@ -270,7 +322,9 @@ export class KeyRepository {
       case 'key': {
         this.#keys.delete(scopeKey(change, change.keyId));
         this.#materials.delete(change.arn);
+        this.#keyTags.delete(change.arn);
         if (change.deleted) {
+          this.#keyAliases.delete(change.arn);
           // The store deleted the key's aliases with it.
           const prefix = scopeKey(change, '');
           for (const [k, e] of this.#aliases) if (e.value?.targetKeyId === change.keyId && k.startsWith(prefix)) this.#aliases.delete(k);
@@ -279,8 +333,13 @@ export class KeyRepository {
       }
       case 'alias':
         this.#aliases.delete(scopeKey(change, change.aliasName));
+        this.#keyAliases.clear();
+        return;
+      case 'grants': // the GrantRepository's
         return;
       case 'all':
+        this.#keyAliases.clear();
+        this.#keyTags.clear();
         this.#keys.clear();
         this.#materials.clear();
         this.#aliases.clear();

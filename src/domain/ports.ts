@@ -1,6 +1,6 @@
 // Interfaces the domain needs from the outside world. Adapters (storage, keystores, clock, randomness)
 // implement them and are wired together in src/main.ts only.
-import type { ExpirationModelType, KeyManagerType, KeySpec, KeyState, KeyUsageType, OriginType, RotationType } from '../model/kms-model.generated.js';
+import type { GrantOperation, ExpirationModelType, KeyManagerType, KeySpec, KeyState, KeyUsageType, OriginType, RotationType } from '../model/kms-model.generated.js';
 import type { HmacHash } from '../crypto/hmac.js';
 import type { AsymmetricCipher } from '../crypto/asymmetric-cipher.js';
 import type { PeerPublicKey } from '../crypto/ecdh.js';
@@ -89,6 +89,30 @@ export interface TagRecord {
   readonly value: string;
 }
 
+/** Grant constraints as stored: at most one of the two (Trent refuses both at once). */
+export interface GrantConstraintsRecord {
+  readonly encryptionContextEquals?: Readonly<Record<string, string>> | undefined;
+  readonly encryptionContextSubset?: Readonly<Record<string, string>> | undefined;
+}
+
+/** One grant on one key (KMS Developer Guide, "Grants in AWS KMS"). */
+export interface GrantRecord {
+  readonly keyArn: string;
+  /** The key's account and region. */
+  readonly account: string;
+  readonly region: string;
+  /** 64 lowercase hex characters, as AWS's. */
+  readonly grantId: string;
+  readonly name?: string | undefined;
+  readonly granteePrincipal: string;
+  readonly retiringPrincipal?: string | undefined;
+  /** arn:aws:iam::<account>:root of the account that created the grant. */
+  readonly issuingAccount: string;
+  readonly operations: readonly GrantOperation[];
+  readonly constraints?: GrantConstraintsRecord | undefined;
+  readonly creationDate: Date;
+}
+
 export interface AccessKeyRecord {
   readonly accessKeyId: string;
   readonly account: string;
@@ -168,7 +192,7 @@ export interface Storage {
   /** Keys in PendingDeletion whose deletion date is at or before `now`, in any scope. */
   listKeysDueForDeletion(now: Date, limit: number): Promise<KeyRecord[]>;
   /**
-   * Deletes the key with its materials, aliases and tags, in one transaction. With `version`, only if the stored key
+   * Deletes the key with its materials, aliases, tags and grants, in one transaction. With `version`, only if the stored key
    * still has that version (compare-and-delete). Returns whether a key was deleted.
    */
   deleteKey(scope: Scope, keyId: string, version?: number): Promise<boolean>;
@@ -204,6 +228,24 @@ export interface Storage {
   putTags(keyArn: string, tags: readonly TagRecord[], maxTags?: number): Promise<void>;
   removeTags(keyArn: string, tagKeys: readonly string[]): Promise<void>;
 
+  /**
+   * Inserts a grant; StorageLimitError (nothing written) if its key would get more than `limits.perKey` grants, or its
+   * grantee principal more than `limits.perGrantee` grants on the key.
+   */
+  insertGrant(grant: GrantRecord, limits?: { readonly perKey: number; readonly perGrantee: number }): Promise<void>;
+  getGrant(keyArn: string, grantId: string): Promise<GrantRecord | undefined>;
+  /** Every grant of a key, ordered by grant id (the grant cache loads a key's grants at once). */
+  getGrants(keyArn: string): Promise<GrantRecord[]>;
+  /** Grants of a key ordered by grant id, starting after `after`, optionally only one grant id or one grantee principal. */
+  listGrants(keyArn: string, limit: number, after?: string, filter?: { readonly grantId?: string; readonly granteePrincipal?: string }): Promise<Page<GrantRecord>>;
+  /**
+   * Grants in a region (on keys of any account) whose retiring principal is `retiringPrincipal`, ordered by key ARN
+   * then grant id; `after` and `next` are "<key ARN> <grant id>".
+   */
+  listRetirableGrants(region: string, retiringPrincipal: string, limit: number, after?: string): Promise<Page<GrantRecord>>;
+  /** Deletes one grant; false if it was not there. */
+  deleteGrant(keyArn: string, grantId: string): Promise<boolean>;
+
   getAccessKey(accessKeyId: string): Promise<AccessKeyRecord | undefined>;
   insertAccessKey(record: AccessKeyRecord): Promise<void>;
   /** Access keys of an account or of one principal (or all), ordered by access key id. */
@@ -234,7 +276,7 @@ export interface Storage {
   /** Stores `value` unless the setting exists; returns the value that is stored now (first writer wins, atomically). */
   putSettingIfAbsent(name: string, value: string): Promise<string>;
 
-  /** Removes every key, material, alias and tag (dev reset). Access keys, principals, identity policies and settings stay. */
+  /** Removes every key, material, alias, tag and grant (dev reset). Access keys, principals, identity policies and settings stay. */
   wipe(): Promise<void>;
 }
 
@@ -300,6 +342,8 @@ export type ImportedMaterial =
 export type CacheChange =
   | { readonly kind: 'key'; readonly account: string; readonly region: string; readonly keyId: string; readonly arn: string; readonly deleted?: boolean; readonly erased?: boolean }
   | { readonly kind: 'alias'; readonly account: string; readonly region: string; readonly aliasName: string }
+  /** The grants of a key changed (created, retired, revoked). */
+  | { readonly kind: 'grants'; readonly arn: string }
   | { readonly kind: 'all' };
 
 /**
@@ -333,7 +377,8 @@ export type SnapshotRecord =
   | { readonly type: 'key'; readonly key: KeyRecord }
   | { readonly type: 'material'; readonly material: MaterialRecord }
   | { readonly type: 'alias'; readonly alias: AliasRecord }
-  | { readonly type: 'tag'; readonly keyArn: string; readonly tag: TagRecord };
+  | { readonly type: 'tag'; readonly keyArn: string; readonly tag: TagRecord }
+  | { readonly type: 'grant'; readonly grant: GrantRecord };
 
 export type SnapshotCounts = Record<SnapshotRecord['type'], number>;
 
@@ -353,7 +398,7 @@ export interface SnapshotStorage {
   /**
    * Every record of the store as of one instant, read inside one read-only transaction (concurrent writers neither
    * block it nor show through it). Settings, access keys, principals, identity policies, keys, materials, aliases,
-   * tags, each in primary-key order.
+   * tags, grants, each in primary-key order.
    */
   exportSnapshot(): AsyncIterable<SnapshotRecord>;
   /**
@@ -364,5 +409,5 @@ export interface SnapshotStorage {
 }
 
 export const emptySnapshotCounts = (): SnapshotCounts => ({
-  setting: 0, accessKey: 0, principal: 0, identityPolicy: 0, key: 0, material: 0, alias: 0, tag: 0,
+  setting: 0, accessKey: 0, principal: 0, identityPolicy: 0, key: 0, material: 0, alias: 0, tag: 0, grant: 0,
 });

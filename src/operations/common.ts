@@ -4,11 +4,41 @@ import { assertKeyState, type KeyStateOperation } from '../domain/key-state.js';
 import type { KeyRecord, Scope } from '../domain/ports.js';
 import type { AuthorizationContext } from '../domain/authorizer.js';
 import type { RequestContext, Services } from './operation.js';
+import { viaService, withResourceConditions } from './request-conditions.js';
 
-/** The condition keys an operation's request carries, plus those every request has (source IP, the alias used). */
-export function authorizationContext(keyIdParam: string | undefined, ctx: RequestContext, request?: AuthorizationContext): AuthorizationContext {
+/**
+ * The condition keys an operation's request carries, plus those every request has (source IP, TLS, the alias used,
+ * the integrated service the caller acts for when `svc` is given).
+ */
+export function authorizationContext(keyIdParam: string | undefined, ctx: RequestContext, request?: AuthorizationContext, svc?: Services): AuthorizationContext {
   const aliasAt = keyIdParam === undefined ? -1 : keyIdParam.indexOf('alias/');
-  return { ...request, sourceIp: ctx.sourceIp, requestAlias: aliasAt < 0 ? undefined : keyIdParam!.slice(aliasAt) };
+  return {
+    ...request,
+    sourceIp: ctx.sourceIp,
+    secureTransport: ctx.secureTransport,
+    viaService: svc && viaService(ctx, svc),
+    requestAlias: aliasAt < 0 ? undefined : keyIdParam!.slice(aliasAt),
+  };
+}
+
+/**
+ * Authorizes `action` on `key`: the request's condition keys, plus the key's aliases and tags only when a policy that
+ * applies tests them (fetched, cached, before the decision). Returns a promise only when something had to be read
+ * (aliases, tags, grants): on the hot path nothing is awaited.
+ */
+export function authorizeOnKey(
+  action: string,
+  key: KeyRecord,
+  keyIdParam: string | undefined,
+  ctx: RequestContext,
+  svc: Services,
+  request?: AuthorizationContext,
+): Promise<void> | undefined {
+  const context = authorizationContext(keyIdParam, ctx, request, svc);
+  const needs = svc.authorizer.resourceConditionNeeds(ctx.caller, key);
+  // The authorizer answers synchronously unless it had to read grants: a promise only then.
+  if (!needs.aliases && !needs.tags) return svc.authorizer.authorize(ctx.caller, action, key, context) ?? undefined;
+  return withResourceConditions(context, key, needs, svc).then((full) => svc.authorizer.authorize(ctx.caller, action, key, full));
 }
 
 export interface ResolveOptions {
@@ -71,10 +101,12 @@ export async function keyForOperation(
   svc: Services,
   opts: ResolveOptions,
   request?: AuthorizationContext,
+  /** The IAM action when it is not kms:<operation> (ReEncrypt's destination: kms:ReEncryptTo). */
+  action = `kms:${operation}`,
 ): Promise<KeyRecord> {
   const key = await resolveKey(keyIdParam, ctx, svc, opts);
-  const granted = svc.authorizer.authorize(ctx.caller, `kms:${operation}`, key, authorizationContext(keyIdParam, ctx, request));
-  if (granted) await granted; // a promise only when grants had to be read
+  const pending = authorizeOnKey(action, key, keyIdParam, ctx, svc, request);
+  if (pending) await pending;
   assertKeyState(key, operation);
   return key;
 }

@@ -2,16 +2,24 @@ import type { OperationName } from '../model/kms-model.generated.js';
 import type { Authorizer } from '../domain/authorizer.js';
 import type { CallerIdentity } from '../domain/identity.js';
 import type { KeyRepository } from '../domain/key-repository.js';
+import type { GrantRepository } from '../domain/grant-repository.js';
 import type { Clock, KeyStore, RandomSource, Scope, Storage } from '../domain/ports.js';
 
 /** What an operation may use; made once in main.ts. */
 export interface Services {
   readonly keys: KeyRepository;
+  /** Grants, cached per key; also the authorizer's GrantChecker. */
+  readonly grants: GrantRepository;
   readonly storage: Storage;
   readonly keystore: KeyStore;
   readonly authorizer: Authorizer;
   readonly clock: Clock;
   readonly random: RandomSource;
+  /**
+   * Access key id → the integrated service its caller acts for (the service's endpoint name, e.g. "s3", "ec2"):
+   * requests signed with it carry kms:ViaService = <service>.<region>.amazonaws.com (docs/access-control.md).
+   */
+  readonly serviceAccessKeys?: ReadonlyMap<string, string>;
 }
 
 /** One request as the operation sees it. */
@@ -24,6 +32,8 @@ export interface RequestContext {
   readonly scope: Scope;
   readonly sourceIp: string;
   readonly userAgent: string;
+  /** aws:SecureTransport: the request came over TLS. */
+  readonly secureTransport?: boolean;
   /** Filled in by the operation for the request log: the key the request acted on. */
   resourceArn?: string;
 }

@@ -40,6 +40,11 @@ import { listKeyRotations } from './rotation/list-key-rotations.js';
 import { getParametersForImport } from './import/get-parameters-for-import.js';
 import { importKeyMaterial } from './import/import-key-material.js';
 import { deleteImportedKeyMaterial } from './import/delete-imported-key-material.js';
+import { createGrant } from './grants/create-grant.js';
+import { listGrants } from './grants/list-grants.js';
+import { listRetirableGrants } from './grants/list-retirable-grants.js';
+import { retireGrant } from './grants/retire-grant.js';
+import { revokeGrant } from './grants/revoke-grant.js';
 
 /** Every operation Trent implements. One module per operation; add new ones here. */
 const OPERATIONS: readonly Operation<any, any>[] = [
@@ -75,6 +80,11 @@ const OPERATIONS: readonly Operation<any, any>[] = [
   deriveSharedSecret,
   generateDataKeyPair,
   generateDataKeyPairWithoutPlaintext,
+  createGrant,
+  listGrants,
+  listRetirableGrants,
+  retireGrant,
+  revokeGrant,
   enableKeyRotation,
   disableKeyRotation,
   getKeyRotationStatus,

@@ -127,6 +127,7 @@ export function createRequestHandler(deps: HandlerDeps) {
         scope: { account: authenticated.identity.account, region: authenticated.region },
         sourceIp,
         userAgent: String(req.headers['user-agent'] ?? ''),
+        secureTransport: (req.socket as { encrypted?: boolean }).encrypted === true,
       };
       let json: unknown;
       try {

@@ -7,7 +7,7 @@ import {
   StorageDuplicateError, StorageNotEmptyError,
   type AccessKeyRecord, type AliasRecord, type MaterialRecord, type Scope, type SnapshotRecord, type SnapshotStorage, type Storage,
 } from '../../src/domain/ports.js';
-import { keyRecord } from './storage-contract.js';
+import { grantRecord, keyRecord } from './storage-contract.js';
 
 export type SnapshotStore = Storage & SnapshotStorage;
 
@@ -75,10 +75,12 @@ export async function populate(s: Storage): Promise<void> {
   await s.putIdentityPolicy({ principalArn: user, policyName: 'use', document: '{"Statement":{"Effect":"Allow","Action":"kms:Encrypt","Resource":"*"}}' });
   await s.putIdentityPolicy({ principalArn: user, policyName: 'ünïcode ✓', document: '{\n  "Statement": []\n}' });
   await s.insertAccessKey({ ...accessKey('AKIACCCCCCCCCCCCCCCC', A.account), principalArn: user });
+  await s.insertGrant(grantRecord(enabled, 1, { name: 'g1', retiringPrincipal: `arn:aws:iam::${B.account}:role/r`, constraints: { encryptionContextEquals: { k: 'v ✓' } } }));
+  await s.insertGrant(grantRecord(enabled, 2, { operations: ['DescribeKey'] }));
 }
 
-const TYPE_ORDER = ['setting', 'accessKey', 'principal', 'identityPolicy', 'key', 'material', 'alias', 'tag'];
-const COUNTS = { setting: 4, accessKey: 3, principal: 2, identityPolicy: 2, key: 5, material: 7, alias: 3, tag: 4 };
+const TYPE_ORDER = ['setting', 'accessKey', 'principal', 'identityPolicy', 'key', 'material', 'alias', 'tag', 'grant'];
+const COUNTS = { setting: 4, accessKey: 3, principal: 2, identityPolicy: 2, key: 5, material: 7, alias: 3, tag: 4, grant: 2 };
 
 const countByType = (records: readonly SnapshotRecord[]) => {
   const counts: Record<string, number> = {};
@@ -117,6 +119,7 @@ export function snapshotContract(source: SnapshotFactory, target: SnapshotFactor
       assert.equal(got.description, 'Schlüssel ✓ "quoted"\nnewline');
       assert.deepEqual(await dst.getMaterials(got.arn), await src.getMaterials(got.arn));
       assert.deepEqual(await dst.getTags(got.arn), await src.getTags(got.arn));
+      assert.deepEqual(await dst.getGrants(got.arn), await src.getGrants(got.arn));
       assert.equal((await dst.getKey(B, keyRecord(B, 3).keyId))!.deletionDate!.getTime(), 1_900_000_000_123);
       assert.equal((await dst.getKey(B, keyRecord(B, 4).keyId))!.currentMaterialId, undefined);
       assert.equal((await dst.getKey(A, keyRecord(A, 2).keyId))!.multiRegion, true);

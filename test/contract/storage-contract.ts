@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { IAM_GENERATION_SETTING, type PrincipalRecord } from '../../src/domain/principals.js';
 import {
   StorageConflictError, StorageDuplicateError, StorageLimitError,
-  type AliasRecord, type KeyRecord, type MaterialRecord, type Scope, type Storage,
+  type AliasRecord, type GrantRecord, type KeyRecord, type MaterialRecord, type Scope, type Storage,
 } from '../../src/domain/ports.js';
 
 export interface StorageFactory {
@@ -32,6 +32,14 @@ const material = (key: KeyRecord): MaterialRecord => ({ keyArn: key.arn, materia
 const alias = (scope: Scope, name: string, target: string, at = 1_700_000_000_000): AliasRecord => ({
   account: scope.account, region: scope.region, aliasName: name, targetKeyId: target, creationDate: new Date(at), lastUpdatedDate: new Date(at),
 });
+
+export function grantRecord(key: KeyRecord, n: number, over: Partial<GrantRecord> = {}): GrantRecord {
+  return {
+    keyArn: key.arn, account: key.account, region: key.region, grantId: n.toString(16).padStart(64, '0'),
+    granteePrincipal: 'arn:aws:iam::444455556666:root', issuingAccount: `arn:aws:iam::${key.account}:root`,
+    operations: ['Encrypt', 'Decrypt'], creationDate: new Date(1_700_000_000_000 + n), ...over,
+  };
+}
 
 export function storageContract(name: string, factory: StorageFactory): void {
   describe(`Storage contract: ${name}`, () => {
@@ -378,6 +386,89 @@ export function storageContract(name: string, factory: StorageFactory): void {
       assert.deepEqual((await s.listKeysDueForRotation(new Date(3_000), 10)).map((k) => k.keyId), [id(2), id(1)]);
       assert.deepEqual((await s.listKeysDueForRotation(new Date(3_000), 1)).map((k) => k.keyId), [id(2)]);
       assert.deepEqual(await s.listKeysDueForRotation(new Date(999), 10), []);
+    });
+    it('stores grants with every field, lists them by key with paging and filters, and deletes them', async () => {
+      await reset();
+      const k = keyRecord(A, 1);
+      const other = keyRecord(A, 2);
+      await s.insertKey(k, [material(k)], []);
+      await s.insertKey(other, [material(other)], []);
+      const full = grantRecord(k, 3, {
+        name: 'n:a/b_c-d', retiringPrincipal: 'arn:aws:iam::444455556666:role/r', operations: ['Encrypt', 'CreateGrant'],
+        constraints: { encryptionContextSubset: { Dept: 'IT', 'é': 'ü' } },
+      });
+      const plain = grantRecord(k, 1);
+      const toC = grantRecord(k, 2, { granteePrincipal: 'arn:aws:iam::777788889999:user/u', constraints: { encryptionContextEquals: {} } });
+      for (const g of [full, plain, toC, grantRecord(other, 9)]) await s.insertGrant(g);
+      assert.deepEqual(await s.getGrant(k.arn, full.grantId), full);
+      assert.deepEqual(await s.getGrant(k.arn, plain.grantId), plain, 'absent optional fields read back absent');
+      assert.equal(await s.getGrant(other.arn, full.grantId), undefined);
+      assert.deepEqual(await s.getGrants(k.arn), [plain, toC, full]);
+      await assert.rejects(s.insertGrant(plain), StorageDuplicateError);
+
+      const p1 = await s.listGrants(k.arn, 2);
+      assert.deepEqual(p1.items.map((g) => g.grantId), [plain.grantId, toC.grantId]);
+      assert.equal(p1.next, toC.grantId);
+      const p2 = await s.listGrants(k.arn, 2, p1.next);
+      assert.deepEqual(p2.items, [full]);
+      assert.equal(p2.next, undefined);
+      assert.deepEqual((await s.listGrants(k.arn, 10, undefined, { grantId: toC.grantId })).items, [toC]);
+      assert.deepEqual((await s.listGrants(k.arn, 10, undefined, { granteePrincipal: 'arn:aws:iam::444455556666:root' })).items, [plain, full]);
+
+      assert.equal(await s.deleteGrant(k.arn, toC.grantId), true);
+      assert.equal(await s.deleteGrant(k.arn, toC.grantId), false);
+      assert.deepEqual(await s.getGrants(k.arn), [plain, full]);
+    });
+
+    it('lists retirable grants of a region across keys and accounts, paged by key ARN and grant id', async () => {
+      await reset();
+      const r = 'arn:aws:iam::444455556666:role/retirer';
+      const ka = keyRecord(A, 1);
+      const kb = keyRecord(B, 2);
+      const kWest = keyRecord({ account: A.account, region: 'eu-west-1' }, 3);
+      for (const k of [ka, kb, kWest]) await s.insertKey(k, [material(k)], []);
+      const gs = [grantRecord(kb, 1, { retiringPrincipal: r }), grantRecord(ka, 2, { retiringPrincipal: r }), grantRecord(ka, 3, { retiringPrincipal: r })];
+      for (const g of [...gs, grantRecord(ka, 4), grantRecord(kWest, 5, { retiringPrincipal: r })]) await s.insertGrant(g);
+      const expected = [...gs].sort((x, y) => (x.keyArn + x.grantId < y.keyArn + y.grantId ? -1 : 1));
+      const seen: GrantRecord[] = [];
+      let after: string | undefined;
+      for (;;) {
+        const page = await s.listRetirableGrants('us-east-1', r, 2, after);
+        seen.push(...page.items);
+        if (!page.next) break;
+        after = page.next;
+      }
+      assert.deepEqual(seen, expected);
+      assert.deepEqual(await s.listRetirableGrants('us-east-1', 'arn:aws:iam::444455556666:root', 10), { items: [], next: undefined });
+    });
+
+    it('enforces the per-key and per-grantee grant limits, also under concurrency, writing nothing when it refuses', async () => {
+      await reset();
+      const k = keyRecord(A, 1);
+      await s.insertKey(k, [material(k)], []);
+      const limits = { perKey: 5, perGrantee: 3 };
+      const results = await Promise.allSettled(Array.from({ length: 6 }, (_, i) => s.insertGrant(grantRecord(k, i + 1), limits)));
+      assert.equal(results.filter((r) => r.status === 'fulfilled').length, 3);
+      for (const r of results) if (r.status === 'rejected') assert.ok(r.reason instanceof StorageLimitError, String(r.reason));
+      await s.insertGrant(grantRecord(k, 10, { granteePrincipal: 'arn:aws:iam::777788889999:root' }), limits);
+      await s.insertGrant(grantRecord(k, 11, { granteePrincipal: 'arn:aws:iam::777788889999:root' }), limits);
+      await assert.rejects(s.insertGrant(grantRecord(k, 12, { granteePrincipal: 'arn:aws:iam::123412341234:root' }), limits), StorageLimitError);
+      assert.equal((await s.getGrants(k.arn)).length, 5);
+    });
+
+    it('deletes the grants of a deleted key, and wipe removes every grant', async () => {
+      await reset();
+      const k = keyRecord(A, 1);
+      const kept = keyRecord(A, 2);
+      await s.insertKey(k, [material(k)], []);
+      await s.insertKey(kept, [material(kept)], []);
+      await s.insertGrant(grantRecord(k, 1));
+      await s.insertGrant(grantRecord(kept, 2));
+      assert.equal(await s.deleteKey(A, k.keyId), true);
+      assert.deepEqual(await s.getGrants(k.arn), []);
+      assert.equal((await s.getGrants(kept.arn)).length, 1);
+      await s.wipe();
+      assert.deepEqual(await s.getGrants(kept.arn), []);
     });
 
     const principal = (account: string, kind: PrincipalRecord['kind'], name: string, path = '/'): PrincipalRecord => ({

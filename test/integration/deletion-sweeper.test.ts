@@ -8,6 +8,8 @@ import path from 'node:path';
 import { SecretBytes } from '../../src/crypto/secret-bytes.js';
 import { KeyPolicyAuthorizer } from '../../src/domain/authorizer.js';
 import { KmsError } from '../../src/domain/errors.js';
+import { GrantRepository } from '../../src/domain/grant-repository.js';
+import { GrantTokens } from '../../src/domain/grants.js';
 import { KeyRepository } from '../../src/domain/key-repository.js';
 import type { Clock } from '../../src/domain/ports.js';
 import { LocalKeyStore } from '../../src/keystores/local/local-keystore.js';
@@ -27,7 +29,9 @@ describe('DeletionSweeper with an injected clock and SQLite', () => {
   const random = { bytes: (n: number) => randomBytes(n), uuid: () => randomUUID() };
   const keystore = new LocalKeyStore(RootKey.fromBytes(randomBytes(32)), random, clock);
   const keys = new KeyRepository(storage, clock);
-  const svc: Services = { keys, storage, keystore, authorizer: new KeyPolicyAuthorizer(clock), clock, random };
+  const rootKey = RootKey.fromBytes(randomBytes(32));
+  const grants = new GrantRepository(storage, clock, new GrantTokens(rootKey));
+  const svc: Services = { keys, grants, storage, keystore, authorizer: new KeyPolicyAuthorizer(clock, grants), clock, random };
   const registry = new OperationRegistry();
   const sweeper = new DeletionSweeper(keys, keystore);
   const ctx = (): RequestContext => ({

@@ -21,6 +21,21 @@ const RECORDS: SnapshotRecord[] = [
   { type: 'material', material: { keyArn: key.arn, materialId: 'm1', wrapped: Buffer.of(1, 0, 255, 7), createdAt: new Date(5) } },
   { type: 'material', material: { keyArn: rotated.arn, materialId: 'm2', wrapped: Buffer.of(9), createdAt: new Date(6), rotationType: 'ON_DEMAND' } },
   { type: 'tag', keyArn: key.arn, tag: { key: 'k', value: '' } },
+  {
+    type: 'grant',
+    grant: {
+      keyArn: key.arn, account: key.account, region: key.region, grantId: 'ab'.repeat(32), name: 'g', granteePrincipal: 'arn:aws:iam::444455556666:root',
+      retiringPrincipal: 'arn:aws:iam::444455556666:role/r', issuingAccount: 'arn:aws:iam::111122223333:root', operations: ['Encrypt', 'CreateGrant'],
+      constraints: { encryptionContextSubset: { a: 'b' } }, creationDate: new Date(7),
+    },
+  },
+  {
+    type: 'grant',
+    grant: {
+      keyArn: key.arn, account: key.account, region: key.region, grantId: 'cd'.repeat(32), granteePrincipal: 'arn:aws:iam::444455556666:root',
+      issuingAccount: 'arn:aws:iam::111122223333:root', operations: ['DescribeKey'], creationDate: new Date(8),
+    },
+  },
 ];
 
 async function* from(records: SnapshotRecord[]) {
@@ -61,7 +76,7 @@ describe('backup file format', () => {
     const { records, summary } = await readAll(file);
     assert.deepEqual(records, RECORDS);
     assert.equal(summary.header.trentVersion, '9.9.9');
-    assert.deepEqual(summary.counts, { setting: 1, accessKey: 0, principal: 1, identityPolicy: 1, key: 2, material: 2, alias: 0, tag: 1 });
+    assert.deepEqual(summary.counts, { setting: 1, accessKey: 0, principal: 1, identityPolicy: 1, key: 2, material: 2, alias: 0, tag: 1, grant: 2 });
     const text = readFileSync(file, 'utf8');
     const body = text.slice(0, text.lastIndexOf('{"type":"end"'));
     assert.equal(summary.sha256, createHash('sha256').update(body).digest('hex'));
@@ -83,7 +98,7 @@ describe('backup file format', () => {
     ['an unknown format version', (l) => [l[0]!.replace('"formatVersion":1', '"formatVersion":2'), ...l.slice(1)], /format version 2; this Trent reads version 1/],
     ['not a Trent backup', (l) => [l[0]!.replace('trent-backup', 'other'), ...l.slice(1)], /is not a Trent backup/],
     ['an unknown field', (l) => l.map((x) => x.replace('"type":"tag",', '"type":"tag","extra":1,')), /unknown field "extra"/],
-    ['an unknown record type', (l) => l.map((x) => x.replace('"type":"tag"', '"type":"grant"')), /unknown record type "grant"/],
+    ['an unknown record type', (l) => l.map((x) => x.replace('"type":"tag"', '"type":"widget"')), /unknown record type "widget"/],
     ['a key state outside the model', (l) => l.map((x) => x.replace('"PendingDeletion"', '"Gone"')), /"keyState" must be one of/],
     ['bytes that are not base64', (l) => l.map((x) => x.replace(/"wrapped":"[^"]*"/, '"wrapped":"not base64!"')), /"wrapped" must be base64/],
     ['a missing field', (l) => l.map((x) => x.replace(',"value":""', '')), /missing "value"/],

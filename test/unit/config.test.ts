@@ -88,4 +88,16 @@ describe('configuration', () => {
     assert.equal(loadConfig({ host: '0.0.0.0', 'allow-insecure-http': true }, {}).host, '0.0.0.0');
     assert.equal(loadConfig({ host: '0.0.0.0', 'tls-cert': 'c', 'tls-key': 'k' }, {}).tlsCert, 'c');
   });
+
+  it('reads the access keys of integrated services from a flag, the environment or a config file', () => {
+    assert.deepEqual(loadConfig({ 'service-access-keys': 'AKIAS3GATEWAY=s3, AKIAEBS=ec2' }, {}).serviceAccessKeys, { AKIAS3GATEWAY: 's3', AKIAEBS: 'ec2' });
+    assert.deepEqual(loadConfig({}, { TRENT_SERVICE_ACCESS_KEYS: 'AKIAX=rds' }).serviceAccessKeys, { AKIAX: 'rds' });
+    const dir = mkdtempSync(path.join(tmpdir(), 'trent-config-'));
+    const file = path.join(dir, 'config.json');
+    writeFileSync(file, JSON.stringify({ serviceAccessKeys: { AKIAY: 'lambda' } }));
+    assert.deepEqual(loadConfig({ config: file }, {}).serviceAccessKeys, { AKIAY: 'lambda' });
+    assert.equal(loadConfig({}, {}).serviceAccessKeys, undefined);
+    assert.throws(() => loadConfig({ 'service-access-keys': 'AKIAX' }, {}), /--service-access-keys must map access key ids to service names/);
+    assert.throws(() => loadConfig({ 'service-access-keys': 'AKIAX=S3.Amazon' }, {}), /must map access key ids/);
+  });
 });

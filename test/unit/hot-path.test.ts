@@ -4,6 +4,8 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { KeyPolicyAuthorizer } from '../../src/domain/authorizer.js';
+import { GrantRepository } from '../../src/domain/grant-repository.js';
+import { GrantTokens } from '../../src/domain/grants.js';
 import { KeyRepository } from '../../src/domain/key-repository.js';
 import { LocalKeyStore } from '../../src/keystores/local/local-keystore.js';
 import { RootKey } from '../../src/keystores/local/root-key.js';
@@ -23,8 +25,9 @@ describe('hot path', () => {
     const { storage, calls } = counting(sqlite);
     const { rootKey } = await RootKey.fromFile(path.join(dir, 'root-key'), systemRandom);
     const keys = new KeyRepository(storage, systemClock);
+    const grants = new GrantRepository(storage, systemClock, new GrantTokens(rootKey));
     const svc: Services = {
-      keys, storage, keystore: new LocalKeyStore(rootKey, systemRandom, systemClock), authorizer: new KeyPolicyAuthorizer(systemClock),
+      keys, grants, storage, keystore: new LocalKeyStore(rootKey, systemRandom, systemClock), authorizer: new KeyPolicyAuthorizer(systemClock, grants),
       clock: systemClock, random: systemRandom,
     };
     const registry = new OperationRegistry();
@@ -51,6 +54,27 @@ describe('hot path', () => {
     // A change made through the repository is seen at once: disable, and Encrypt refuses.
     await keys.updateKey(ctx.scope, keyId, (k) => ({ ...k, keyState: 'Disabled' }));
     await assert.rejects(run('Encrypt', { KeyId: keyId, Plaintext: 'aGVsbG8=' }), { name: 'DisabledException' });
+
+    // A policy that tests the key's tags and aliases: looked up once, then warm too; a tag change is seen at once.
+    const root = 'arn:aws:iam::111122223333:root';
+    const policy = JSON.stringify({
+      Version: '2012-10-17',
+      Statement: [
+        { Effect: 'Allow', Principal: { AWS: root }, Action: ['kms:PutKeyPolicy', 'kms:TagResource', 'kms:UntagResource', 'kms:CreateAlias', 'kms:DescribeKey'], Resource: '*' },
+        {
+          Effect: 'Allow', Principal: { AWS: root }, Action: 'kms:Encrypt', Resource: '*',
+          Condition: { StringEquals: { 'aws:ResourceTag/Project': 'Alpha' }, 'ForAnyValue:StringLike': { 'kms:ResourceAliases': 'alias/alpha-*' } },
+        },
+      ],
+    });
+    const abac = ((await run('CreateKey', { Policy: policy, Tags: [{ TagKey: 'Project', TagValue: 'Alpha' }] })) as { KeyMetadata: { KeyId: string } }).KeyMetadata.KeyId;
+    await run('CreateAlias', { AliasName: 'alias/alpha-1', TargetKeyId: abac });
+    await run('Encrypt', { KeyId: abac, Plaintext: 'aGVsbG8=' });
+    calls.length = 0;
+    for (let i = 0; i < 20; i++) await run('Encrypt', { KeyId: abac, Plaintext: 'aGVsbG8=' });
+    assert.deepEqual(calls, []);
+    await run('UntagResource', { KeyId: abac, TagKeys: ['Project'] });
+    await assert.rejects(run('Encrypt', { KeyId: abac, Plaintext: 'aGVsbG8=' }), { name: 'AccessDeniedException' });
     await sqlite.close();
   });
 });

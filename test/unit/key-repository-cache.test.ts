@@ -156,4 +156,49 @@ describe('KeyRepository cache', () => {
     hold = undefined;
     assert.equal((await nodeA.getKey(scope, key.keyId))!.keyState, 'Disabled', 'but did not cache it');
   });
+
+  it("caches a key's aliases and tags for policies once asked, and drops them on every node when they change", async () => {
+    const clock: Clock = { now: () => new Date(1_000_000) };
+    const feed = new LocalChangeFeed();
+    const a = counting(await open());
+    const nodeA = new KeyRepository(a.storage, clock, { feed });
+    const nodeB = new KeyRepository(await open(), clock, { feed });
+    const key = newKey();
+    await nodeB.createKey(key, [], [{ key: 'Project', value: 'Alpha' }]);
+    const at = new Date(1_000_000);
+    await nodeB.createAlias({ ...scope, aliasName: 'alias/res-1', targetKeyId: key.keyId, creationDate: at, lastUpdatedDate: at });
+
+    assert.deepEqual(await nodeA.getKeyAliases(key), ['alias/res-1']);
+    assert.deepEqual(await nodeA.getResourceTags(key), [{ key: 'Project', value: 'Alpha' }]);
+    a.calls.length = 0;
+    await nodeA.getKeyAliases(key);
+    await nodeA.getResourceTags(key);
+    assert.deepEqual(a.calls, [], 'warm: no storage read');
+
+    await nodeB.createAlias({ ...scope, aliasName: 'alias/res-2', targetKeyId: key.keyId, creationDate: at, lastUpdatedDate: at });
+    assert.deepEqual(await nodeA.getKeyAliases(key), ['alias/res-1', 'alias/res-2']);
+    await nodeB.deleteAlias(scope, 'alias/res-1');
+    assert.deepEqual(await nodeA.getKeyAliases(key), ['alias/res-2']);
+
+    await nodeB.putTags(key, [{ key: 'Project', value: 'Beta' }]);
+    assert.deepEqual(await nodeA.getResourceTags(key), [{ key: 'Project', value: 'Beta' }]);
+    await nodeB.removeTags(key, ['Project']);
+    assert.deepEqual(await nodeA.getResourceTags(key), []);
+  });
+
+  it('does not remember that an alias/aws/* alias is missing (another process may create it)', async () => {
+    const clock: Clock = { now: () => new Date(1_000_000) };
+    const nodeA = new KeyRepository(await open(), clock);
+    const writer = new KeyRepository(await open(), clock); // another process: no feed between them
+    assert.equal(await nodeA.getAlias(scope, 'alias/aws/kinesis'), undefined);
+    assert.equal(await nodeA.getAlias(scope, 'alias/not-yet'), undefined);
+    const key = newKey();
+    await writer.createKey(key, [], []);
+    const at = new Date(1_000_000);
+    await writer.createAlias({ ...scope, aliasName: 'alias/aws/kinesis', targetKeyId: key.keyId, creationDate: at, lastUpdatedDate: at });
+    await writer.createAlias({ ...scope, aliasName: 'alias/not-yet', targetKeyId: key.keyId, creationDate: at, lastUpdatedDate: at });
+    assert.equal((await nodeA.getAlias(scope, 'alias/aws/kinesis'))?.targetKeyId, key.keyId);
+    // A customer alias is created through the server's API, which invalidates: the miss is remembered until then.
+    assert.equal(await nodeA.getAlias(scope, 'alias/not-yet'), undefined);
+  });
 });

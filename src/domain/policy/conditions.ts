@@ -12,6 +12,39 @@ export interface CompiledCondition {
   test(lookup: ConditionLookup): boolean;
 }
 
+export interface ConditionOptions {
+  /**
+   * Policy variables (`${aws:username}`, `${aws:PrincipalAccount}`, `${kms:CallerAccount, 'default'}`, `${*}`): only in
+   * documents of Version 2012-10-17 (IAM User Guide, "IAM policy elements: Variables and tags"); elsewhere literal.
+   */
+  readonly variables?: boolean;
+}
+
+const VARIABLE = /\$\{([^}]*)\}/g;
+const SPECIAL: Record<string, string> = { '*': '*', '?': '?', $: '$' };
+
+/**
+ * Substitutes the policy variables of one condition value from the request's condition keys. A variable whose key the
+ * request lacks (and that has no default) leaves the value unusable: undefined (IAM: the element does not match).
+ * In a String*Like value `${*}` and `${?}` stand for literal characters, which the wildcard matcher cannot express:
+ * Trent keeps them as wildcards there (documented in docs/access-control.md).
+ */
+function substitute(value: string, lookup: ConditionLookup): string | undefined {
+  let missing = false;
+  const out = value.replace(VARIABLE, (_, inner: string) => {
+    const body = inner.trim();
+    if (body in SPECIAL) return SPECIAL[body]!;
+    const m = /^([^,]+?)\s*(?:,\s*'([^']*)'\s*)?$/.exec(body);
+    const v = m ? lookup(m[1]!.toLowerCase()) : undefined;
+    const single = typeof v === 'string' ? v : undefined;
+    if (single !== undefined) return single;
+    if (m?.[2] !== undefined) return m[2];
+    missing = true;
+    return '';
+  });
+  return missing ? undefined : out;
+}
+
 type Pred = (requestValue: string) => boolean;
 
 /** Builds, from the policy's values, a test of one request value; `negated` operators match when no policy value does. */
@@ -123,7 +156,7 @@ const OPERATORS: Record<string, OperatorDef> = {
  * (true) and Null. ForAnyValue / ForAllValues compare each value of a multivalued key; ForAllValues is true when the
  * request has no value, ForAnyValue false.
  */
-export function compileCondition(operatorName: string, key: string, values: readonly string[]): CompiledCondition {
+export function compileCondition(operatorName: string, key: string, values: readonly string[], options: ConditionOptions = {}): CompiledCondition {
   let op = operatorName;
   let qualifier: 'any' | 'all' | undefined;
   if (op.startsWith('ForAnyValue:')) {
@@ -154,13 +187,26 @@ export function compileCondition(operatorName: string, key: string, values: read
   }
   const def = OPERATORS[op.toLowerCase()];
   if (!def || !/^[A-Za-z]+$/.test(op) || op[0] !== op[0]!.toUpperCase()) throw malformed(`Policy contains an invalid condition operator: ${operatorName}.`);
-  const matchesAny = def.build(values);
-  // One request value satisfies the operator: it matches some policy value (not-operators: it matches none).
-  const one: Pred = def.negated ? (v) => !matchesAny(v) : matchesAny;
+  const withVariables = options.variables === true && values.some((v) => v.includes('${'));
+  // Values without variables are checked when the policy is put; those with variables when a request fills them in.
+  const matchesAny = def.build(withVariables ? values.filter((v) => !v.includes('${')) : values);
+  // With variables, the policy values are known per request only: built then (cost paid by such policies only).
+  const matcherFor = (lookup: ConditionLookup): Pred => {
+    if (!withVariables) return matchesAny;
+    const resolved = values.map((v) => substitute(v, lookup)).filter((v): v is string => v !== undefined);
+    try {
+      return resolved.length === 0 ? () => false : def.build(resolved);
+    } catch {
+      return () => false; // a substituted value the operator cannot read (a name where a number goes) matches nothing
+    }
+  };
   return {
     operator: operatorName,
     key,
     test: (lookup) => {
+      const m = matcherFor(lookup);
+      // One request value satisfies the operator: it matches some policy value (not-operators: it matches none).
+      const one: Pred = def.negated ? (v) => !m(v) : m;
       const raw = lookup(lowerKey);
       const list: readonly string[] = raw === undefined ? [] : typeof raw === 'string' ? [raw] : raw;
       if (qualifier === 'all') return list.every(one);

@@ -31,6 +31,11 @@ export interface CompiledPolicy {
   readonly statements: readonly CompiledStatement[];
   /** True when some statement has a Condition: evaluation then needs the request's condition keys. */
   readonly hasConditions: boolean;
+  /**
+   * The condition keys the document tests, lower-cased (Condition keys, and the keys named by policy variables), so that
+   * a caller can fetch only what a policy asks for (aws:ResourceTag/*, kms:ResourceAliases: see docs/access-control.md).
+   */
+  readonly conditionKeys: ReadonlySet<string>;
 }
 
 export { malformed };
@@ -101,11 +106,12 @@ export function compilePolicy(text: string, kind: PolicyKind = 'resource'): Comp
   if (!('Statement' in d)) throw malformed('Policy contains a statement with no principal or no statement.');
   const raw = Array.isArray(d.Statement) ? d.Statement : [d.Statement];
   if (raw.length === 0) throw malformed('Policy contains no statement.');
-  const statements = raw.map((st) => compileStatement(st, kind));
-  return { statements, hasConditions: statements.some((s) => s.conditions.length > 0) };
+  const keys = new Set<string>();
+  const statements = raw.map((st) => compileStatement(st, kind, d.Version === '2012-10-17', keys));
+  return { statements, hasConditions: statements.some((s) => s.conditions.length > 0), conditionKeys: keys };
 }
 
-function compileStatement(st: unknown, kind: PolicyKind): CompiledStatement {
+function compileStatement(st: unknown, kind: PolicyKind, variables: boolean, keys: Set<string>): CompiledStatement {
   if (typeof st !== 'object' || st === null || Array.isArray(st)) throw malformed('Policy contains an invalid statement.');
   const s = st as Record<string, unknown>;
   for (const k of Object.keys(s)) if (!STATEMENT_KEYS.has(k)) throw malformed(`Policy contains a statement with an unknown element: ${k}.`);
@@ -126,7 +132,10 @@ function compileStatement(st: unknown, kind: PolicyKind): CompiledStatement {
         if (list.some((v) => typeof v !== 'string' && typeof v !== 'number' && typeof v !== 'boolean')) {
           throw malformed(`Policy contains an invalid value for condition key ${key}.`);
         }
-        conditions.push(compileCondition(op, key, list.map(String)));
+        const strings = list.map(String);
+        keys.add(key.toLowerCase());
+        if (variables) for (const v of strings) for (const m of v.matchAll(/\$\{([^},]+)/g)) keys.add(m[1]!.trim().toLowerCase());
+        conditions.push(compileCondition(op, key, strings, { variables }));
       }
     }
   }

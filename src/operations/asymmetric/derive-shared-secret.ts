@@ -11,7 +11,7 @@ export const deriveSharedSecret = defineOperation<DeriveSharedSecretRequest, Der
   if (input.Recipient) {
     throw new KmsError('UnsupportedOperationException', 'Recipient (Nitro Enclaves attestation) is not available outside AWS.');
   }
-  const key = await keyForOperation(input.KeyId, 'DeriveSharedSecret', ctx, svc, CRYPTO_KEY);
+  const key = await keyForOperation(input.KeyId, 'DeriveSharedSecret', ctx, svc, CRYPTO_KEY, { grantTokens: input.GrantTokens });
   const curve = keyAgreementRequest(key, input.KeyAgreementAlgorithm);
   const peer = requirePeerKey(parsePeerPublicKey(input.PublicKey, curve), key);
   const material = await currentMaterial(key, svc);

@@ -5,7 +5,7 @@ import { currentMaterial } from '../crypto/symmetric-key.js';
 import { defineOperation } from '../operation.js';
 
 export const generateMac = defineOperation<GenerateMacRequest, GenerateMacResponse>('GenerateMac', async (input, ctx, svc) => {
-  const key = await keyForOperation(input.KeyId, 'GenerateMac', ctx, svc, CRYPTO_KEY, { macAlgorithm: input.MacAlgorithm });
+  const key = await keyForOperation(input.KeyId, 'GenerateMac', ctx, svc, CRYPTO_KEY, { macAlgorithm: input.MacAlgorithm, grantTokens: input.GrantTokens });
   const hash = macRequest(key, input.MacAlgorithm, 'GenerateMac');
   const material = await currentMaterial(key, svc);
   dryRunCheck(input.DryRun);

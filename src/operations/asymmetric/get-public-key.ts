@@ -8,7 +8,7 @@ import { defineOperation } from '../operation.js';
 
 /** The DER SubjectPublicKeyInfo of an asymmetric key, with what AWS returns beside it. */
 export const getPublicKey = defineOperation<GetPublicKeyRequest, GetPublicKeyResponse>('GetPublicKey', async (input, ctx, svc) => {
-  const key = await keyForOperation(input.KeyId, 'GetPublicKey', ctx, svc, CRYPTO_KEY);
+  const key = await keyForOperation(input.KeyId, 'GetPublicKey', ctx, svc, CRYPTO_KEY, { grantTokens: input.GrantTokens });
   if (!isAsymmetric(key.keySpec)) {
     throw new KmsError('UnsupportedOperationException', `${key.arn} is a ${key.keySpec} key: only asymmetric KMS keys have a public key.`);
   }

@@ -5,7 +5,7 @@ import { currentMaterial } from '../crypto/symmetric-key.js';
 import { defineOperation } from '../operation.js';
 
 export const sign = defineOperation<SignRequest, SignResponse>('Sign', async (input, ctx, svc) => {
-  const key = await keyForOperation(input.KeyId, 'Sign', ctx, svc, CRYPTO_KEY, { signingAlgorithm: input.SigningAlgorithm });
+  const key = await keyForOperation(input.KeyId, 'Sign', ctx, svc, CRYPTO_KEY, { signingAlgorithm: input.SigningAlgorithm, grantTokens: input.GrantTokens });
   const message = input.Message.unsafeBytes();
   const { scheme, prehashed } = signingRequest(key, input.SigningAlgorithm, input.MessageType, message.length, 'Sign');
   const material = await currentMaterial(key, svc);

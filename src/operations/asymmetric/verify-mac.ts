@@ -8,7 +8,7 @@ import { defineOperation } from '../operation.js';
 
 /** Recomputes the MAC and compares in constant time: MacValid true, or KMSInvalidMacException. */
 export const verifyMac = defineOperation<VerifyMacRequest, VerifyMacResponse>('VerifyMac', async (input, ctx, svc) => {
-  const key = await keyForOperation(input.KeyId, 'VerifyMac', ctx, svc, CRYPTO_KEY, { macAlgorithm: input.MacAlgorithm });
+  const key = await keyForOperation(input.KeyId, 'VerifyMac', ctx, svc, CRYPTO_KEY, { macAlgorithm: input.MacAlgorithm, grantTokens: input.GrantTokens });
   const hash = macRequest(key, input.MacAlgorithm, 'VerifyMac');
   const material = await currentMaterial(key, svc);
   dryRunCheck(input.DryRun);

@@ -7,7 +7,7 @@ import { defineOperation } from '../operation.js';
 
 /** Answers SignatureValid true, or KMSInvalidSignatureException: AWS never answers false. */
 export const verify = defineOperation<VerifyRequest, VerifyResponse>('Verify', async (input, ctx, svc) => {
-  const key = await keyForOperation(input.KeyId, 'Verify', ctx, svc, CRYPTO_KEY, { signingAlgorithm: input.SigningAlgorithm });
+  const key = await keyForOperation(input.KeyId, 'Verify', ctx, svc, CRYPTO_KEY, { signingAlgorithm: input.SigningAlgorithm, grantTokens: input.GrantTokens });
   const message = input.Message.unsafeBytes();
   const { scheme, prehashed } = signingRequest(key, input.SigningAlgorithm, input.MessageType, message.length, 'Verify');
   const material = await currentMaterial(key, svc);

@@ -13,6 +13,7 @@ export interface DataKeyPairInput {
   readonly KeyPairSpec: DataKeyPairSpec;
   readonly EncryptionContext?: EncryptionContext;
   readonly DryRun?: boolean;
+  readonly GrantTokens?: string[];
 }
 
 /**
@@ -26,7 +27,7 @@ export async function generateDataKeyPair(
   ctx: RequestContext,
   svc: Services,
 ): Promise<{ privateKey: SecretBytes; blob: Buffer; publicKey: Buffer; keyArn: string; materialId: string }> {
-  const key = await keyForOperation(input.KeyId, operation, ctx, svc, CRYPTO_KEY, { encryptionContext: input.EncryptionContext });
+  const key = await keyForOperation(input.KeyId, operation, ctx, svc, CRYPTO_KEY, { encryptionContext: input.EncryptionContext, dataKeyPairSpec: input.KeyPairSpec, grantTokens: input.GrantTokens });
   requireSymmetricDataKey(key, operation);
   const params = dataKeyPairParams(input.KeyPairSpec);
   const material = await currentMaterial(key, svc);

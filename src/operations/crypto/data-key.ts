@@ -13,6 +13,7 @@ export interface DataKeyInput {
   readonly NumberOfBytes?: number;
   readonly KeySpec?: DataKeySpec;
   readonly DryRun?: boolean;
+  readonly GrantTokens?: string[];
 }
 
 function dataKeyLength(input: DataKeyInput): number {
@@ -41,7 +42,7 @@ export async function generateDataKey(
   svc: Services,
 ): Promise<{ plaintext: SecretBytes; blob: Buffer; keyArn: string; materialId: string }> {
   const length = dataKeyLength(input);
-  const key = await keyForOperation(input.KeyId, operation, ctx, svc, CRYPTO_KEY, { encryptionContext: input.EncryptionContext });
+  const key = await keyForOperation(input.KeyId, operation, ctx, svc, CRYPTO_KEY, { encryptionContext: input.EncryptionContext, grantTokens: input.GrantTokens });
   requireSymmetricDataKey(key, operation);
   const material = await currentMaterial(key, svc);
   dryRunCheck(input.DryRun);

@@ -8,7 +8,7 @@ export const decrypt = defineOperation<DecryptRequest, DecryptResponse>('Decrypt
   if (input.Recipient) {
     throw new KmsError('UnsupportedOperationException', 'Recipient (Nitro Enclaves attestation) is not available outside AWS.');
   }
-  const opened = await openCiphertext(input.CiphertextBlob, input.KeyId, input.EncryptionContext, input.EncryptionAlgorithm, 'Decrypt', ctx, svc);
+  const opened = await openCiphertext(input.CiphertextBlob, input.KeyId, input.EncryptionContext, input.EncryptionAlgorithm, 'Decrypt', ctx, svc, input.GrantTokens);
   dryRunCheck(input.DryRun);
   return { KeyId: opened.key.arn, Plaintext: opened.plaintext, EncryptionAlgorithm: opened.algorithm, KeyMaterialId: opened.materialId };
 });

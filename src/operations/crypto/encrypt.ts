@@ -7,7 +7,7 @@ import { seal } from './seal.js';
 
 export const encrypt = defineOperation<EncryptRequest, EncryptResponse>('Encrypt', async (input, ctx, svc) => {
   const key = await keyForOperation(input.KeyId, 'Encrypt', ctx, svc, CRYPTO_KEY, {
-    encryptionContext: input.EncryptionContext, encryptionAlgorithm: input.EncryptionAlgorithm,
+    encryptionContext: input.EncryptionContext, encryptionAlgorithm: input.EncryptionAlgorithm, grantTokens: input.GrantTokens,
   });
   const scheme = encryptionScheme(key, input.EncryptionAlgorithm, 'Encrypt');
   const material = await currentMaterial(key, svc);

@@ -6,7 +6,7 @@ import { assertKeyState } from '../../domain/key-state.js';
 import type { EncryptionContext } from '../../domain/encryption-context.js';
 import type { KeyRecord } from '../../domain/ports.js';
 import { openSymmetric, parseBlob } from '../../domain/symmetric.js';
-import { authorizationContext, CRYPTO_KEY, resolveKey } from '../common.js';
+import { authorizeOnKey, CRYPTO_KEY, resolveKey } from '../common.js';
 import type { RequestContext, Services } from '../operation.js';
 import { encryptionScheme, isAsymmetric, refuseContextForAsymmetric } from '../../domain/key-specs.js';
 import { currentMaterial } from './symmetric-key.js';
@@ -34,12 +34,13 @@ export async function openCiphertext(
   operation: 'Decrypt' | 'ReEncrypt',
   ctx: RequestContext,
   svc: Services,
+  grantTokens?: readonly string[],
 ): Promise<Opened> {
   if (!blobBytes) {
     throw new KmsError('ValidationException', "1 validation error detected: Value null at 'ciphertextBlob' failed to satisfy constraint: Member must not be null");
   }
   const requested = keyIdParam === undefined ? undefined : await resolveKey(keyIdParam, ctx, svc, CRYPTO_KEY);
-  if (requested && isAsymmetric(requested.keySpec)) return openAsymmetric(requested, blobBytes, context, algorithm, operation, ctx, svc);
+  if (requested && keyIdParam !== undefined && isAsymmetric(requested.keySpec)) return openAsymmetric(requested, keyIdParam, blobBytes, context, algorithm, operation, ctx, svc, grantTokens);
   const blob = parseBlob(blobBytes);
   if (!blob) throw invalidCiphertext();
   const ref = parseKeyReference(blob.keyArn);
@@ -51,8 +52,8 @@ export async function openCiphertext(
   const key = requested ?? (await svc.keys.getKey(ref.scope, ref.keyId));
   if (!key) throw invalidCiphertext();
   ctx.resourceArn = key.arn;
-  const granted = svc.authorizer.authorize(ctx.caller, `kms:${operation}${operation === 'ReEncrypt' ? 'From' : ''}`, key, authorizationContext(keyIdParam, ctx, { encryptionContext: context, encryptionAlgorithm: algorithm }));
-  if (granted) await granted; // a promise only when grants had to be read
+  const pending = authorizeOnKey(`kms:${operation}${operation === 'ReEncrypt' ? 'From' : ''}`, key, keyIdParam, ctx, svc, { encryptionContext: context, encryptionAlgorithm: algorithm, grantTokens });
+  if (pending) await pending; // a promise only when aliases, tags or grants had to be read
   assertKeyState(key, operation);
   encryptionScheme(key, algorithm, operation);
   const material = await svc.keys.getMaterial(key, blob.materialId);
@@ -64,15 +65,17 @@ export async function openCiphertext(
 
 async function openAsymmetric(
   key: KeyRecord,
+  keyIdParam: string,
   ciphertext: Buffer,
   context: EncryptionContext | undefined,
   algorithm: EncryptionAlgorithmSpec | undefined,
   operation: 'Decrypt' | 'ReEncrypt',
   ctx: RequestContext,
   svc: Services,
+  grantTokens: readonly string[] | undefined,
 ): Promise<Opened> {
-  const granted = svc.authorizer.authorize(ctx.caller, `kms:${operation}${operation === 'ReEncrypt' ? 'From' : ''}`, key, authorizationContext(key.arn, ctx, { encryptionAlgorithm: algorithm }));
-  if (granted) await granted; // a promise only when grants had to be read
+  const pending = authorizeOnKey(`kms:${operation}${operation === 'ReEncrypt' ? 'From' : ''}`, key, keyIdParam, ctx, svc, { encryptionAlgorithm: algorithm, grantTokens });
+  if (pending) await pending;
   assertKeyState(key, operation);
   const scheme = encryptionScheme(key, algorithm, operation);
   if (scheme.kind === 'symmetric') throw new Error(`${key.keySpec} is asymmetric but its scheme is ${scheme.kind}`);

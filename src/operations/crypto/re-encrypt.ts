@@ -8,12 +8,12 @@ import { currentMaterial } from './symmetric-key.js';
 
 export const reEncrypt = defineOperation<ReEncryptRequest, ReEncryptResponse>('ReEncrypt', async (input, ctx, svc) => {
   const source = await openCiphertext(
-    input.CiphertextBlob, input.SourceKeyId, input.SourceEncryptionContext, input.SourceEncryptionAlgorithm, 'ReEncrypt', ctx, svc,
+    input.CiphertextBlob, input.SourceKeyId, input.SourceEncryptionContext, input.SourceEncryptionAlgorithm, 'ReEncrypt', ctx, svc, input.GrantTokens,
   );
   try {
     const destination = await keyForOperation(input.DestinationKeyId, 'ReEncrypt', ctx, svc, CRYPTO_KEY, {
-      encryptionContext: input.DestinationEncryptionContext, encryptionAlgorithm: input.DestinationEncryptionAlgorithm,
-    });
+      encryptionContext: input.DestinationEncryptionContext, encryptionAlgorithm: input.DestinationEncryptionAlgorithm, grantTokens: input.GrantTokens,
+    }, 'kms:ReEncryptTo');
     const scheme = encryptionScheme(destination, input.DestinationEncryptionAlgorithm, 'ReEncrypt');
     const material = await currentMaterial(destination, svc);
     const sealed = await seal(svc, destination, scheme, material, source.plaintext.unsafeBytes(), input.DestinationEncryptionContext, input.DryRun);

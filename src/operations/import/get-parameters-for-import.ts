@@ -10,7 +10,7 @@ import { defineOperation } from '../operation.js';
  * inside the token, encrypted under the root key (docs/import.md).
  */
 export const getParametersForImport = defineOperation<GetParametersForImportRequest, GetParametersForImportResponse>('GetParametersForImport', async (input, ctx, svc) => {
-  const key = await keyForOperation(input.KeyId, 'GetParametersForImport', ctx, svc, OWN_KEY);
+  const key = await keyForOperation(input.KeyId, 'GetParametersForImport', ctx, svc, OWN_KEY, { wrappingAlgorithm: input.WrappingAlgorithm });
   assertExternal(key);
   const { algorithm, wrappingKey } = wrappingParameters(key, input.WrappingAlgorithm, input.WrappingKeySpec);
   const validTo = new Date(svc.clock.now().getTime() + IMPORT_PARAMETERS_VALIDITY_MS);

@@ -13,7 +13,10 @@ import { defineOperation } from '../operation.js';
  * RotateKeyOnDemand then makes current. The key becomes Enabled once none of its materials is missing.
  */
 export const importKeyMaterial = defineOperation<ImportKeyMaterialRequest, ImportKeyMaterialResponse>('ImportKeyMaterial', async (input, ctx, svc) => {
-  const key = await keyForOperation(input.KeyId, 'ImportKeyMaterial', ctx, svc, OWN_KEY);
+  const key = await keyForOperation(input.KeyId, 'ImportKeyMaterial', ctx, svc, OWN_KEY, {
+    expirationModel: input.ExpirationModel ?? (input.ValidTo !== undefined ? 'KEY_MATERIAL_EXPIRES' : 'KEY_MATERIAL_DOES_NOT_EXPIRE'),
+    validTo: input.ValidTo,
+  });
   assertExternal(key);
   const now = svc.clock.now();
   const model: ExpirationModelType = input.ExpirationModel ?? (input.ValidTo !== undefined ? 'KEY_MATERIAL_EXPIRES' : 'KEY_MATERIAL_DOES_NOT_EXPIRE');

@@ -7,7 +7,9 @@ import { checkKeyPolicy, defaultKeyPolicy } from '../../domain/key-policy.js';
 import type { KeyRecord } from '../../domain/ports.js';
 import { checkTags } from '../../domain/tags.js';
 import { importable } from '../../domain/import.js';
+import { authorizationContext } from '../common.js';
 import { defineOperation } from '../operation.js';
+import { requestTagConditions } from '../request-conditions.js';
 import { checkPolicyLockout } from '../policies/lockout.js';
 
 export const createKey = defineOperation<CreateKeyRequest, CreateKeyResponse>('CreateKey', async (input, ctx, svc) => {
@@ -37,7 +39,10 @@ export const createKey = defineOperation<CreateKeyRequest, CreateKeyResponse>('C
   const tags = checkTags(input.Tags ?? []);
   const policy = input.Policy ?? defaultKeyPolicy(ctx.scope.account);
   if (input.Policy !== undefined) checkKeyPolicy(input.Policy);
-  svc.authorizer.authorize(ctx.caller, 'kms:CreateKey');
+  // CreateKey names no key: in AWS only IAM policies decide it; these condition keys are for them.
+  svc.authorizer.authorize(ctx.caller, 'kms:CreateKey', undefined, authorizationContext(undefined, ctx, {
+    ...requestTagConditions(input.Tags), keySpec, keyUsage, keyOrigin: origin, multiRegion: input.MultiRegion ?? false,
+  }, svc));
 
   const keyId = svc.random.uuid();
   const arn = keyArn(ctx.scope, keyId);
@@ -62,7 +67,11 @@ export const createKey = defineOperation<CreateKeyRequest, CreateKeyResponse>('C
     policy,
     version: 1,
   };
-  if (input.Policy !== undefined) checkPolicyLockout(input.Policy, input.BypassPolicyLockoutSafetyCheck, key, ctx, svc);
+  if (input.Policy !== undefined) {
+    await checkPolicyLockout(input.Policy, input.BypassPolicyLockoutSafetyCheck, key, ctx, svc, {
+      resourceAliases: [], resourceTags: Object.fromEntries(tags.map((t) => [t.key, t.value])),
+    });
+  }
   await svc.keys.createKey(key, material ? [material] : [], tags);
   ctx.resourceArn = arn;
   return { KeyMetadata: keyMetadata(key) };

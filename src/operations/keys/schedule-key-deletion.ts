@@ -13,7 +13,7 @@ const DAY_MS = 24 * 60 * 60 * 1000;
 export const scheduleKeyDeletion = defineOperation<ScheduleKeyDeletionRequest, ScheduleKeyDeletionResponse>('ScheduleKeyDeletion', async (input, ctx, svc) => {
   const days = input.PendingWindowInDays ?? 30;
   if (days < 7 || days > 30) throw validationError(`PendingWindowInDays should be between 7 and 30, but it is ${days}`);
-  const key = await keyForOperation(input.KeyId, 'ScheduleKeyDeletion', ctx, svc, OWN_KEY);
+  const key = await keyForOperation(input.KeyId, 'ScheduleKeyDeletion', ctx, svc, OWN_KEY, { pendingWindowInDays: days });
   const deletionDate = new Date(svc.clock.now().getTime() + days * DAY_MS);
   const updated = await svc.keys.updateKey(key, key.keyId, (current) => {
     assertKeyState(current, 'ScheduleKeyDeletion');

@@ -14,7 +14,7 @@ export const putKeyPolicy = defineOperation<PutKeyPolicyRequest, void>('PutKeyPo
   const key = await keyForOperation(input.KeyId, 'PutKeyPolicy', ctx, svc, OWN_KEY);
   checkPolicyName(input.PolicyName, 'PutKeyPolicy');
   checkKeyPolicy(input.Policy);
-  checkPolicyLockout(input.Policy, input.BypassPolicyLockoutSafetyCheck, key, ctx, svc);
+  await checkPolicyLockout(input.Policy, input.BypassPolicyLockoutSafetyCheck, key, ctx, svc);
   await svc.keys.updateKey(key, key.keyId, (current) => {
     assertKeyState(current, 'PutKeyPolicy');
     return current.policy === input.Policy ? undefined : { ...current, policy: input.Policy };

@@ -19,7 +19,7 @@ export const enableKeyRotation = defineOperation<EnableKeyRotationRequest, void>
       `1 validation error detected: Value '${days}' at 'rotationPeriodInDays' failed to satisfy constraint: Member must have value between ${MIN_ROTATION_PERIOD_DAYS} and ${MAX_ROTATION_PERIOD_DAYS}`,
     );
   }
-  const key = await keyForOperation(input.KeyId, 'EnableKeyRotation', ctx, svc, OWN_KEY);
+  const key = await keyForOperation(input.KeyId, 'EnableKeyRotation', ctx, svc, OWN_KEY, { rotationPeriodInDays: days });
   assertRotatable(key, 'EnableKeyRotation');
   const now = svc.clock.now();
   await svc.keys.updateKey(key, key.keyId, (current) => {

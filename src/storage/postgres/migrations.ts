@@ -68,9 +68,23 @@ export const POSTGRES_MIGRATIONS: readonly { version: number; sql: string }[] = 
     `,
   },
   {
-    // Principals (issue #6): IAM users and roles, their inline identity policies. name_key is the name lowercased:
-    // IAM names are unique per account without regard to case.
+    // Grants (issue #6): one row per grant; operations and constraints as JSON text. (SQLite: migration 4.)
     version: 5,
+    sql: `
+      CREATE TABLE grants (
+        key_arn text COLLATE "C" NOT NULL, grant_id text COLLATE "C" NOT NULL, account text NOT NULL, region text NOT NULL, name text,
+        grantee_principal text NOT NULL, retiring_principal text, issuing_account text NOT NULL,
+        operations text NOT NULL, constraints text, creation_date bigint NOT NULL,
+        PRIMARY KEY (key_arn, grant_id)
+      );
+      CREATE INDEX grants_by_grantee ON grants (key_arn, grantee_principal);
+      CREATE INDEX grants_by_retiring_principal ON grants (retiring_principal, region, key_arn, grant_id) WHERE retiring_principal IS NOT NULL;
+    `,
+  },
+  {
+    // Principals (issue #6; SQLite: migration 5): IAM users and roles, their inline identity policies. name_key is the name lowercased:
+    // IAM names are unique per account without regard to case.
+    version: 6,
     sql: `
       CREATE TABLE principals (
         account text NOT NULL, kind text NOT NULL, name_key text COLLATE "C" NOT NULL, name text NOT NULL, path text NOT NULL,

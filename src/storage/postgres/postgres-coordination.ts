@@ -188,6 +188,7 @@ export function parseChange(payload: string | undefined): CacheChange {
     if (v.kind === 'key' && isString(v.account) && isString(v.region) && isString(v.keyId) && isString(v.arn)) {
       return { kind: 'key', account: v.account, region: v.region, keyId: v.keyId, arn: v.arn, deleted: v.deleted === true, ...(v.erased === true && { erased: true }) };
     }
+    if (v.kind === 'grants' && isString(v.arn)) return { kind: 'grants', arn: v.arn };
     if (v.kind === 'alias' && isString(v.account) && isString(v.region) && isString(v.aliasName)) {
       return { kind: 'alias', account: v.account, region: v.region, aliasName: v.aliasName };
     }

@@ -7,6 +7,8 @@ import {
 } from '../../domain/ports.js';
 import { IAM_GENERATION_SETTING, type IdentityPolicyRecord, type PrincipalRecord } from '../../domain/principals.js';
 import { POSTGRES_MIGRATIONS } from './migrations.js';
+import { GRANT_COLUMNS, grantValues, retirableSortKey, splitRetirableSortKey, toGrant, type GrantRow } from '../grant-rows.js';
+import type { GrantRecord } from '../../domain/ports.js';
 import { translatePgError, unavailableReason } from './pg-errors.js';
 
 // bigint columns arrive as strings (node-postgres does not guess at precision): millisecond timestamps and versions
@@ -109,7 +111,9 @@ const SNAPSHOT_TABLES = [
   { table: 'key_materials', order: 'key_arn, material_id' },
   { table: 'aliases', order: 'account, region, alias_name' },
   { table: 'tags', order: 'key_arn, tag_key' },
+  { table: 'grants', order: 'key_arn, grant_id' },
 ] as const;
+const INSERT_GRANT = `INSERT INTO grants (${GRANT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`;
 const SNAPSHOT_FETCH = 500;
 
 const KEY_COLUMNS = `account, region, key_id, arn, creation_date, description, key_usage, key_spec, origin, key_manager,
@@ -372,6 +376,7 @@ export class PostgresStorage implements Storage, SnapshotStorage {
       if (!row || (version !== undefined && Number(row.version) !== version)) return false;
       await c.query('DELETE FROM key_materials WHERE key_arn = $1', [row.arn]);
       await c.query('DELETE FROM tags WHERE key_arn = $1', [row.arn]);
+      await c.query('DELETE FROM grants WHERE key_arn = $1', [row.arn]);
       await c.query('DELETE FROM aliases WHERE account = $1 AND region = $2 AND target_key_id = $3', [scope.account, scope.region, keyId]);
       await c.query('DELETE FROM keys WHERE account = $1 AND region = $2 AND key_id = $3', [scope.account, scope.region, keyId]);
       return true;
@@ -481,6 +486,64 @@ export class PostgresStorage implements Storage, SnapshotStorage {
 
   async removeTags(keyArn: string, tagKeys: readonly string[]): Promise<void> {
     await this.#db.query('DELETE FROM tags WHERE key_arn = $1 AND tag_key = ANY($2::text[])', [keyArn, [...tagKeys]]);
+  }
+
+  async insertGrant(grant: GrantRecord, limits?: { readonly perKey: number; readonly perGrantee: number }): Promise<void> {
+    try {
+      if (!limits) {
+        await this.#db.query(INSERT_GRANT, grantValues(grant));
+        return;
+      }
+      // SERIALIZABLE, as insertAlias: two nodes counting and inserting at once cannot both pass the quota.
+      await this.#tx(`grants of key ${grant.keyArn}`, async (c) => {
+        const count = async (sql: string, args: unknown[]) => Number((await c.query<{ n: string }>(sql, args)).rows[0]!.n);
+        if ((await count('SELECT COUNT(*) AS n FROM grants WHERE key_arn = $1', [grant.keyArn])) >= limits.perKey) {
+          throw new StorageLimitError(`grants of key ${grant.keyArn}`);
+        }
+        if ((await count('SELECT COUNT(*) AS n FROM grants WHERE key_arn = $1 AND grantee_principal = $2', [grant.keyArn, grant.granteePrincipal])) >= limits.perGrantee) {
+          throw new StorageLimitError(`grants for ${grant.granteePrincipal} on key ${grant.keyArn}`);
+        }
+        await c.query(INSERT_GRANT, grantValues(grant));
+      }, 'serializable');
+    } catch (err) {
+      if (isUniqueViolation(err)) throw new StorageDuplicateError(`grant ${grant.grantId}`);
+      throw err;
+    }
+  }
+
+  async getGrant(keyArn: string, grantId: string): Promise<GrantRecord | undefined> {
+    const r = await this.#db.query<GrantRow>(`SELECT ${GRANT_COLUMNS} FROM grants WHERE key_arn = $1 AND grant_id = $2`, [keyArn, grantId]);
+    return r.rows[0] && toGrant(r.rows[0]);
+  }
+
+  async getGrants(keyArn: string): Promise<GrantRecord[]> {
+    const r = await this.#db.query<GrantRow>(`SELECT ${GRANT_COLUMNS} FROM grants WHERE key_arn = $1 ORDER BY grant_id`, [keyArn]);
+    return r.rows.map(toGrant);
+  }
+
+  async listGrants(keyArn: string, limit: number, after?: string, filter?: { readonly grantId?: string; readonly granteePrincipal?: string }): Promise<Page<GrantRecord>> {
+    const r = await this.#db.query<GrantRow>(
+      `SELECT ${GRANT_COLUMNS} FROM grants WHERE key_arn = $1 AND grant_id > $2 AND ($3::text IS NULL OR grant_id = $3)
+        AND ($4::text IS NULL OR grantee_principal = $4) ORDER BY grant_id LIMIT $5`,
+      [keyArn, after ?? '', filter?.grantId ?? null, filter?.granteePrincipal ?? null, limit + 1],
+    );
+    const items = r.rows.slice(0, limit).map(toGrant);
+    return { items, next: r.rows.length > limit ? items[items.length - 1]!.grantId : undefined };
+  }
+
+  async listRetirableGrants(region: string, retiringPrincipal: string, limit: number, after?: string): Promise<Page<GrantRecord>> {
+    const [arn, id] = splitRetirableSortKey(after);
+    const r = await this.#db.query<GrantRow>(
+      `SELECT ${GRANT_COLUMNS} FROM grants WHERE retiring_principal = $1 AND region = $2 AND (key_arn, grant_id) > ($3, $4)
+        ORDER BY key_arn, grant_id LIMIT $5`,
+      [retiringPrincipal, region, arn, id, limit + 1],
+    );
+    const items = r.rows.slice(0, limit).map(toGrant);
+    return { items, next: r.rows.length > limit ? retirableSortKey(items[items.length - 1]!) : undefined };
+  }
+
+  async deleteGrant(keyArn: string, grantId: string): Promise<boolean> {
+    return (await this.#db.query('DELETE FROM grants WHERE key_arn = $1 AND grant_id = $2', [keyArn, grantId])).rowCount === 1;
   }
 
   async getAccessKey(accessKeyId: string): Promise<AccessKeyRecord | undefined> {
@@ -607,7 +670,7 @@ export class PostgresStorage implements Storage, SnapshotStorage {
 
   async wipe(): Promise<void> {
     await this.#tx('the store', async (c) => {
-      for (const table of ['key_materials', 'tags', 'aliases', 'keys']) await c.query(`DELETE FROM ${table}`);
+      for (const table of ['key_materials', 'tags', 'grants', 'aliases', 'keys']) await c.query(`DELETE FROM ${table}`);
     });
   }
 
@@ -695,6 +758,9 @@ export class PostgresStorage implements Storage, SnapshotStorage {
           case 'tag':
             await c.query({ name: 'snapshot_tag', text: 'INSERT INTO tags (key_arn, tag_key, tag_value) VALUES ($1, $2, $3)', values: [r.keyArn, r.tag.key, r.tag.value] });
             break;
+          case 'grant':
+            await c.query({ name: 'snapshot_grant', text: INSERT_GRANT, values: grantValues(r.grant) });
+            break;
           default: {
             const unknown: never = r;
             throw new Error(`unknown snapshot record type ${String((unknown as { type: unknown }).type)}`);
@@ -732,6 +798,8 @@ function snapshotRecord(table: (typeof SNAPSHOT_TABLES)[number]['table'], row: R
       return { type: 'alias', alias: toAlias(row as unknown as AliasRow) };
     case 'tags':
       return { type: 'tag', keyArn: row.key_arn as string, tag: { key: row.tag_key as string, value: row.tag_value as string } };
+    case 'grants':
+      return { type: 'grant', grant: toGrant(row as unknown as GrantRow) };
     default:
       return table satisfies never;
   }

@@ -55,7 +55,21 @@ export const SQLITE_MIGRATIONS: readonly { version: number; sql: string }[] = [
     `,
   },
   {
-    // Principals (issue #6): IAM users and roles, their inline identity policies (versions are shared across branches).
+    // Grants (issue #6): one row per grant; operations and constraints as JSON text.
+    version: 4,
+    sql: `
+      CREATE TABLE grants (
+        key_arn TEXT NOT NULL, grant_id TEXT NOT NULL, account TEXT NOT NULL, region TEXT NOT NULL, name TEXT,
+        grantee_principal TEXT NOT NULL, retiring_principal TEXT, issuing_account TEXT NOT NULL,
+        operations TEXT NOT NULL, constraints TEXT, creation_date INTEGER NOT NULL,
+        PRIMARY KEY (key_arn, grant_id)
+      ) WITHOUT ROWID;
+      CREATE INDEX grants_by_grantee ON grants (key_arn, grantee_principal);
+      CREATE INDEX grants_by_retiring_principal ON grants (retiring_principal, region, key_arn, grant_id) WHERE retiring_principal IS NOT NULL;
+    `,
+  },
+  {
+    // Principals (issue #6): IAM users and roles, their inline identity policies.
     // name_key is the name lowercased: IAM names are unique per account without regard to case.
     version: 5,
     sql: `

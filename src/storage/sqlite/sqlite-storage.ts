@@ -7,6 +7,8 @@ import {
 } from '../../domain/ports.js';
 import { IAM_GENERATION_SETTING, type IdentityPolicyRecord, type PrincipalRecord } from '../../domain/principals.js';
 import { SQLITE_MIGRATIONS } from './migrations.js';
+import { GRANT_COLUMNS, grantValues, retirableSortKey, splitRetirableSortKey, toGrant, type GrantRow } from '../grant-rows.js';
+import type { GrantRecord } from '../../domain/ports.js';
 
 interface KeyRow {
   account: string; region: string; key_id: string; arn: string; creation_date: number; description: string;
@@ -110,7 +112,8 @@ const UPDATE_KEY = `UPDATE keys SET description = @description, key_usage = @key
     version = @version + 1
   WHERE account = @account AND region = @region AND key_id = @key_id AND version = @version`;
 /** The tables a snapshot covers, in export order. */
-const SNAPSHOT_TABLES = ['settings', 'access_keys', 'principals', 'identity_policies', 'keys', 'key_materials', 'aliases', 'tags'] as const;
+const SNAPSHOT_TABLES = ['settings', 'access_keys', 'principals', 'identity_policies', 'keys', 'key_materials', 'aliases', 'tags', 'grants'] as const;
+const INSERT_GRANT = `INSERT INTO grants (${GRANT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`;
 
 const isUniqueViolation = (err: unknown): boolean =>
   typeof err === 'object' && err !== null && String((err as { code?: string }).code).startsWith('SQLITE_CONSTRAINT');
@@ -256,6 +259,7 @@ export class SqliteStorage implements Storage, SnapshotStorage {
       if (!row || (version !== undefined && row.version !== version)) return false;
       db.prepare('DELETE FROM key_materials WHERE key_arn = ?').run(row.arn);
       db.prepare('DELETE FROM tags WHERE key_arn = ?').run(row.arn);
+      db.prepare('DELETE FROM grants WHERE key_arn = ?').run(row.arn);
       db.prepare('DELETE FROM aliases WHERE account = ? AND region = ? AND target_key_id = ?').run(scope.account, scope.region, keyId);
       db.prepare('DELETE FROM keys WHERE arn = ?').run(row.arn);
       return true;
@@ -353,6 +357,57 @@ export class SqliteStorage implements Storage, SnapshotStorage {
       const s = db.prepare('DELETE FROM tags WHERE key_arn = ? AND tag_key = ?');
       for (const k of tagKeys) s.run(keyArn, k);
     }).immediate();
+  }
+
+  async insertGrant(grant: GrantRecord, limits?: { readonly perKey: number; readonly perGrantee: number }): Promise<void> {
+    const db = this.#db;
+    try {
+      db.transaction(() => {
+        if (limits) {
+          const count = (sql: string, ...args: unknown[]) => db.prepare(sql).pluck().get(...args) as number;
+          if (count('SELECT COUNT(*) FROM grants WHERE key_arn = ?', grant.keyArn) >= limits.perKey) throw new StorageLimitError(`grants of key ${grant.keyArn}`);
+          if (count('SELECT COUNT(*) FROM grants WHERE key_arn = ? AND grantee_principal = ?', grant.keyArn, grant.granteePrincipal) >= limits.perGrantee) {
+            throw new StorageLimitError(`grants for ${grant.granteePrincipal} on key ${grant.keyArn}`);
+          }
+        }
+        db.prepare(INSERT_GRANT).run(...grantValues(grant));
+      }).immediate();
+    } catch (err) {
+      if (isUniqueViolation(err)) throw new StorageDuplicateError(`grant ${grant.grantId}`);
+      throw err;
+    }
+  }
+
+  async getGrant(keyArn: string, grantId: string): Promise<GrantRecord | undefined> {
+    const row = this.#db.prepare('SELECT * FROM grants WHERE key_arn = ? AND grant_id = ?').get(keyArn, grantId) as GrantRow | undefined;
+    return row && toGrant(row);
+  }
+
+  async getGrants(keyArn: string): Promise<GrantRecord[]> {
+    return (this.#db.prepare('SELECT * FROM grants WHERE key_arn = ? ORDER BY grant_id').all(keyArn) as GrantRow[]).map(toGrant);
+  }
+
+  async listGrants(keyArn: string, limit: number, after?: string, filter?: { readonly grantId?: string; readonly granteePrincipal?: string }): Promise<Page<GrantRecord>> {
+    const rows = this.#db
+      .prepare(`SELECT * FROM grants WHERE key_arn = ? AND grant_id > ? AND (? IS NULL OR grant_id = ?) AND (? IS NULL OR grantee_principal = ?)
+        ORDER BY grant_id LIMIT ?`)
+      .all(keyArn, after ?? '', filter?.grantId ?? null, filter?.grantId ?? null, filter?.granteePrincipal ?? null, filter?.granteePrincipal ?? null, limit + 1) as GrantRow[];
+    const items = rows.slice(0, limit).map(toGrant);
+    return { items, next: rows.length > limit ? items[items.length - 1]!.grantId : undefined };
+  }
+
+  async listRetirableGrants(region: string, retiringPrincipal: string, limit: number, after?: string): Promise<Page<GrantRecord>> {
+    const [arn, id] = splitRetirableSortKey(after);
+    const rows = this.#db
+      .prepare(`SELECT * FROM grants WHERE retiring_principal = ? AND region = ? AND (key_arn > ? OR (key_arn = ? AND grant_id > ?))
+        ORDER BY key_arn, grant_id LIMIT ?`)
+      .all(retiringPrincipal, region, arn, arn, id, limit + 1) as GrantRow[];
+    const items = rows.slice(0, limit).map(toGrant);
+    return { items, next: rows.length > limit ? retirableSortKey(items[items.length - 1]!) : undefined };
+  }
+
+  async deleteGrant(keyArn: string, grantId: string): Promise<boolean> {
+    return this.#db.prepare('DELETE FROM grants WHERE key_arn = ? AND grant_id = ?').run(keyArn, grantId).changes === 1;
   }
 
   async getAccessKey(accessKeyId: string): Promise<AccessKeyRecord | undefined> {
@@ -470,7 +525,7 @@ export class SqliteStorage implements Storage, SnapshotStorage {
   async wipe(): Promise<void> {
     const db = this.#db;
     db.transaction(() => {
-      for (const table of ['key_materials', 'tags', 'aliases', 'keys']) db.exec(`DELETE FROM ${table}`);
+      for (const table of ['key_materials', 'tags', 'grants', 'aliases', 'keys']) db.exec(`DELETE FROM ${table}`);
     }).immediate();
   }
 
@@ -509,6 +564,9 @@ export class SqliteStorage implements Storage, SnapshotStorage {
       for (const r of db.prepare('SELECT * FROM tags ORDER BY key_arn, tag_key').iterate() as IterableIterator<{ key_arn: string; tag_key: string; tag_value: string }>) {
         yield { type: 'tag', keyArn: r.key_arn, tag: { key: r.tag_key, value: r.tag_value } };
       }
+      for (const r of db.prepare('SELECT * FROM grants ORDER BY key_arn, grant_id').iterate() as IterableIterator<GrantRow>) {
+        yield { type: 'grant', grant: toGrant(r) };
+      }
       db.exec('COMMIT');
     } finally {
       db.close(); // also ends the read transaction when the consumer stopped early or failed
@@ -533,6 +591,7 @@ export class SqliteStorage implements Storage, SnapshotStorage {
         material: db.prepare(INSERT_MATERIAL),
         alias: db.prepare('INSERT INTO aliases VALUES (?, ?, ?, ?, ?, ?)'),
         tag: db.prepare('INSERT INTO tags VALUES (?, ?, ?)'),
+        grant: db.prepare(INSERT_GRANT),
       };
       for await (const r of records) {
         switch (r.type) {
@@ -563,6 +622,9 @@ export class SqliteStorage implements Storage, SnapshotStorage {
           }
           case 'tag':
             insert.tag.run(r.keyArn, r.tag.key, r.tag.value);
+            break;
+          case 'grant':
+            insert.grant.run(...grantValues(r.grant));
             break;
           default: {
             const unknown: never = r;
