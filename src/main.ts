@@ -15,6 +15,7 @@ import { bootstrapAdminCredentials } from './auth/admin-credentials.js';
 import type { Authenticator } from './auth/authenticator.js';
 import { DevAuthenticator } from './auth/dev-authenticator.js';
 import { SigV4Authenticator } from './auth/sigv4-authenticator.js';
+import { CallerDirectory, IamGenerationWatch } from './auth/caller-directory.js';
 import { describeStore, type TrentConfig } from './config/config.js';
 import { KeyPolicyAuthorizer } from './domain/authorizer.js';
 import { AdjustableClock } from './domain/clock.js';
@@ -186,13 +187,18 @@ export async function startTrent(config: TrentConfig, io: Io = { stdout: process
     serviceAccessKeys: new Map(Object.entries(config.serviceAccessKeys ?? {})), keyUsage: audit,
     customKeyStores, hsm, xks,
   };
+  // Principals, identity policies and access keys may change from another process (`trent iam`) or node: every
+  // node re-reads the IAM generation at most once a second and drops what it cached when it moved. While the store
+  // does not answer, cached callers are served for at most the cache lifetime, as cached keys are.
+  const iamWatch = new IamGenerationWatch(storage, { maxStaleMs: coordination.cacheTtlMs });
   const authenticator: Authenticator = config.dev
-    ? new DevAuthenticator(config.defaultAccount, config.region)
-    : new SigV4Authenticator({ storage, rootKey, clock: systemClock, clockSkewSeconds: config.clockSkewSeconds });
+    ? new DevAuthenticator(config.defaultAccount, config.region, new CallerDirectory(storage, iamWatch, () => undefined))
+    : new SigV4Authenticator({ storage, rootKey, clock: systemClock, clockSkewSeconds: config.clockSkewSeconds, watch: iamWatch });
   // CloudTrail's LookupEvents (the audit trail over HTTP) is signed for the service `cloudtrail`.
   const cloudTrailAuthenticator: Authenticator = config.dev
     ? authenticator
-    : new SigV4Authenticator({ storage, rootKey, clock: systemClock, clockSkewSeconds: config.clockSkewSeconds, service: 'cloudtrail' });
+    : new SigV4Authenticator({ storage, rootKey, clock: systemClock, clockSkewSeconds: config.clockSkewSeconds, watch: iamWatch, service: 'cloudtrail' });
+
 
   const requestLog = await openRequestLog(config.requestLog, io);
   // The scheduled jobs' changes are audited as service events, as CloudTrail records them (batched: not in the

@@ -1,4 +1,4 @@
-import { chmod, writeFile } from 'node:fs/promises';
+import { chmod, readFile, rename, writeFile } from 'node:fs/promises';
 import type { RandomSource, SecretWrapper, Storage } from '../domain/ports.js';
 import { accountRootArn } from '../domain/arn.js';
 
@@ -38,11 +38,58 @@ export async function bootstrapAdminCredentials(opts: {
     secretWrapped: opts.rootKey.wrap(accessKeyWrapContext(accessKeyId), Buffer.from(secret, 'utf8')),
     createdAt: opts.now,
   });
-  const text = `[trent]\naws_access_key_id = ${accessKeyId}\naws_secret_access_key = ${secret}\nregion = ${opts.region}\n`;
-  await writeFile(opts.file, text, { mode: 0o600 });
-  await chmod(opts.file, 0o600);
+  // Other profiles of the file (written by `trent iam` before the first start) stay.
+  await writeCredentialsProfile(opts.file, 'trent', { accessKeyId, secret, region: opts.region });
   // Nodes starting at once on a new shared store may each make one: every such key is valid and written to that
   // node's own data dir; the setting records the first, so later starts make no more.
   await opts.storage.putSettingIfAbsent('admin.accessKeyId', accessKeyId);
   return { accessKeyId, file: opts.file };
+}
+
+/** The profiles of an AWS shared-credentials file: name → its access key id (profiles without one are left out). */
+export async function readCredentialsProfiles(file: string): Promise<Map<string, string>> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return new Map();
+    throw err;
+  }
+  const out = new Map<string, string>();
+  let profile: string | undefined;
+  for (const line of text.split(/\r?\n/)) {
+    const section = /^\s*\[([^\]]+)\]\s*$/.exec(line);
+    if (section) profile = section[1]!.trim();
+    const id = /^\s*aws_access_key_id\s*=\s*(\S+)\s*$/.exec(line);
+    if (id && profile !== undefined) out.set(profile, id[1]!);
+  }
+  return out;
+}
+
+/**
+ * Writes (or replaces) one profile of an AWS shared-credentials file, keeping the others; the file is written
+ * beside and renamed into place, mode 0600.
+ */
+export async function writeCredentialsProfile(file: string, profile: string, c: { accessKeyId: string; secret: string; region: string }): Promise<void> {
+  if (!/^[\w.@+=,-]+$/.test(profile)) throw new Error(`invalid profile name ${JSON.stringify(profile)}`);
+  let lines: string[] = [];
+  try {
+    lines = (await readFile(file, 'utf8')).split(/\r?\n/);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+  }
+  const kept: string[] = [];
+  let skipping = false;
+  for (const line of lines) {
+    const section = /^\s*\[([^\]]+)\]\s*$/.exec(line);
+    if (section) skipping = section[1]!.trim() === profile;
+    if (!skipping) kept.push(line);
+  }
+  while (kept.length > 0 && kept[kept.length - 1] === '') kept.pop();
+  const block = `[${profile}]\naws_access_key_id = ${c.accessKeyId}\naws_secret_access_key = ${c.secret}\nregion = ${c.region}\n`;
+  const text = `${kept.length > 0 ? `${kept.join('\n')}\n\n` : ''}${block}`;
+  const tmp = `${file}.${process.pid}.tmp`;
+  await writeFile(tmp, text, { mode: 0o600 });
+  await chmod(tmp, 0o600);
+  await rename(tmp, file);
 }

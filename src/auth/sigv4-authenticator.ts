@@ -1,5 +1,7 @@
 import { accessKeyWrapContext } from './admin-credentials.js';
 import type { Authenticated, Authenticator, SignedRequest } from './authenticator.js';
+import { CallerDirectory, IamGenerationWatch } from './caller-directory.js';
+import type { CompiledPolicy } from '../domain/policy/index.js';
 import {
   canonicalRequest, formatAmzDate, parseAmzDate, parseAuthorization, REGION_PATTERN, sha256Hex, signature, signaturesEqual,
   signingKey, stringToSign, TERMINATOR, type HeaderPair, type ParsedAuthorization,
@@ -14,8 +16,10 @@ export interface SecretUnwrapper {
 }
 
 export interface SigV4AuthenticatorOptions {
-  readonly storage: Pick<Storage, 'getAccessKey'>;
+  readonly storage: Pick<Storage, 'getAccessKey' | 'getPrincipalByArn' | 'getIdentityPolicies' | 'getSetting'>;
   readonly rootKey: SecretUnwrapper;
+  /** Watches for principal, policy and access key changes (default: one over `storage`, IAM_REFRESH_MS). */
+  readonly watch?: IamGenerationWatch;
   readonly clock: Clock;
   /** How far X-Amz-Date may be from the server clock, either way (AWS: 5 minutes). */
   readonly clockSkewSeconds: number;
@@ -24,8 +28,7 @@ export interface SigV4AuthenticatorOptions {
 }
 
 const SERVICE = 'kms';
-/** Bounds of the in-memory caches; past them a cache starts over (keys change daily, access keys rarely). */
-const MAX_SECRETS = 10_000;
+/** Bound of the signing key cache; past it the cache starts over (keys change daily). */
 const MAX_SIGNING_KEYS = 10_000;
 
 // AWS's wordings (Coral front end of the JSON services; all HTTP 400 but MissingAuthenticationToken).
@@ -39,18 +42,33 @@ const invalidSignature = (message: string) => new KmsError('InvalidSignatureExce
 interface KnownKey {
   readonly account: string;
   readonly principalArn: string;
+  readonly identityPolicies?: readonly CompiledPolicy[] | undefined;
   readonly secret: SecretBytes;
 }
 
 /**
  * Verifies AWS Signature Version 4 (Authorization header form) against Trent's access keys. Secrets are
- * unwrapped once and kept in memory; signing keys are derived once per (access key, day, region).
+ * unwrapped once and kept in memory with the key's principal and identity policies (CallerDirectory: dropped when
+ * principals, policies or access keys change anywhere, within IAM_REFRESH_MS); signing keys are derived once per
+ * (access key, day, region).
  */
 export class SigV4Authenticator implements Authenticator {
-  readonly #secrets = new Map<string, KnownKey>();
+  readonly #directory: CallerDirectory<KnownKey>;
   readonly #signingKeys = new Map<string, SecretBytes>();
 
-  constructor(private readonly opts: SigV4AuthenticatorOptions) {}
+  constructor(private readonly opts: SigV4AuthenticatorOptions) {
+    const watch = opts.watch ?? new IamGenerationWatch(opts.storage);
+    // A deleted access key must not go on signing: derived signing keys go with the directory's entries.
+    watch.subscribe(() => this.#signingKeys.clear());
+    this.#directory = new CallerDirectory(opts.storage, watch, ({ record, identityPolicies }) => {
+      const secret = opts.rootKey.unwrap(accessKeyWrapContext(record.accessKeyId), record.secretWrapped);
+      // A stored key that does not unwrap is a server fault (wrong root key or damaged store), not a client error.
+      if (!secret) throw new Error(`the secret of access key ${record.accessKeyId} does not unwrap under the root key`);
+      const known: KnownKey = { account: record.account, principalArn: record.principalArn, identityPolicies, secret: new SecretBytes(secret) };
+      secret.fill(0);
+      return known;
+    });
+  }
 
   async authenticate(request: SignedRequest): Promise<Authenticated> {
     const [path, query] = splitTarget(request.url);
@@ -86,7 +104,7 @@ export class SigV4Authenticator implements Authenticator {
     const expected = signature(this.signingKey(auth, known).unsafeBytes(), stringToSign(amzDate, auth.scope, canonical));
     if (!signaturesEqual(expected, auth.signature)) throw invalidSignature(SIGNATURE_MISMATCH);
     return {
-      identity: { account: known.account, principalArn: known.principalArn, accessKeyId: auth.accessKeyId },
+      identity: { account: known.account, principalArn: known.principalArn, accessKeyId: auth.accessKeyId, ...(known.identityPolicies && { identityPolicies: known.identityPolicies }) },
       region: auth.region,
     };
   }
@@ -110,18 +128,9 @@ export class SigV4Authenticator implements Authenticator {
   }
 
   private async lookup(accessKeyId: string): Promise<KnownKey> {
-    const cached = this.#secrets.get(accessKeyId);
-    if (cached) return cached;
-    const record = await this.opts.storage.getAccessKey(accessKeyId);
-    if (!record) throw new KmsError('UnrecognizedClientException', INVALID_TOKEN);
-    const secret = this.opts.rootKey.unwrap(accessKeyWrapContext(accessKeyId), record.secretWrapped);
-    // A stored key that does not unwrap is a server fault (wrong root key or damaged store), not a client error.
-    if (!secret) throw new Error(`the secret of access key ${accessKeyId} does not unwrap under the root key`);
-    const known: KnownKey = { account: record.account, principalArn: record.principalArn, secret: new SecretBytes(secret) };
-    secret.fill(0);
-    if (this.#secrets.size >= MAX_SECRETS) this.#secrets.clear();
-    this.#secrets.set(accessKeyId, known);
-    return known;
+    const entry = await this.#directory.resolve(accessKeyId);
+    if (!entry) throw new KmsError('UnrecognizedClientException', INVALID_TOKEN);
+    return entry.extra;
   }
 
   private signingKey(auth: ParsedAuthorization, known: KnownKey): SecretBytes {

@@ -61,7 +61,7 @@ function trentVersion(): string {
 }
 
 const describeCounts = (c: SnapshotCounts): string =>
-  `${c.key} keys, ${c.material} key materials, ${c.alias} aliases, ${c.tag} tags, ${c.customKeyStore > 0 ? `${c.customKeyStore} custom key stores, ` : ''}${c.accessKey} access keys, ${c.setting} settings, ${c.auditEvent} audit events`;
+  `${c.key} keys, ${c.material} key materials, ${c.alias} aliases, ${c.tag} tags, ${c.customKeyStore > 0 ? `${c.customKeyStore} custom key stores, ` : ''}${c.accessKey} access keys, ${c.setting} settings, ${c.principal} users and roles, ${c.identityPolicy} identity policies, ${c.auditEvent} audit events`;
 
 export async function backupCommand(argv: string[], out: NodeJS.WritableStream = process.stdout): Promise<void> {
   const { values } = parseArgs({ args: argv, options: { ...STORE_FLAGS, out: { type: 'string' } }, strict: true, allowPositionals: false });

@@ -8,6 +8,7 @@ import { parseDuration } from './duration.js';
 import { XKS_PROXY_USAGE, xksProxyCommand } from './xks-proxy.js';
 import { ROOT_KEY_USAGE, rootKeyCommand } from './root-key.js';
 import { XksConfigError } from '../xks-proxy/config.js';
+import { IAM_USAGE, iamCommand } from './iam.js';
 
 const USAGE = `Usage:
   trent serve [--host 127.0.0.1] [--port 4599] [--data-dir ./data] [--region us-east-1] [--dev]
@@ -27,7 +28,7 @@ const USAGE = `Usage:
   trent dev advance-clock DURATION --endpoint URL
       Moves the clock of a server running with --dev forward by DURATION (400d, 36h, 90m, 30s, 1d12h) and runs
       the jobs that are then due (automatic rotation, scheduled deletion) at once. Only that node's clock moves.
-${BACKUP_USAGE}${ROOT_KEY_USAGE}${AWS_MANAGED_KEY_USAGE}${AUDIT_USAGE}${XKS_PROXY_USAGE}`;
+${BACKUP_USAGE}${ROOT_KEY_USAGE}${AWS_MANAGED_KEY_USAGE}${IAM_USAGE}${AUDIT_USAGE}${XKS_PROXY_USAGE}`;
 
 async function serve(argv: string[]): Promise<void> {
   const options: Record<string, { type: 'string' | 'boolean' }> = { config: { type: 'string' } };
@@ -104,6 +105,8 @@ async function run(argv: string[]): Promise<void> {
       return xksProxyCommand(rest);
     case 'root-key':
       return rootKeyCommand(rest);
+    case 'iam':
+      return iamCommand(rest);
     case undefined:
     case 'help':
     case '--help':

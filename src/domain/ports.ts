@@ -7,6 +7,7 @@ import type { PeerPublicKey } from '../crypto/ecdh.js';
 import type { WrappingAlgorithm, WrappingKeyParams } from '../crypto/key-import.js';
 import type { SecretBytes } from '../crypto/secret-bytes.js';
 import type { SignatureScheme } from '../crypto/signatures.js';
+import type { IdentityPolicyRecord, PrincipalRecord } from './principals.js';
 
 export interface Clock {
   now(): Date;
@@ -308,13 +309,35 @@ export interface Storage {
 
   getAccessKey(accessKeyId: string): Promise<AccessKeyRecord | undefined>;
   insertAccessKey(record: AccessKeyRecord): Promise<void>;
+  /** Access keys of an account or of one principal (or all), ordered by access key id. */
+  listAccessKeys(filter?: { readonly account?: string; readonly principalArn?: string }): Promise<AccessKeyRecord[]>;
+  /** Returns whether it existed. */
+  deleteAccessKey(accessKeyId: string): Promise<boolean>;
+
+  // Principals (users and roles) and their inline identity policies. Every write of these and of access keys
+  // (insertAccessKey and deleteAccessKey too) also increments the IAM generation setting (IAM_GENERATION_SETTING) in
+  // the same transaction, so that every node's caller cache (which also remembers unknown access keys) notices.
+  /** StorageDuplicateError when the account has a principal of that kind and name, whatever the case of the name. */
+  insertPrincipal(principal: PrincipalRecord): Promise<void>;
+  /** By account, kind and name, the name compared without regard to case. */
+  getPrincipal(account: string, kind: PrincipalRecord['kind'], name: string): Promise<PrincipalRecord | undefined>;
+  getPrincipalByArn(arn: string): Promise<PrincipalRecord | undefined>;
+  /** Principals of one account (or all), ordered by account, kind and name. */
+  listPrincipals(account?: string): Promise<PrincipalRecord[]>;
+  /** Deletes the principal with its identity policies and access keys, in one transaction; returns whether it existed. */
+  deletePrincipal(arn: string): Promise<boolean>;
+  /** Adds or replaces an inline policy of a principal. */
+  putIdentityPolicy(policy: IdentityPolicyRecord): Promise<void>;
+  /** The inline policies of a principal, ordered by name. */
+  getIdentityPolicies(principalArn: string): Promise<IdentityPolicyRecord[]>;
+  deleteIdentityPolicy(principalArn: string, policyName: string): Promise<boolean>;
 
   getSetting(name: string): Promise<string | undefined>;
   putSetting(name: string, value: string): Promise<void>;
   /** Stores `value` unless the setting exists; returns the value that is stored now (first writer wins, atomically). */
   putSettingIfAbsent(name: string, value: string): Promise<string>;
 
-  /** Removes every key, material, alias, tag, grant and custom key store (dev reset). Access keys, settings (root key check) and the audit trail stay. */
+  /** Removes every key, material, alias, tag, grant and custom key store (dev reset). Access keys, principals, identity policies, settings (root key check) and the audit trail stay. */
   wipe(): Promise<void>;
 }
 
@@ -479,6 +502,8 @@ export type SnapshotRecord =
   | { readonly type: 'setting'; readonly name: string; readonly value: string }
   | { readonly type: 'accessKey'; readonly accessKey: AccessKeyRecord }
   | { readonly type: 'customKeyStore'; readonly customKeyStore: CustomKeyStoreRecord }
+  | { readonly type: 'principal'; readonly principal: PrincipalRecord }
+  | { readonly type: 'identityPolicy'; readonly policy: IdentityPolicyRecord }
   | { readonly type: 'key'; readonly key: KeyRecord }
   | { readonly type: 'material'; readonly material: MaterialRecord }
   | { readonly type: 'alias'; readonly alias: AliasRecord }
@@ -535,8 +560,8 @@ export interface RootKeyStorage {
 export interface SnapshotStorage {
   /**
    * Every record of the store as of one instant, read inside one read-only transaction (concurrent writers neither
-   * block it nor show through it). Settings, access keys, custom key stores, keys, materials, aliases, tags, grants,
-   * each in primary-key order.
+   * block it nor show through it). Settings, access keys, principals, identity policies, custom key stores, keys,
+   * materials, aliases, tags, grants, audit events, each in primary-key (chain) order.
    */
   exportSnapshot(): AsyncIterable<SnapshotRecord>;
   /**
@@ -546,7 +571,7 @@ export interface SnapshotStorage {
   importSnapshot(records: AsyncIterable<SnapshotRecord> | Iterable<SnapshotRecord>): Promise<SnapshotCounts>;
 }
 
-export const emptySnapshotCounts = (): SnapshotCounts => ({ setting: 0, accessKey: 0, customKeyStore: 0, key: 0, material: 0, alias: 0, tag: 0, grant: 0, auditEvent: 0 });
+export const emptySnapshotCounts = (): SnapshotCounts => ({ setting: 0, accessKey: 0, principal: 0, identityPolicy: 0, customKeyStore: 0, key: 0, material: 0, alias: 0, tag: 0, grant: 0, auditEvent: 0 });
 
 /**
  * One audit event ready to append (docs/audit.md): its CloudTrail JSON (canonical, with no secret in it) and the columns

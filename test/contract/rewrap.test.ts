@@ -72,8 +72,8 @@ function rewrapContract(factory: Factory): void {
       const appended = await store.auditEventsAfter(head.seq, 10);
       assert.deepEqual(appended.map((e) => e.eventName), ['RootKeyMigrated'], 'the audit event commits with the change');
       const materials = before.filter((r) => r.type === 'material' && r.material.wrapped.length > 0).length;
-      assert.deepEqual(counts, { material: materials, accessKey: 2, customKeyStorePassword: 1 });
-      assert.equal(seen.length, materials + 3);
+      assert.deepEqual(counts, { material: materials, accessKey: 3, customKeyStorePassword: 1 });
+      assert.equal(seen.length, materials + 4);
       assert.ok(seen.some((s) => s.kind === 'customKeyStorePassword' && s.customKeyStoreId === 'cks-0123456789abcdef0' && s.account === '111122223333'));
       assert.ok(seen.some((s) => s.kind === 'accessKey' && s.accessKeyId === 'AKIABBBBBBBBBBBBBBBB'));
       const afterwards = (await collect(store.exportSnapshot())).filter((r) => r.type !== 'auditEvent');

@@ -2,6 +2,7 @@
 // Call storageContract(name, factory) from a backend's test file; each test gets a fresh, migrated store.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { IAM_GENERATION_SETTING, type PrincipalRecord } from '../../src/domain/principals.js';
 import {
   StorageConflictError, StorageDuplicateError, StorageLimitError,
   type AliasRecord, type CustomKeyStoreRecord, type GrantRecord, type KeyRecord, type MaterialRecord, type Scope, type Storage,
@@ -543,6 +544,85 @@ export function storageContract(name: string, factory: StorageFactory): void {
       assert.equal((await s.getGrants(kept.arn)).length, 1);
       await s.wipe();
       assert.deepEqual(await s.getGrants(kept.arn), []);
+    });
+
+    const principal = (account: string, kind: PrincipalRecord['kind'], name: string, path = '/'): PrincipalRecord => ({
+      account, kind, name, path, arn: `arn:aws:iam::${account}:${kind}${path}${name}`, createdAt: new Date(1_700_000_000_000),
+    });
+    const accessKey = (accessKeyId: string, account: string, principalArn: string) => ({
+      accessKeyId, account, principalArn, secretWrapped: Buffer.from([1, 0, 2]), createdAt: new Date(1_700_000_000_001),
+    });
+
+    it('stores users and roles; names are unique per account and kind without regard to case', async () => {
+      await reset();
+      const alice = principal(A.account, 'user', 'Alice', '/team/');
+      await s.insertPrincipal(alice);
+      await s.insertPrincipal(principal(A.account, 'role', 'alice'));
+      await s.insertPrincipal(principal(B.account, 'user', 'alice'));
+      await assert.rejects(s.insertPrincipal(principal(A.account, 'user', 'ALICE')), StorageDuplicateError);
+      assert.deepEqual(await s.getPrincipal(A.account, 'user', 'aLiCe'), alice);
+      assert.deepEqual(await s.getPrincipalByArn(alice.arn), alice);
+      assert.equal(await s.getPrincipal(A.account, 'user', 'bob'), undefined);
+      assert.deepEqual((await s.listPrincipals(A.account)).map((p) => p.arn), [`arn:aws:iam::${A.account}:role/alice`, alice.arn]);
+      assert.equal((await s.listPrincipals()).length, 3);
+    });
+
+    it('adds, replaces, lists and deletes inline identity policies', async () => {
+      await reset();
+      const arn = principal(A.account, 'user', 'u').arn;
+      await s.insertPrincipal(principal(A.account, 'user', 'u'));
+      await s.putIdentityPolicy({ principalArn: arn, policyName: 'b', document: '{"v":1}' });
+      await s.putIdentityPolicy({ principalArn: arn, policyName: 'a', document: 'ünïcode ✓' });
+      await s.putIdentityPolicy({ principalArn: arn, policyName: 'b', document: '{"v":2}' });
+      assert.deepEqual(await s.getIdentityPolicies(arn), [
+        { principalArn: arn, policyName: 'a', document: 'ünïcode ✓' },
+        { principalArn: arn, policyName: 'b', document: '{"v":2}' },
+      ]);
+      assert.equal(await s.deleteIdentityPolicy(arn, 'a'), true);
+      assert.equal(await s.deleteIdentityPolicy(arn, 'a'), false);
+      assert.deepEqual((await s.getIdentityPolicies(arn)).map((p) => p.policyName), ['b']);
+    });
+
+    it('lists and deletes access keys; deleting a principal deletes its policies and access keys together', async () => {
+      await reset();
+      const u = principal(A.account, 'user', 'u');
+      await s.insertPrincipal(u);
+      await s.putIdentityPolicy({ principalArn: u.arn, policyName: 'p', document: '{}' });
+      const root = `arn:aws:iam::${A.account}:root`;
+      await s.insertAccessKey(accessKey('AKIAUSER000000000002', A.account, u.arn));
+      await s.insertAccessKey(accessKey('AKIAUSER000000000001', A.account, u.arn));
+      await s.insertAccessKey(accessKey('AKIAROOT000000000001', A.account, root));
+      await s.insertAccessKey(accessKey('AKIAROOT000000000002', B.account, `arn:aws:iam::${B.account}:root`));
+      assert.deepEqual((await s.listAccessKeys({ principalArn: u.arn })).map((k) => k.accessKeyId), ['AKIAUSER000000000001', 'AKIAUSER000000000002']);
+      assert.deepEqual((await s.listAccessKeys({ account: A.account })).map((k) => k.accessKeyId), ['AKIAROOT000000000001', 'AKIAUSER000000000001', 'AKIAUSER000000000002']);
+      assert.equal((await s.listAccessKeys()).length, 4);
+      assert.equal(await s.deleteAccessKey('AKIAUSER000000000002'), true);
+      assert.equal(await s.deleteAccessKey('AKIAUSER000000000002'), false);
+      assert.equal(await s.getAccessKey('AKIAUSER000000000002'), undefined);
+      assert.equal(await s.deletePrincipal(u.arn), true);
+      assert.equal(await s.getPrincipalByArn(u.arn), undefined);
+      assert.deepEqual(await s.getIdentityPolicies(u.arn), []);
+      assert.equal(await s.getAccessKey('AKIAUSER000000000001'), undefined);
+      assert.deepEqual((await s.listAccessKeys({ account: A.account })).map((k) => k.accessKeyId), ['AKIAROOT000000000001'], "the root's key stays");
+      assert.equal(await s.deletePrincipal(u.arn), false);
+    });
+
+    it('every principal, policy and access key write increments the IAM generation, concurrent ones included', async () => {
+      await reset();
+      const generation = async () => Number((await s.getSetting(IAM_GENERATION_SETTING)) ?? '0');
+      const g0 = await generation();
+      const u = principal(A.account, 'user', 'g');
+      await s.insertPrincipal(u);
+      await s.putIdentityPolicy({ principalArn: u.arn, policyName: 'p', document: '{}' });
+      await s.deleteIdentityPolicy(u.arn, 'p');
+      await s.insertAccessKey(accessKey('AKIAGENERATION000001', A.account, u.arn));
+      await s.deleteAccessKey('AKIAGENERATION000001');
+      await s.deletePrincipal(u.arn);
+      const g1 = await generation();
+      assert.equal(g1, g0 + 6);
+      const others = Array.from({ length: 8 }, (_, i) => principal(A.account, 'role', `r${i}`));
+      await Promise.all(others.map((p) => s.insertPrincipal(p)));
+      assert.equal(await generation(), g1 + 8, 'no increment is lost');
     });
   });
 }

@@ -36,6 +36,8 @@ const RECORDS: SnapshotRecord[] = [
       connectionState: 'CONNECTED', creationDate: new Date(8), version: 2,
     },
   },
+  { type: 'principal', principal: { account: '111122223333', kind: 'role', name: 'App', path: '/svc/', arn: 'arn:aws:iam::111122223333:role/svc/App', createdAt: new Date(7) } },
+  { type: 'identityPolicy', policy: { principalArn: 'arn:aws:iam::111122223333:role/svc/App', policyName: 'p', document: '{"Statement":[]}' } },
   { type: 'key', key },
   { type: 'key', key: inHsm },
   { type: 'key', key: inXks },
@@ -100,7 +102,7 @@ describe('backup file format', () => {
     const { records, summary } = await readAll(file);
     assert.deepEqual(records, RECORDS);
     assert.equal(summary.header.trentVersion, '9.9.9');
-    assert.deepEqual(summary.counts, { setting: 1, accessKey: 0, customKeyStore: 2, key: 4, material: 2, alias: 0, tag: 1, grant: 2, auditEvent: 1 });
+    assert.deepEqual(summary.counts, { setting: 1, accessKey: 0, principal: 1, identityPolicy: 1, customKeyStore: 2, key: 4, material: 2, alias: 0, tag: 1, grant: 2, auditEvent: 1 });
     const text = readFileSync(file, 'utf8');
     const body = text.slice(0, text.lastIndexOf('{"type":"end"'));
     assert.equal(summary.sha256, createHash('sha256').update(body).digest('hex'));
@@ -138,6 +140,14 @@ describe('backup file format', () => {
       await assert.rejects(readAll(file), (err: Error) => err instanceof BackupFormatError && why.test(err.message));
     });
   }
+
+  it('reads a backup made before principals existed (its trailer counts no principals or identity policies)', async () => {
+    const file = path.join(dir, `b${n++}`);
+    await writeBackup(file, { trentVersion: '0.1.0', createdAt: '2025-01-01T00:00:00.000Z', source: 'sqlite' }, from(RECORDS.filter((r) => r.type !== 'principal' && r.type !== 'identityPolicy')));
+    writeFileSync(file, readFileSync(file, 'utf8').replace('"principal":0,"identityPolicy":0,', ''));
+    assert.doesNotMatch(readFileSync(file, "utf8"), /"(principal|identityPolicy)"/);
+    assert.equal((await readAll(file)).records.length, RECORDS.length - 2);
+  });
 
   it('reads a key and a material written before rotation existed (no rotation fields) as not rotated', async () => {
     const file = await write();

@@ -10,6 +10,7 @@ import { accessKeyWrapContext } from '../../src/auth/admin-credentials.js';
 import type { SignedRequest } from '../../src/auth/authenticator.js';
 import { canonicalRequest, formatAmzDate, signature, signingKey, stringToSign } from '../../src/auth/sigv4.js';
 import { SigV4Authenticator } from '../../src/auth/sigv4-authenticator.js';
+import { IamGenerationWatch } from '../../src/auth/caller-directory.js';
 import { KmsError } from '../../src/domain/errors.js';
 import { RootKey } from '../../src/keystores/local/root-key.js';
 import { SqliteStorage } from '../../src/storage/sqlite/sqlite-storage.js';
@@ -69,6 +70,9 @@ describe('SigV4Authenticator', () => {
   let storage: SqliteStorage;
   let auth: SigV4Authenticator;
   let now = T0;
+  let mono = 0;
+  let watch: IamGenerationWatch;
+  let keyRoot: RootKey;
   before(async () => {
     dir = mkdtempSync(path.join(tmpdir(), 'trent-sigv4-'));
     storage = new SqliteStorage(path.join(dir, 'trent.db'));
@@ -78,7 +82,10 @@ describe('SigV4Authenticator', () => {
       accessKeyId: AKID, account: ACCOUNT, principalArn: `arn:aws:iam::${ACCOUNT}:root`,
       secretWrapped: rootKey.wrap(accessKeyWrapContext(AKID), Buffer.from(SECRET)), createdAt: T0,
     });
-    auth = new SigV4Authenticator({ storage, rootKey, clock: { now: () => now }, clockSkewSeconds: 300 });
+    // The IAM generation is re-read when this monotonic clock moves past the refresh interval (1 s).
+    watch = new IamGenerationWatch(storage, { refreshMs: 1000, now: () => mono });
+    auth = new SigV4Authenticator({ storage, rootKey, clock: { now: () => now }, clockSkewSeconds: 300, watch });
+    keyRoot = rootKey;
   });
   after(async () => {
     await storage.close().catch(() => undefined);
@@ -176,7 +183,25 @@ describe('SigV4Authenticator', () => {
     await assert.rejects(auth.authenticate(signed({ signed: ['x-amz-date'] })), rejectsWith('InvalidSignatureException', /'Host' or ':authority' must be a 'SignedHeader'/));
   });
 
-  it('serves a known access key from memory: no store read once its secret is unwrapped', async () => {
+  it('a deleted access key is refused once the IAM generation is re-read; its user gets its identity policies', async () => {
+    now = T0;
+    const user = 'arn:aws:iam::111122223333:user/alice';
+    await storage.insertPrincipal({ account: ACCOUNT, kind: 'user', name: 'alice', path: '/', arn: user, createdAt: T0 });
+    await storage.putIdentityPolicy({ principalArn: user, policyName: 'p', document: '{"Statement":{"Effect":"Allow","Action":"kms:*","Resource":"*"}}' });
+    const id = 'AKIAALICEALICEALICE1';
+    await storage.insertAccessKey({ accessKeyId: id, account: ACCOUNT, principalArn: user, secretWrapped: keyRoot.wrap(accessKeyWrapContext(id), Buffer.from(SECRET)), createdAt: T0 });
+    const signedAs = () => signed({ akid: id });
+    const a = await auth.authenticate(signedAs());
+    assert.equal(a.identity.principalArn, user);
+    assert.equal(a.identity.identityPolicies?.length, 1);
+    await storage.deleteAccessKey(id);
+    // Within the refresh interval the cached key may still serve; past it, the deletion is seen.
+    mono += 1001;
+    await assert.rejects(auth.authenticate(signedAs()), rejectsWith('UnrecognizedClientException', 'The security token included in the request is invalid.'));
+    mono += 1001;
+  });
+
+  it('serves a known access key from memory: no store read once its secret is unwrapped (within the IAM refresh interval)', async () => {
     await auth.authenticate(signed());
     await storage.close();
     const a = await auth.authenticate(signed({ region: 'ap-south-1' }));

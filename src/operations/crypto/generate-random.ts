@@ -4,6 +4,8 @@ import { KmsError } from '../../domain/errors.js';
 import { defineOperation } from '../operation.js';
 
 export const generateRandom = defineOperation<GenerateRandomRequest, GenerateRandomResponse>('GenerateRandom', async (input, ctx, svc) => {
+  // An IAM-only permission (no key): a user or role needs an identity policy allowing kms:GenerateRandom on "*".
+  svc.authorizer.authorize(ctx.caller, 'kms:GenerateRandom');
   if (input.Recipient) {
     throw new KmsError('UnsupportedOperationException', 'Recipient (Nitro Enclaves attestation) is not available outside AWS.');
   }

@@ -126,4 +126,22 @@ export const POSTGRES_MIGRATIONS: readonly { version: number; sql: string }[] = 
       CREATE UNIQUE INDEX keys_by_xks_key ON keys (account, region, custom_key_store_id, xks_key_id) WHERE xks_key_id IS NOT NULL;
     `,
   },
+  {
+    // Principals (issue #6; SQLite: migration 5; here 10, after the versions other changes took): IAM users and roles, their inline identity policies. name_key is the name lowercased:
+    // IAM names are unique per account without regard to case.
+    version: 10,
+    sql: `
+      CREATE TABLE principals (
+        account text NOT NULL, kind text NOT NULL, name_key text COLLATE "C" NOT NULL, name text NOT NULL, path text NOT NULL,
+        arn text NOT NULL UNIQUE, created_at bigint NOT NULL,
+        PRIMARY KEY (account, kind, name_key)
+      );
+      CREATE TABLE identity_policies (
+        principal_arn text COLLATE "C" NOT NULL, policy_name text COLLATE "C" NOT NULL, document text NOT NULL,
+        PRIMARY KEY (principal_arn, policy_name)
+      );
+      CREATE INDEX access_keys_by_principal ON access_keys (principal_arn);
+      CREATE INDEX access_keys_by_account ON access_keys (account);
+    `,
+  },
 ];

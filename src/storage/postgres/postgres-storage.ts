@@ -8,6 +8,7 @@ import { chainHash } from '../../domain/audit-chain.js';
 import {
   emptySnapshotCounts, StorageConflictError, StorageDuplicateError, StorageLimitError, StorageNotEmptyError, StorageInUseError,
 } from '../../domain/ports.js';
+import { IAM_GENERATION_SETTING, type IdentityPolicyRecord, type PrincipalRecord } from '../../domain/principals.js';
 import { POSTGRES_MIGRATIONS } from './migrations.js';
 import { GRANT_COLUMNS, grantValues, retirableSortKey, splitRetirableSortKey, toGrant, type GrantRow } from '../grant-rows.js';
 import type { GrantRecord } from '../../domain/ports.js';
@@ -105,6 +106,22 @@ const materialValues = (m: MaterialRecord): unknown[] => [
 const toAccessKey = (a: AccessKeyRow): AccessKeyRecord => ({
   accessKeyId: a.access_key_id, account: a.account, principalArn: a.principal_arn, secretWrapped: a.secret_wrapped, createdAt: new Date(Number(a.created_at)),
 });
+interface PrincipalRow {
+  account: string; kind: string; name_key: string; name: string; path: string; arn: string; created_at: string;
+}
+interface IdentityPolicyRow {
+  principal_arn: string; policy_name: string; document: string;
+}
+const toPrincipal = (r: PrincipalRow): PrincipalRecord => ({
+  account: r.account, kind: r.kind as PrincipalRecord['kind'], name: r.name, path: r.path, arn: r.arn, createdAt: new Date(Number(r.created_at)),
+});
+const principalValues = (p: PrincipalRecord): unknown[] => [p.account, p.kind, p.name.toLowerCase(), p.name, p.path, p.arn, p.createdAt.getTime()];
+const INSERT_PRINCIPAL = 'INSERT INTO principals (account, kind, name_key, name, path, arn, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)';
+const PRINCIPAL_COLUMNS = 'account, kind, name_key, name, path, arn, created_at';
+const toIdentityPolicy = (r: IdentityPolicyRow): IdentityPolicyRecord => ({ principalArn: r.principal_arn, policyName: r.policy_name, document: r.document });
+/** Increments the IAM generation (inside the caller's transaction; concurrent writers queue on the row lock). */
+const BUMP_IAM_GENERATION = `INSERT INTO settings (name, value) VALUES ('${IAM_GENERATION_SETTING}', '1')
+  ON CONFLICT (name) DO UPDATE SET value = (settings.value::bigint + 1)::text`;
 const keyValues = (key: KeyRecord): unknown[] => [
   key.account, key.region, key.keyId, key.arn, key.creationDate.getTime(), key.description, key.keyUsage, key.keySpec,
   key.origin, key.keyManager, key.keyState, key.deletionDate?.getTime() ?? null, key.currentMaterialId ?? null,
@@ -116,6 +133,8 @@ const keyValues = (key: KeyRecord): unknown[] => [
 const SNAPSHOT_TABLES = [
   { table: 'settings', order: 'name' },
   { table: 'access_keys', order: 'access_key_id' },
+  { table: 'principals', order: 'account, kind, name_key' },
+  { table: 'identity_policies', order: 'principal_arn, policy_name' },
   { table: 'custom_key_stores', order: 'account, region, custom_key_store_id' },
   { table: 'keys', order: 'account, region, key_id' },
   { table: 'key_materials', order: 'key_arn, material_id' },
@@ -675,13 +694,102 @@ export class PostgresStorage implements Storage, SnapshotStorage, AuditStore, Ro
 
   async insertAccessKey(record: AccessKeyRecord): Promise<void> {
     try {
-      await this.#db.query('INSERT INTO access_keys (access_key_id, account, principal_arn, secret_wrapped, created_at) VALUES ($1, $2, $3, $4, $5)', [
-        record.accessKeyId, record.account, record.principalArn, record.secretWrapped, record.createdAt.getTime(),
-      ]);
+      await this.#tx(`access key ${record.accessKeyId}`, async (c) => {
+        await c.query('INSERT INTO access_keys (access_key_id, account, principal_arn, secret_wrapped, created_at) VALUES ($1, $2, $3, $4, $5)', [
+          record.accessKeyId, record.account, record.principalArn, record.secretWrapped, record.createdAt.getTime(),
+        ]);
+        await c.query(BUMP_IAM_GENERATION);
+      });
     } catch (err) {
       if (isUniqueViolation(err)) throw new StorageDuplicateError(`access key ${record.accessKeyId}`);
       throw err;
     }
+  }
+
+  async listAccessKeys(filter: { account?: string; principalArn?: string } = {}): Promise<AccessKeyRecord[]> {
+    const r = await this.#db.query<AccessKeyRow>(
+      `SELECT access_key_id, account, principal_arn, secret_wrapped, created_at FROM access_keys
+        WHERE ($1::text IS NULL OR account = $1) AND ($2::text IS NULL OR principal_arn = $2) ORDER BY access_key_id COLLATE "C"`,
+      [filter.account ?? null, filter.principalArn ?? null],
+    );
+    return r.rows.map(toAccessKey);
+  }
+
+  async deleteAccessKey(accessKeyId: string): Promise<boolean> {
+    return this.#tx(`access key ${accessKeyId}`, async (c) => {
+      const r = await c.query('DELETE FROM access_keys WHERE access_key_id = $1', [accessKeyId]);
+      await c.query(BUMP_IAM_GENERATION);
+      return (r.rowCount ?? 0) > 0;
+    });
+  }
+
+  async insertPrincipal(principal: PrincipalRecord): Promise<void> {
+    try {
+      await this.#tx(`principal ${principal.arn}`, async (c) => {
+        await c.query(INSERT_PRINCIPAL, principalValues(principal));
+        await c.query(BUMP_IAM_GENERATION);
+      });
+    } catch (err) {
+      if (isUniqueViolation(err)) throw new StorageDuplicateError(`${principal.kind} ${principal.name} of account ${principal.account}`);
+      throw err;
+    }
+  }
+
+  async getPrincipal(account: string, kind: PrincipalRecord['kind'], name: string): Promise<PrincipalRecord | undefined> {
+    const r = await this.#db.query<PrincipalRow>(`SELECT ${PRINCIPAL_COLUMNS} FROM principals WHERE account = $1 AND kind = $2 AND name_key = $3`, [
+      account, kind, name.toLowerCase(),
+    ]);
+    return r.rows[0] && toPrincipal(r.rows[0]);
+  }
+
+  async getPrincipalByArn(arn: string): Promise<PrincipalRecord | undefined> {
+    const r = await this.#db.query<PrincipalRow>(`SELECT ${PRINCIPAL_COLUMNS} FROM principals WHERE arn = $1`, [arn]);
+    return r.rows[0] && toPrincipal(r.rows[0]);
+  }
+
+  async listPrincipals(account?: string): Promise<PrincipalRecord[]> {
+    const r = await this.#db.query<PrincipalRow>(
+      `SELECT ${PRINCIPAL_COLUMNS} FROM principals WHERE ($1::text IS NULL OR account = $1) ORDER BY account COLLATE "C", kind COLLATE "C", name_key`,
+      [account ?? null],
+    );
+    return r.rows.map(toPrincipal);
+  }
+
+  async deletePrincipal(arn: string): Promise<boolean> {
+    return this.#tx(`principal ${arn}`, async (c) => {
+      const r = await c.query('DELETE FROM principals WHERE arn = $1', [arn]);
+      await c.query('DELETE FROM identity_policies WHERE principal_arn = $1', [arn]);
+      await c.query('DELETE FROM access_keys WHERE principal_arn = $1', [arn]);
+      await c.query(BUMP_IAM_GENERATION);
+      return (r.rowCount ?? 0) > 0;
+    });
+  }
+
+  async putIdentityPolicy(policy: IdentityPolicyRecord): Promise<void> {
+    await this.#tx(`policy ${policy.policyName} of ${policy.principalArn}`, async (c) => {
+      await c.query(
+        `INSERT INTO identity_policies (principal_arn, policy_name, document) VALUES ($1, $2, $3)
+          ON CONFLICT (principal_arn, policy_name) DO UPDATE SET document = excluded.document`,
+        [policy.principalArn, policy.policyName, policy.document],
+      );
+      await c.query(BUMP_IAM_GENERATION);
+    });
+  }
+
+  async getIdentityPolicies(principalArn: string): Promise<IdentityPolicyRecord[]> {
+    const r = await this.#db.query<IdentityPolicyRow>(
+      'SELECT principal_arn, policy_name, document FROM identity_policies WHERE principal_arn = $1 ORDER BY policy_name',
+      [principalArn],
+    );
+    return r.rows.map(toIdentityPolicy);
+  }
+
+  async deleteIdentityPolicy(principalArn: string, policyName: string): Promise<boolean> {
+    return this.#tx(`policy ${policyName} of ${principalArn}`, async (c) => {
+      const r = await c.query('DELETE FROM identity_policies WHERE principal_arn = $1 AND policy_name = $2', [principalArn, policyName]);
+      await c.query(BUMP_IAM_GENERATION);
+      return (r.rowCount ?? 0) > 0;
+    });
   }
 
   async getSetting(name: string): Promise<string | undefined> {
@@ -877,6 +985,16 @@ export class PostgresStorage implements Storage, SnapshotStorage, AuditStore, Ro
             });
             break;
           }
+          case 'principal':
+            await c.query({ name: 'snapshot_principal', text: INSERT_PRINCIPAL, values: principalValues(r.principal) });
+            break;
+          case 'identityPolicy':
+            await c.query({
+              name: 'snapshot_identity_policy',
+              text: 'INSERT INTO identity_policies (principal_arn, policy_name, document) VALUES ($1, $2, $3)',
+              values: [r.policy.principalArn, r.policy.policyName, r.policy.document],
+            });
+            break;
           case 'customKeyStore':
             await c.query({
               name: 'snapshot_custom_key_store',
@@ -942,6 +1060,10 @@ function snapshotRecord(table: (typeof SNAPSHOT_TABLES)[number]['table'], row: R
       return { type: 'setting', name: row.name as string, value: row.value as string };
     case 'access_keys':
       return { type: 'accessKey', accessKey: toAccessKey(row as unknown as AccessKeyRow) };
+    case 'principals':
+      return { type: 'principal', principal: toPrincipal(row as unknown as PrincipalRow) };
+    case 'identity_policies':
+      return { type: 'identityPolicy', policy: toIdentityPolicy(row as unknown as IdentityPolicyRow) };
     case 'custom_key_stores':
       return { type: 'customKeyStore', customKeyStore: toCustomKeyStore(row as unknown as CustomKeyStoreRow) };
     case 'keys':

@@ -69,6 +69,24 @@ export const SQLITE_MIGRATIONS: readonly { version: number; sql: string }[] = [
     `,
   },
   {
+    // Principals (issue #6): IAM users and roles, their inline identity policies.
+    // name_key is the name lowercased: IAM names are unique per account without regard to case.
+    version: 5,
+    sql: `
+      CREATE TABLE principals (
+        account TEXT NOT NULL, kind TEXT NOT NULL, name_key TEXT NOT NULL, name TEXT NOT NULL, path TEXT NOT NULL,
+        arn TEXT NOT NULL UNIQUE, created_at INTEGER NOT NULL,
+        PRIMARY KEY (account, kind, name_key)
+      ) WITHOUT ROWID;
+      CREATE TABLE identity_policies (
+        principal_arn TEXT NOT NULL, policy_name TEXT NOT NULL, document TEXT NOT NULL,
+        PRIMARY KEY (principal_arn, policy_name)
+      ) WITHOUT ROWID;
+      CREATE INDEX access_keys_by_principal ON access_keys (principal_arn);
+      CREATE INDEX access_keys_by_account ON access_keys (account);
+    `,
+  },
+  {
     // Audit trail (issue #6): append-only events, hash-chained (domain/audit-chain.ts); the head row holds the last link.
     version: 6,
     sql: `

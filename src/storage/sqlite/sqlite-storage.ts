@@ -7,6 +7,7 @@ import { appendChainSqlite, AuditAppender, auditParams, INSERT_AUDIT, openSqlite
 import {
   emptySnapshotCounts, StorageConflictError, StorageDuplicateError, StorageLimitError, StorageNotEmptyError,
 } from '../../domain/ports.js';
+import { IAM_GENERATION_SETTING, type IdentityPolicyRecord, type PrincipalRecord } from '../../domain/principals.js';
 import { SQLITE_MIGRATIONS } from './migrations.js';
 import { decodeXksConfig, encodeXksConfig } from '../xks-config.js';
 import { GRANT_COLUMNS, grantValues, retirableSortKey, splitRetirableSortKey, toGrant, type GrantRow } from '../grant-rows.js';
@@ -51,6 +52,22 @@ interface MaterialRow {
 interface AccessKeyRow {
   access_key_id: string; account: string; principal_arn: string; secret_wrapped: Buffer; created_at: number;
 }
+
+interface PrincipalRow {
+  account: string; kind: string; name_key: string; name: string; path: string; arn: string; created_at: number;
+}
+interface IdentityPolicyRow {
+  principal_arn: string; policy_name: string; document: string;
+}
+const toPrincipal = (r: PrincipalRow): PrincipalRecord => ({
+  account: r.account, kind: r.kind as PrincipalRecord['kind'], name: r.name, path: r.path, arn: r.arn, createdAt: new Date(r.created_at),
+});
+const principalParams = (p: PrincipalRecord) => [p.account, p.kind, p.name.toLowerCase(), p.name, p.path, p.arn, p.createdAt.getTime()];
+const INSERT_PRINCIPAL = 'INSERT INTO principals (account, kind, name_key, name, path, arn, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)';
+const toIdentityPolicy = (r: IdentityPolicyRow): IdentityPolicyRecord => ({ principalArn: r.principal_arn, policyName: r.policy_name, document: r.document });
+/** Increments the IAM generation (inside the caller's transaction). */
+const BUMP_IAM_GENERATION = `INSERT INTO settings (name, value) VALUES ('${IAM_GENERATION_SETTING}', '1')
+  ON CONFLICT (name) DO UPDATE SET value = CAST(CAST(value AS INTEGER) + 1 AS TEXT)`;
 
 const toKey = (r: KeyRow): KeyRecord => ({
   account: r.account,
@@ -126,7 +143,7 @@ const UPDATE_KEY = `UPDATE keys SET description = @description, key_usage = @key
   WHERE account = @account AND region = @region AND key_id = @key_id AND version = @version`;
 const CKS_COLUMNS = 'account, region, custom_key_store_id, name, store_type, cloud_hsm_cluster_id, trust_anchor_certificate, password_wrapped, connection_state, connection_error_code, creation_date, version, xks_config';
 /** The tables a snapshot covers, in export order. */
-const SNAPSHOT_TABLES = ['settings', 'access_keys', 'custom_key_stores', 'keys', 'key_materials', 'aliases', 'tags', 'grants', 'audit_events'] as const;
+const SNAPSHOT_TABLES = ['settings', 'access_keys', 'principals', 'identity_policies', 'custom_key_stores', 'keys', 'key_materials', 'aliases', 'tags', 'grants', 'audit_events'] as const;
 const INSERT_GRANT = `INSERT INTO grants (${GRANT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`;
 
 export interface SqliteStorageOptions {
@@ -503,14 +520,97 @@ export class SqliteStorage implements Storage, SnapshotStorage, AuditStore, Root
   }
 
   async insertAccessKey(record: AccessKeyRecord): Promise<void> {
+    const db = this.#db;
     try {
-      this.#db
-        .prepare('INSERT INTO access_keys VALUES (?, ?, ?, ?, ?)')
-        .run(record.accessKeyId, record.account, record.principalArn, record.secretWrapped, record.createdAt.getTime());
+      db.transaction(() => {
+        db.prepare('INSERT INTO access_keys VALUES (?, ?, ?, ?, ?)')
+          .run(record.accessKeyId, record.account, record.principalArn, record.secretWrapped, record.createdAt.getTime());
+        db.exec(BUMP_IAM_GENERATION);
+      }).immediate();
     } catch (err) {
       if (isUniqueViolation(err)) throw new StorageDuplicateError(`access key ${record.accessKeyId}`);
       throw err;
     }
+  }
+
+  async listAccessKeys(filter: { account?: string; principalArn?: string } = {}): Promise<AccessKeyRecord[]> {
+    const rows = this.#db
+      .prepare('SELECT * FROM access_keys WHERE (@account IS NULL OR account = @account) AND (@arn IS NULL OR principal_arn = @arn) ORDER BY access_key_id')
+      .all({ account: filter.account ?? null, arn: filter.principalArn ?? null }) as AccessKeyRow[];
+    return rows.map(toAccessKey);
+  }
+
+  async deleteAccessKey(accessKeyId: string): Promise<boolean> {
+    const db = this.#db;
+    return db.transaction(() => {
+      const n = db.prepare('DELETE FROM access_keys WHERE access_key_id = ?').run(accessKeyId).changes;
+      db.exec(BUMP_IAM_GENERATION);
+      return n > 0;
+    }).immediate();
+  }
+
+  async insertPrincipal(principal: PrincipalRecord): Promise<void> {
+    const db = this.#db;
+    try {
+      db.transaction(() => {
+        db.prepare(INSERT_PRINCIPAL).run(...principalParams(principal));
+        db.exec(BUMP_IAM_GENERATION);
+      }).immediate();
+    } catch (err) {
+      if (isUniqueViolation(err)) throw new StorageDuplicateError(`${principal.kind} ${principal.name} of account ${principal.account}`);
+      throw err;
+    }
+  }
+
+  async getPrincipal(account: string, kind: PrincipalRecord['kind'], name: string): Promise<PrincipalRecord | undefined> {
+    const r = this.#db.prepare('SELECT * FROM principals WHERE account = ? AND kind = ? AND name_key = ?').get(account, kind, name.toLowerCase()) as PrincipalRow | undefined;
+    return r && toPrincipal(r);
+  }
+
+  async getPrincipalByArn(arn: string): Promise<PrincipalRecord | undefined> {
+    const r = this.#db.prepare('SELECT * FROM principals WHERE arn = ?').get(arn) as PrincipalRow | undefined;
+    return r && toPrincipal(r);
+  }
+
+  async listPrincipals(account?: string): Promise<PrincipalRecord[]> {
+    const rows = this.#db
+      .prepare('SELECT * FROM principals WHERE (@account IS NULL OR account = @account) ORDER BY account, kind, name_key')
+      .all({ account: account ?? null }) as PrincipalRow[];
+    return rows.map(toPrincipal);
+  }
+
+  async deletePrincipal(arn: string): Promise<boolean> {
+    const db = this.#db;
+    return db.transaction(() => {
+      const n = db.prepare('DELETE FROM principals WHERE arn = ?').run(arn).changes;
+      db.prepare('DELETE FROM identity_policies WHERE principal_arn = ?').run(arn);
+      db.prepare('DELETE FROM access_keys WHERE principal_arn = ?').run(arn);
+      db.exec(BUMP_IAM_GENERATION);
+      return n > 0;
+    }).immediate();
+  }
+
+  async putIdentityPolicy(policy: IdentityPolicyRecord): Promise<void> {
+    const db = this.#db;
+    db.transaction(() => {
+      db.prepare('INSERT INTO identity_policies VALUES (?, ?, ?) ON CONFLICT (principal_arn, policy_name) DO UPDATE SET document = excluded.document')
+        .run(policy.principalArn, policy.policyName, policy.document);
+      db.exec(BUMP_IAM_GENERATION);
+    }).immediate();
+  }
+
+  async getIdentityPolicies(principalArn: string): Promise<IdentityPolicyRecord[]> {
+    const rows = this.#db.prepare('SELECT * FROM identity_policies WHERE principal_arn = ? ORDER BY policy_name').all(principalArn) as IdentityPolicyRow[];
+    return rows.map(toIdentityPolicy);
+  }
+
+  async deleteIdentityPolicy(principalArn: string, policyName: string): Promise<boolean> {
+    const db = this.#db;
+    return db.transaction(() => {
+      const n = db.prepare('DELETE FROM identity_policies WHERE principal_arn = ? AND policy_name = ?').run(principalArn, policyName).changes;
+      db.exec(BUMP_IAM_GENERATION);
+      return n > 0;
+    }).immediate();
   }
 
   async getSetting(name: string): Promise<string | undefined> {
@@ -656,6 +756,12 @@ export class SqliteStorage implements Storage, SnapshotStorage, AuditStore, Root
       for (const r of db.prepare('SELECT * FROM access_keys ORDER BY access_key_id').iterate() as IterableIterator<AccessKeyRow>) {
         yield { type: 'accessKey', accessKey: toAccessKey(r) };
       }
+      for (const r of db.prepare('SELECT * FROM principals ORDER BY account, kind, name_key').iterate() as IterableIterator<PrincipalRow>) {
+        yield { type: 'principal', principal: toPrincipal(r) };
+      }
+      for (const r of db.prepare('SELECT * FROM identity_policies ORDER BY principal_arn, policy_name').iterate() as IterableIterator<IdentityPolicyRow>) {
+        yield { type: 'identityPolicy', policy: toIdentityPolicy(r) };
+      }
       for (const r of db.prepare('SELECT * FROM custom_key_stores ORDER BY account, region, custom_key_store_id').iterate() as IterableIterator<CustomKeyStoreRow>) {
         yield { type: 'customKeyStore', customKeyStore: toCustomKeyStore(r) };
       }
@@ -695,6 +801,8 @@ export class SqliteStorage implements Storage, SnapshotStorage, AuditStore, Root
       const insert = {
         setting: db.prepare('INSERT INTO settings VALUES (?, ?)'),
         accessKey: db.prepare('INSERT INTO access_keys VALUES (?, ?, ?, ?, ?)'),
+        principal: db.prepare(INSERT_PRINCIPAL),
+        identityPolicy: db.prepare('INSERT INTO identity_policies VALUES (?, ?, ?)'),
         customKeyStore: db.prepare(`INSERT INTO custom_key_stores (${CKS_COLUMNS}) VALUES (${CKS_COLUMNS.split(', ').map((c) => `@${c}`).join(', ')})`),
         key: db.prepare(INSERT_KEY),
         material: db.prepare(INSERT_MATERIAL),
@@ -714,6 +822,12 @@ export class SqliteStorage implements Storage, SnapshotStorage, AuditStore, Root
             insert.accessKey.run(a.accessKeyId, a.account, a.principalArn, a.secretWrapped, a.createdAt.getTime());
             break;
           }
+          case 'principal':
+            insert.principal.run(...principalParams(r.principal));
+            break;
+          case 'identityPolicy':
+            insert.identityPolicy.run(r.policy.principalArn, r.policy.policyName, r.policy.document);
+            break;
           case 'customKeyStore':
             insert.customKeyStore.run(customKeyStoreParams(r.customKeyStore));
             break;
