@@ -5,17 +5,16 @@ import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { accessKeyWrapContext } from '../auth/admin-credentials.js';
 import { ConfigError, describeStore, loadConfig, type StoreConfig, type TrentConfig } from '../config/config.js';
 import {
-  StorageNotEmptyError, type AuditStore, type RootKeyStorage, type SecretWrapper, type SnapshotCounts, type SnapshotRecord, type SnapshotStorage, type Storage,
+  StorageNotEmptyError, type AuditStore, type RootKeyStorage, type SecretWrapper, type SnapshotCounts, type SnapshotRecord, type SnapshotStorage, type Storage, type WrappedSecretRecord,
 } from '../domain/ports.js';
-import { materialWrapContext } from '../keystores/local/local-keystore.js';
 import { HSM_CHECK_PREFIX, RootKey } from '../keystores/local/root-key.js';
 import { Pkcs11Modules } from '../keystores/pkcs11/pkcs11-token.js';
 import { checkValueMatches, openHsmRootKey, ROOT_CHECK_SETTING, ROOT_FINGERPRINT_SETTING, type OpenedRootKey } from '../keystores/root-of-trust.js';
 import { PostgresStorage } from '../storage/postgres/postgres-storage.js';
 import { SqliteStorage } from '../storage/sqlite/sqlite-storage.js';
+import { describeSecret, rootWrappedPart } from './root-wrapped.js';
 import { BACKUP_NOTICE, BackupFormatError, readBackup, writeBackup, type BackupHeader, type BackupSummary } from './backup-format.js';
 
 export const BACKUP_USAGE = `  trent backup --out FILE [--store sqlite|postgres://…] [--data-dir DIR] [--config FILE]
@@ -128,18 +127,25 @@ async function rootKeyFor(cfg: TrentConfig, settings: ReadonlyMap<string, string
 
 const rootKeyName = (cfg: TrentConfig): string => (cfg.rootKey ? `--root-key ${cfg.rootKey.split('?')[0]}` : cfg.rootKeyPassphrase ? 'TRENT_ROOT_KEY_PASSPHRASE' : cfg.rootKeyFile);
 
-/** Passes the records on, refusing any wrapped material or secret that does not unwrap under `rootKey`. */
+/**
+ * Passes the records on, refusing any wrapped material or secret that does not unwrap under `rootKey` (erased
+ * material, empty, and HSM key references, which hold nothing of the root key, pass as they are).
+ */
 async function* unwrappable(records: AsyncIterable<SnapshotRecord>, rootKey: SecretWrapper): AsyncIterable<SnapshotRecord> {
+  const check = (s: WrappedSecretRecord) => {
+    const part = rootWrappedPart(s);
+    if (!part) return;
+    const plain = rootKey.unwrap(part.context, part.wrapped);
+    if (!plain) throw new BackupFormatError(`${describeSecret(s)} does not unwrap under the configured root key`);
+    plain.fill(0);
+  };
   for await (const r of records) {
-    let plain: Buffer | undefined;
-    if (r.type === 'material') plain = rootKey.unwrap(materialWrapContext(r.material.keyArn, r.material.materialId), r.material.wrapped);
-    else if (r.type === 'accessKey') plain = rootKey.unwrap(accessKeyWrapContext(r.accessKey.accessKeyId), r.accessKey.secretWrapped);
-    if (r.type === 'material' || r.type === 'accessKey') {
-      if (!plain) {
-        const what = r.type === 'material' ? `key material ${r.material.materialId} of ${r.material.keyArn}` : `the secret of access key ${r.accessKey.accessKeyId}`;
-        throw new BackupFormatError(`${what} does not unwrap under the configured root key`);
-      }
-      plain.fill(0);
+    if (r.type === 'material' && r.material.wrapped.length > 0) check({ kind: 'material', keyArn: r.material.keyArn, materialId: r.material.materialId, wrapped: r.material.wrapped });
+    else if (r.type === 'accessKey') check({ kind: 'accessKey', accessKeyId: r.accessKey.accessKeyId, wrapped: r.accessKey.secretWrapped });
+    else if (r.type === 'customKeyStore') {
+      const c = r.customKeyStore;
+      if (c.passwordWrapped) check({ kind: 'customKeyStorePassword', account: c.account, region: c.region, customKeyStoreId: c.customKeyStoreId, wrapped: c.passwordWrapped });
+      if (c.xks) check({ kind: 'xksProxySecret', account: c.account, region: c.region, customKeyStoreId: c.customKeyStoreId, wrapped: c.xks.secretWrapped });
     }
     yield r;
   }

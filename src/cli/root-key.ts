@@ -7,12 +7,9 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { uuidV7 } from '../audit/audit-trail.js';
 import { serviceEvent } from '../audit/cloudtrail.js';
-import { accessKeyWrapContext } from '../auth/admin-credentials.js';
 import { ConfigError, describeStore, type TrentConfig } from '../config/config.js';
 import { StorageInUseError, type RandomSource, type SecretWrapper, type WrappedSecretRecord } from '../domain/ports.js';
-import { materialWrapContext } from '../keystores/local/local-keystore.js';
 import { RootKey } from '../keystores/local/root-key.js';
-import { passwordContext } from '../keystores/pkcs11/hsm-keystore.js';
 import { Pkcs11Modules } from '../keystores/pkcs11/pkcs11-token.js';
 import { parsePkcs11Uri } from '../keystores/pkcs11/pkcs11-uri.js';
 import {
@@ -20,10 +17,12 @@ import {
   ROOT_FINGERPRINT_SETTING, ROOT_SALT_SETTING, type OpenedRootKey,
 } from '../keystores/root-of-trust.js';
 import { config, openStore, ROOT_KEY_FLAGS, STORE_FLAGS } from './backup.js';
+import { describeSecret, rootWrappedPart } from './root-wrapped.js';
 
 export const ROOT_KEY_USAGE = `  trent root-key migrate (--to pkcs11:token=…;object=… [--root-key-create] | --to-file FILE)
                  [--store sqlite|postgres://…] [--data-dir DIR] [--root-key-file FILE | --root-key pkcs11:…] [--config FILE] [--force]
-      Re-wraps every key material, access key secret and custom key store password of the store under a new root key,
+      Re-wraps every key material, access key secret, custom key store password and external key store proxy secret of
+      the store under a new root key (keys in HSM key stores keep their material in the HSM),
       in one transaction, checks each one opens under the new key, and records the new key's check value. The current
       root key is given as for trent serve (--root-key-file, TRENT_ROOT_KEY_PASSPHRASE, or --root-key). --to names a
       key in a PKCS#11 token (module and PIN: the URI's module-path / pin-source, or TRENT_PKCS11_MODULE /
@@ -34,22 +33,6 @@ export const ROOT_KEY_USAGE = `  trent root-key migrate (--to pkcs11:token=…;o
 `;
 
 const random: RandomSource = { bytes: (n) => randomBytes(n), uuid: () => randomUUID() };
-
-const contextOf = (s: WrappedSecretRecord): string[] => {
-  switch (s.kind) {
-    case 'material':
-      return materialWrapContext(s.keyArn, s.materialId);
-    case 'accessKey':
-      return accessKeyWrapContext(s.accessKeyId);
-    case 'customKeyStorePassword':
-      return passwordContext(s.customKeyStoreId);
-    default:
-      return s satisfies never;
-  }
-};
-
-const describeSecret = (s: WrappedSecretRecord): string =>
-  s.kind === 'material' ? `key material ${s.materialId} of ${s.keyArn}` : s.kind === 'accessKey' ? `the secret of access key ${s.accessKeyId}` : `the password of custom key store ${s.customKeyStoreId}`;
 
 const describeRoot = (r: OpenedRootKey, cfg: TrentConfig): string =>
   r.kind === 'hsm' ? r.key.description : r.kind === 'passphrase' ? 'the root key passphrase' : `the root key file ${cfg.rootKeyFile}`;
@@ -123,17 +106,22 @@ async function migrate(argv: string[], out: NodeJS.WritableStream): Promise<void
     };
     fp.fill(0);
     const from: SecretWrapper = source.key;
+    let hsmRefs = 0;
     const counts = await storage.rewrapSecrets((secret) => {
-      const context = contextOf(secret);
-      const plain = from.unwrap(context, secret.wrapped);
+      const part = rootWrappedPart(secret);
+      if (!part) {
+        hsmRefs++; // a reference to a key object in an HSM key store's token: nothing of the root key in it
+        return secret.wrapped;
+      }
+      const plain = from.unwrap(part.context, part.wrapped);
       if (!plain) throw new Error(`${describeSecret(secret)} does not unwrap under the current root key; nothing changed`);
       try {
-        const wrapped = to.wrap(context, plain);
-        const back = to.unwrap(context, wrapped);
+        const wrapped = to.wrap(part.context, plain);
+        const back = to.unwrap(part.context, wrapped);
         const same = back !== undefined && back.length === plain.length && timingSafeEqual(back, plain);
         back?.fill(0);
         if (!same) throw new Error(`${describeSecret(secret)} did not re-wrap verifiably under the new root key; nothing changed`);
-        return wrapped;
+        return part.rebuild(wrapped);
       } finally {
         plain.fill(0);
       }
@@ -141,13 +129,16 @@ async function migrate(argv: string[], out: NodeJS.WritableStream): Promise<void
       // The audit trail records the change of root key (names of the keys only: never a PIN or key bytes).
       const now = Date.now();
       return serviceEvent('RootKeyMigrated', now, uuidV7(now, randomBytes(10)), cfg.region, {
-        from: rootKind(source!), to: rootKind(target!), keyMaterials: c.material, accessKeySecrets: c.accessKey, customKeyStorePasswords: c.customKeyStorePassword,
+        from: rootKind(source!), to: rootKind(target!), keyMaterials: c.material - hsmRefs, accessKeySecrets: c.accessKey, customKeyStorePasswords: c.customKeyStorePassword,
+        xksProxySecrets: c.xksProxySecret, hsmKeyReferences: hsmRefs,
       });
     });
     const how = target.kind === 'hsm' ? `--root-key ${target.key.description} (with TRENT_PKCS11_MODULE / TRENT_PKCS11_PIN, or the URI's module-path / pin-source)` : `--root-key-file ${path.resolve(values['to-file']!)}`;
     out.write(
       `Migrated the root key of ${describeStore(cfg.store)} from ${describeRoot(source, cfg)} to ${describeRoot(target, { ...cfg, rootKeyFile: path.resolve(values['to-file'] ?? '') })}: ` +
-        `re-wrapped and verified ${counts.material} key materials, ${counts.accessKey} access key secrets, ${counts.customKeyStorePassword} custom key store passwords, and the fingerprint key.\n` +
+        `re-wrapped and verified ${counts.material - hsmRefs} key materials, ${counts.accessKey} access key secrets, ${counts.customKeyStorePassword} custom key store passwords, ` +
+        `${counts.xksProxySecret} external key store proxy secrets, and the fingerprint key` +
+        (hsmRefs > 0 ? ` (${hsmRefs} keys in HSM key stores have their material in the HSM, not under the root key: left as they are)` : '') + '.\n' +
         `Start Trent on this store with ${how} from now on.\n` +
         (source.kind === 'file' ? `The old root key file ${cfg.rootKeyFile} no longer opens this store; it still opens backups made before now: move it to offline storage with those backups, or destroy it with them.\n` : '') +
         `Grant tokens and import tokens (GetParametersForImport) handed out before the migration no longer open.\n`,
@@ -172,10 +163,16 @@ async function verify(argv: string[], out: NodeJS.WritableStream): Promise<void>
     await storage.migrate();
     root = await openConfiguredRootKey({ ...cfg, rootKeyCreate: false }, storage, random, new Pkcs11Modules(), { createFile: false });
     await bindRootKey(storage, root, random);
-    const counts = { material: 0, accessKey: 0, customKeyStorePassword: 0 };
+    const counts = { material: 0, accessKey: 0, customKeyStorePassword: 0, xksProxySecret: 0 };
+    let hsmRefs = 0;
     const failed: string[] = [];
     const check = (s: WrappedSecretRecord) => {
-      const plain = root!.key.unwrap(contextOf(s), s.wrapped);
+      const part = rootWrappedPart(s);
+      if (!part) {
+        hsmRefs++;
+        return;
+      }
+      const plain = root!.key.unwrap(part.context, part.wrapped);
       if (plain) {
         plain.fill(0);
         counts[s.kind]++;
@@ -184,15 +181,17 @@ async function verify(argv: string[], out: NodeJS.WritableStream): Promise<void>
     for await (const r of storage.exportSnapshot()) {
       if (r.type === 'material' && r.material.wrapped.length > 0) check({ kind: 'material', keyArn: r.material.keyArn, materialId: r.material.materialId, wrapped: r.material.wrapped });
       else if (r.type === 'accessKey') check({ kind: 'accessKey', accessKeyId: r.accessKey.accessKeyId, wrapped: r.accessKey.secretWrapped });
-      else if (r.type === 'customKeyStore' && r.customKeyStore.passwordWrapped) {
+      else if (r.type === 'customKeyStore') {
         const c = r.customKeyStore;
-        check({ kind: 'customKeyStorePassword', account: c.account, region: c.region, customKeyStoreId: c.customKeyStoreId, wrapped: c.passwordWrapped! });
+        if (c.passwordWrapped) check({ kind: 'customKeyStorePassword', account: c.account, region: c.region, customKeyStoreId: c.customKeyStoreId, wrapped: c.passwordWrapped });
+        if (c.xks) check({ kind: 'xksProxySecret', account: c.account, region: c.region, customKeyStoreId: c.customKeyStoreId, wrapped: c.xks.secretWrapped });
       }
     }
     if (failed.length > 0) throw new Error(`${failed.length} wrapped secrets do not open under ${describeRoot(root, cfg)}: ${failed.slice(0, 5).join('; ')}${failed.length > 5 ? '; …' : ''}`);
     out.write(
-      `${describeStore(cfg.store)}: the root key is ${describeRoot(root, cfg)}; ${counts.material} key materials, ${counts.accessKey} access key secrets ` +
-        `and ${counts.customKeyStorePassword} custom key store passwords all open under it.\n`,
+      `${describeStore(cfg.store)}: the root key is ${describeRoot(root, cfg)}; ${counts.material} key materials, ${counts.accessKey} access key secrets` +
+        `, ${counts.customKeyStorePassword} custom key store passwords and ${counts.xksProxySecret} external key store proxy secrets all open under it` +
+        (hsmRefs > 0 ? ` (${hsmRefs} keys in HSM key stores have their material in the HSM)` : '') + '.\n',
     );
   } finally {
     closeRoot(root);

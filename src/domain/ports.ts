@@ -527,7 +527,9 @@ export class StorageNotEmptyError extends Error {
 export type WrappedSecretRecord =
   | { readonly kind: 'material'; readonly keyArn: string; readonly materialId: string; readonly wrapped: Buffer }
   | { readonly kind: 'accessKey'; readonly accessKeyId: string; readonly wrapped: Buffer }
-  | { readonly kind: 'customKeyStorePassword'; readonly account: string; readonly region: string; readonly customKeyStoreId: string; readonly wrapped: Buffer };
+  | { readonly kind: 'customKeyStorePassword'; readonly account: string; readonly region: string; readonly customKeyStoreId: string; readonly wrapped: Buffer }
+  /** An EXTERNAL_KEY_STORE's proxy secret access key (XksProxySettings.secretWrapped). */
+  | { readonly kind: 'xksProxySecret'; readonly account: string; readonly region: string; readonly customKeyStoreId: string; readonly wrapped: Buffer };
 
 export type RewrapCounts = Record<WrappedSecretRecord['kind'], number>;
 
@@ -543,7 +545,8 @@ export class StorageInUseError extends Error {
 export interface RootKeyStorage {
   /**
    * In one write transaction that shuts other writers out: passes every secret wrapped under the root key (key
-   * material, erased material excepted; access key secrets; custom key store passwords) to `rewrap`, stores what it
+   * material, erased material excepted, as stored: HSM references and XKS materials too, which `rewrap` tells apart;
+   * access key secrets; custom key store passwords; external key store proxy secrets) to `rewrap`, stores what it
    * returns in its place, sets `settings` (a null value deletes the setting), and appends `event` (made once the
    * counts are known) to the audit trail, all in that transaction. If `rewrap` throws, nothing is written.
    * PostgreSQL refuses with StorageInUseError while a node holds an unexpired scheduler lease (a server runs).

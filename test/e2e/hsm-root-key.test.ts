@@ -130,7 +130,7 @@ describe('HSM root key (SoftHSM2), end to end', { skip: softhsmSkip }, () => {
 
     const migrated = trent(['root-key', 'migrate', '--data-dir', dataDir, '--to', uri, '--root-key-create'], env);
     assert.equal(migrated.status, 0, migrated.stderr);
-    assert.match(migrated.stdout, /re-wrapped and verified 3 key materials, 1 access key secrets, 0 custom key store passwords, and the fingerprint key/);
+    assert.match(migrated.stdout, /re-wrapped and verified 3 key materials, 1 access key secrets, 0 custom key store passwords, 0 external key store proxy secrets, and the fingerprint key\.\n/);
     assert.match(migrated.stdout, new RegExp(`Start Trent on this store with --root-key pkcs11:token=${tok.label};object=migrated-root`));
     // The old file no longer opens the store: a server given it refuses.
     const oldKey = trent(['serve', '--port', '0', '--data-dir', dataDir], env);
@@ -141,13 +141,13 @@ describe('HSM root key (SoftHSM2), end to end', { skip: softhsmSkip }, () => {
     assert.equal(lookup.status, 0, lookup.stderr);
     const events = lookup.stdout.trim().split('\n').map((l) => JSON.parse(l) as { serviceEventDetails: Record<string, unknown> });
     assert.equal(events.length, 1);
-    assert.deepEqual(events[0]!.serviceEventDetails, { from: 'file', to: `pkcs11:token=${tok.label};object=migrated-root`, keyMaterials: 3, accessKeySecrets: 1, customKeyStorePasswords: 0 });
+    assert.deepEqual(events[0]!.serviceEventDetails, { from: 'file', to: `pkcs11:token=${tok.label};object=migrated-root`, keyMaterials: 3, accessKeySecrets: 1, customKeyStorePasswords: 0, xksProxySecrets: 0, hsmKeyReferences: 0 });
     assert.ok(!lookup.stdout.includes(tok.pin));
     assert.equal(trent(['audit', 'verify', '--data-dir', dataDir], env).status, 0);
     renameSync(path.join(dataDir, 'root-key'), path.join(newDir('trent-offline-'), 'old-root-key'));
     const verified = trent(['root-key', 'verify', '--data-dir', dataDir, '--root-key', uri], env);
     assert.equal(verified.status, 0, verified.stderr);
-    assert.match(verified.stdout, /3 key materials, 1 access key secrets and 0 custom key store passwords all open under it/);
+    assert.match(verified.stdout, /3 key materials, 1 access key secrets, 0 custom key store passwords and 0 external key store proxy secrets all open under it\.\n/);
 
     const hsmServer = await startServer({ dev: false, dataDir, env, args: ['--root-key', uri, '--request-log', 'off'] });
     kms = adminClient(hsmServer.url, dataDir); // the same access key: its secret was re-wrapped

@@ -70,7 +70,8 @@ export function parseXksEnvelope(b: Buffer): XksEncryptResult | undefined {
 /** The AAD sent to the proxy: SHA-256 of Trent's AAD (blob header || encryption context), so its size is fixed. */
 const proxyAad = (aad: Buffer): Buffer => createHash('sha256').update('trent-xks-aad\u0000').update(aad).digest();
 
-const secretContext = (customKeyStoreId: string) => ['xks-proxy-secret', customKeyStoreId];
+/** The context of an external key store's proxy secret access key, wrapped under the root key. */
+export const secretContext = (customKeyStoreId: string): string[] => ['xks-proxy-secret', customKeyStoreId];
 
 export interface XksKeyStoreOptions {
   readonly client: XksClient;

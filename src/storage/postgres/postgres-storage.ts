@@ -894,7 +894,7 @@ export class PostgresStorage implements Storage, SnapshotStorage, AuditStore, Ro
     rewrap: (secret: WrappedSecretRecord) => Buffer, settings: Readonly<Record<string, string | null>>, event?: (counts: RewrapCounts) => AuditEventInput,
   ): Promise<RewrapCounts> {
     return this.#tx('root key migration', async (c) => {
-      const counts: RewrapCounts = { material: 0, accessKey: 0, customKeyStorePassword: 0 };
+      const counts: RewrapCounts = { material: 0, accessKey: 0, customKeyStorePassword: 0, xksProxySecret: 0 };
       await c.query('LOCK TABLE key_materials, access_keys, custom_key_stores, settings IN EXCLUSIVE MODE');
       const held = await c.query<{ job: string }>('SELECT job FROM scheduler_leases WHERE expires_at > (extract(epoch from clock_timestamp()) * 1000)::bigint');
       if (held.rows.length > 0) throw new StorageInUseError(`a node holds the scheduler lease of ${held.rows.map((r) => r.job).join(', ')}`);
@@ -919,6 +919,15 @@ export class PostgresStorage implements Storage, SnapshotStorage, AuditStore, Ro
         const wrapped = rewrap({ kind: 'customKeyStorePassword', account: s.account, region: s.region, customKeyStoreId: s.custom_key_store_id, wrapped: s.password_wrapped });
         await c.query('UPDATE custom_key_stores SET password_wrapped = $1 WHERE account = $2 AND region = $3 AND custom_key_store_id = $4', [wrapped, s.account, s.region, s.custom_key_store_id]);
         counts.customKeyStorePassword++;
+      }
+      const xksStores = await c.query<{ account: string; region: string; custom_key_store_id: string; xks_config: string }>(
+        'SELECT account, region, custom_key_store_id, xks_config FROM custom_key_stores WHERE xks_config IS NOT NULL ORDER BY account, region, custom_key_store_id',
+      );
+      for (const s of xksStores.rows) {
+        const xks = decodeXksConfig(s.xks_config)!;
+        const wrapped = rewrap({ kind: 'xksProxySecret', account: s.account, region: s.region, customKeyStoreId: s.custom_key_store_id, wrapped: xks.secretWrapped });
+        await c.query('UPDATE custom_key_stores SET xks_config = $1 WHERE account = $2 AND region = $3 AND custom_key_store_id = $4', [encodeXksConfig({ ...xks, secretWrapped: wrapped }), s.account, s.region, s.custom_key_store_id]);
+        counts.xksProxySecret++;
       }
       for (const [name, value] of Object.entries(settings)) {
         if (value === null) await c.query('DELETE FROM settings WHERE name = $1', [name]);

@@ -710,7 +710,7 @@ export class SqliteStorage implements Storage, SnapshotStorage, AuditStore, Root
     rewrap: (secret: WrappedSecretRecord) => Buffer, settings: Readonly<Record<string, string | null>>, event?: (counts: RewrapCounts) => AuditEventInput,
   ): Promise<RewrapCounts> {
     const db = this.#db;
-    const counts: RewrapCounts = { material: 0, accessKey: 0, customKeyStorePassword: 0 };
+    const counts: RewrapCounts = { material: 0, accessKey: 0, customKeyStorePassword: 0, xksProxySecret: 0 };
     db.transaction(() => {
       const materials = db.prepare('SELECT key_arn, material_id, wrapped FROM key_materials WHERE length(wrapped) > 0 ORDER BY key_arn, material_id').all() as { key_arn: string; material_id: string; wrapped: Buffer }[];
       const putMaterial = db.prepare('UPDATE key_materials SET wrapped = ? WHERE key_arn = ? AND material_id = ?');
@@ -729,6 +729,14 @@ export class SqliteStorage implements Storage, SnapshotStorage, AuditStore, Root
       for (const c of stores) {
         putPassword.run(rewrap({ kind: 'customKeyStorePassword', account: c.account, region: c.region, customKeyStoreId: c.custom_key_store_id, wrapped: c.password_wrapped }), c.account, c.region, c.custom_key_store_id);
         counts.customKeyStorePassword++;
+      }
+      const xksStores = db.prepare('SELECT account, region, custom_key_store_id, xks_config FROM custom_key_stores WHERE xks_config IS NOT NULL ORDER BY account, region, custom_key_store_id').all() as { account: string; region: string; custom_key_store_id: string; xks_config: string }[];
+      const putXks = db.prepare('UPDATE custom_key_stores SET xks_config = ? WHERE account = ? AND region = ? AND custom_key_store_id = ?');
+      for (const c of xksStores) {
+        const xks = decodeXksConfig(c.xks_config)!;
+        const wrapped = rewrap({ kind: 'xksProxySecret', account: c.account, region: c.region, customKeyStoreId: c.custom_key_store_id, wrapped: xks.secretWrapped });
+        putXks.run(encodeXksConfig({ ...xks, secretWrapped: wrapped }), c.account, c.region, c.custom_key_store_id);
+        counts.xksProxySecret++;
       }
       for (const [name, value] of Object.entries(settings)) {
         if (value === null) db.prepare('DELETE FROM settings WHERE name = ?').run(name);
