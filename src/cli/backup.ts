@@ -14,7 +14,7 @@ import { Pkcs11Modules } from '../keystores/pkcs11/pkcs11-token.js';
 import { checkValueMatches, openHsmRootKey, ROOT_CHECK_SETTING, ROOT_FINGERPRINT_SETTING, type OpenedRootKey } from '../keystores/root-of-trust.js';
 import { PostgresStorage } from '../storage/postgres/postgres-storage.js';
 import { SqliteStorage } from '../storage/sqlite/sqlite-storage.js';
-import { describeSecret, rootWrappedPart } from './root-wrapped.js';
+import { describeSecret, rootWrappedPart, wrappedSecretsOf } from './root-wrapped.js';
 import { BACKUP_NOTICE, BackupFormatError, readBackup, writeBackup, type BackupHeader, type BackupSummary } from './backup-format.js';
 
 export const BACKUP_USAGE = `  trent backup --out FILE [--store sqlite|postgres://…] [--data-dir DIR] [--config FILE]
@@ -140,13 +140,7 @@ async function* unwrappable(records: AsyncIterable<SnapshotRecord>, rootKey: Sec
     plain.fill(0);
   };
   for await (const r of records) {
-    if (r.type === 'material' && r.material.wrapped.length > 0) check({ kind: 'material', keyArn: r.material.keyArn, materialId: r.material.materialId, wrapped: r.material.wrapped });
-    else if (r.type === 'accessKey') check({ kind: 'accessKey', accessKeyId: r.accessKey.accessKeyId, wrapped: r.accessKey.secretWrapped });
-    else if (r.type === 'customKeyStore') {
-      const c = r.customKeyStore;
-      if (c.passwordWrapped) check({ kind: 'customKeyStorePassword', account: c.account, region: c.region, customKeyStoreId: c.customKeyStoreId, wrapped: c.passwordWrapped });
-      if (c.xks) check({ kind: 'xksProxySecret', account: c.account, region: c.region, customKeyStoreId: c.customKeyStoreId, wrapped: c.xks.secretWrapped });
-    }
+    for (const secret of wrappedSecretsOf(r)) check(secret);
     yield r;
   }
 }

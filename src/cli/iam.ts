@@ -6,17 +6,18 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { readCredentialsProfiles, writeCredentialsProfile } from '../auth/admin-credentials.js';
 import { IAM_REFRESH_MS } from '../auth/caller-directory.js';
-import { ConfigError, loadConfig, type StoreConfig, type TrentConfig } from '../config/config.js';
+import { ConfigError, loadConfig, type TrentConfig } from '../config/config.js';
 import type { Storage } from '../domain/ports.js';
 import { PrincipalError, type PrincipalKind } from '../domain/principals.js';
-import { RootKey } from '../keystores/local/root-key.js';
-import { PostgresStorage } from '../storage/postgres/postgres-storage.js';
-import { SqliteStorage } from '../storage/sqlite/sqlite-storage.js';
+import { Pkcs11Modules } from '../keystores/pkcs11/pkcs11-token.js';
+import { bindRootKey, openConfiguredRootKey, type StoreRoot } from '../keystores/root-of-trust.js';
+import { openStore } from './backup.js';
 import { PrincipalAdmin } from './iam-admin.js';
 import { applyPrincipals, parsePrincipalsFile, PrincipalsFileError } from './iam-file.js';
 import { randomBytes, randomUUID } from 'node:crypto';
 
 export const IAM_USAGE = `  trent iam COMMAND [--store sqlite|postgres://…] [--data-dir DIR] [--config FILE] [--credentials-file FILE]
+                    [--root-key-file FILE | --root-key pkcs11:…]
       Principals (docs/access-control.md): accounts, users and roles with access keys and inline identity (IAM)
       policies. Output is JSON. Generated secrets are written to the credentials file (default <data-dir>/credentials,
       AWS shared-credentials format, mode 0600), never printed. A running server applies changes within ${IAM_REFRESH_MS / 1000} s.
@@ -32,41 +33,27 @@ export const IAM_USAGE = `  trent iam COMMAND [--store sqlite|postgres://…] [-
 `;
 
 const OPTIONS = {
-  store: { type: 'string' }, 'data-dir': { type: 'string' }, config: { type: 'string' }, 'root-key-file': { type: 'string' },
+  store: { type: 'string' }, 'data-dir': { type: 'string' }, config: { type: 'string' }, 'root-key-file': { type: 'string' }, 'root-key': { type: 'string' },
   'credentials-file': { type: 'string' }, account: { type: 'string' }, name: { type: 'string' }, path: { type: 'string' },
   user: { type: 'string' }, role: { type: 'string' }, 'policy-name': { type: 'string' }, document: { type: 'string' },
   profile: { type: 'string' }, 'access-key-id': { type: 'string' }, file: { type: 'string' }, 'dry-run': { type: 'boolean' },
 } as const;
 
-function openStore(store: StoreConfig): Storage {
-  switch (store.kind) {
-    case 'sqlite':
-      return new SqliteStorage(store.file);
-    case 'postgres':
-      return new PostgresStorage(store.url, { maxConnections: 2 });
-    default:
-      return store satisfies never;
-  }
-}
-
 const random = { bytes: (n: number) => randomBytes(n), uuid: () => randomUUID() };
 
 /**
- * The store's root key: secrets are wrapped under it. A store that has one already (a root key check value) needs
- * that key (file or passphrase); a new store gets one, as on the server's first start.
+ * The store's root key, as the server opens it (a key file, TRENT_ROOT_KEY_PASSPHRASE, or --root-key pkcs11:…). A store
+ * no server has used yet gets its key file made here, as the server would.
  */
-async function openRootKey(cfg: TrentConfig, storage: Storage): Promise<RootKey> {
+async function openRootKey(cfg: TrentConfig, storage: Storage): Promise<StoreRoot> {
   const served = (await storage.getSetting('root.check')) !== undefined;
-  let rootKey: RootKey;
-  if (cfg.rootKeyPassphrase) rootKey = await RootKey.fromPassphrase(cfg.rootKeyPassphrase, storage, random);
-  else if (served) rootKey = await RootKey.fromExistingFile(cfg.rootKeyFile);
-  else rootKey = (await RootKey.fromFile(cfg.rootKeyFile, random)).rootKey;
+  const opened = await openConfiguredRootKey({ ...cfg, rootKeyCreate: false }, storage, random, new Pkcs11Modules(), { createFile: !served });
   try {
-    await rootKey.verifyAgainst(storage);
-  } catch {
-    throw new Error(`the root key (${cfg.rootKeyPassphrase ? 'TRENT_ROOT_KEY_PASSPHRASE' : cfg.rootKeyFile}) is not this store's: use the server's root key file (--root-key-file) or passphrase; nothing changed`);
+    return await bindRootKey(storage, opened, random);
+  } catch (err) {
+    if (opened.kind === 'hsm') opened.key.close();
+    throw err;
   }
-  return rootKey;
 }
 
 function need(values: Record<string, unknown>, name: string, command: string): string {
@@ -90,16 +77,18 @@ export async function iamCommand(argv: string[], out: NodeJS.WritableStream = pr
   }
   const { values } = parseArgs({ args: rest, options: OPTIONS, strict: true, allowPositionals: false });
   const flags: Record<string, string> = {};
-  for (const name of ['store', 'data-dir', 'config', 'root-key-file'] as const) if (typeof values[name] === 'string') flags[name] = values[name];
+  for (const name of ['store', 'data-dir', 'config', 'root-key-file', 'root-key'] as const) if (typeof values[name] === 'string') flags[name] = values[name];
   const cfg = loadConfig(flags, env);
   process.umask(0o077);
   const credentialsFile = values['credentials-file'] ?? path.join(cfg.dataDir, 'credentials');
   await mkdir(cfg.dataDir, { recursive: true, mode: 0o700 });
   const storage = openStore(cfg.store);
+  let rootKey: StoreRoot | undefined;
   const print = (result: unknown) => out.write(`${JSON.stringify(result, null, 2)}\n`);
   try {
     await storage.migrate();
-    const admin = new PrincipalAdmin(storage, await openRootKey(cfg, storage), random);
+    rootKey = await openRootKey(cfg, storage);
+    const admin = new PrincipalAdmin(storage, rootKey, random);
     const writeProfile = (profile: string, accessKeyId: string, secret: string) => writeCredentialsProfile(credentialsFile, profile, { accessKeyId, secret, region: cfg.region });
     switch (command) {
       case 'create-account': {
@@ -183,6 +172,7 @@ export async function iamCommand(argv: string[], out: NodeJS.WritableStream = pr
     if (err instanceof PrincipalsFileError) throw new IamCommandError(`invalid principals file: ${err.message} (nothing was changed)`);
     throw err;
   } finally {
+    rootKey?.close();
     await storage.close();
   }
 }

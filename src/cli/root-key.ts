@@ -17,7 +17,7 @@ import {
   ROOT_FINGERPRINT_SETTING, ROOT_SALT_SETTING, type OpenedRootKey,
 } from '../keystores/root-of-trust.js';
 import { config, openStore, ROOT_KEY_FLAGS, STORE_FLAGS } from './backup.js';
-import { describeSecret, rootWrappedPart } from './root-wrapped.js';
+import { describeSecret, rootWrappedPart, wrappedSecretsOf } from './root-wrapped.js';
 
 export const ROOT_KEY_USAGE = `  trent root-key migrate (--to pkcs11:token=…;object=… [--root-key-create] | --to-file FILE)
                  [--store sqlite|postgres://…] [--data-dir DIR] [--root-key-file FILE | --root-key pkcs11:…] [--config FILE] [--force]
@@ -179,13 +179,7 @@ async function verify(argv: string[], out: NodeJS.WritableStream): Promise<void>
       } else failed.push(describeSecret(s));
     };
     for await (const r of storage.exportSnapshot()) {
-      if (r.type === 'material' && r.material.wrapped.length > 0) check({ kind: 'material', keyArn: r.material.keyArn, materialId: r.material.materialId, wrapped: r.material.wrapped });
-      else if (r.type === 'accessKey') check({ kind: 'accessKey', accessKeyId: r.accessKey.accessKeyId, wrapped: r.accessKey.secretWrapped });
-      else if (r.type === 'customKeyStore') {
-        const c = r.customKeyStore;
-        if (c.passwordWrapped) check({ kind: 'customKeyStorePassword', account: c.account, region: c.region, customKeyStoreId: c.customKeyStoreId, wrapped: c.passwordWrapped });
-        if (c.xks) check({ kind: 'xksProxySecret', account: c.account, region: c.region, customKeyStoreId: c.customKeyStoreId, wrapped: c.xks.secretWrapped });
-      }
+      for (const secret of wrappedSecretsOf(r)) check(secret);
     }
     if (failed.length > 0) throw new Error(`${failed.length} wrapped secrets do not open under ${describeRoot(root, cfg)}: ${failed.slice(0, 5).join('; ')}${failed.length > 5 ? '; …' : ''}`);
     out.write(

@@ -2,7 +2,7 @@
 // back in its place: what `trent root-key migrate`, `trent root-key verify` and `trent restore` need to know of each
 // kind of secret (docs/root-key.md). The material formats are the key store modules' own (their parse functions).
 import { accessKeyWrapContext } from '../auth/admin-credentials.js';
-import type { WrappedSecretRecord } from '../domain/ports.js';
+import type { SnapshotRecord, WrappedSecretRecord } from '../domain/ports.js';
 import { materialWrapContext } from '../keystores/local/local-keystore.js';
 import { parseHsmMaterialRef, passwordContext } from '../keystores/pkcs11/hsm-keystore.js';
 import { parseXksMaterial, secretContext as xksSecretContext, xksMaterial } from '../keystores/xks/xks-keystore.js';
@@ -56,3 +56,22 @@ export const describeSecret = (s: WrappedSecretRecord): string => {
       return s satisfies never;
   }
 };
+
+/** The secrets wrapped under the root key that a snapshot record holds (erased material, with no bytes, holds none). */
+export function wrappedSecretsOf(r: SnapshotRecord): WrappedSecretRecord[] {
+  switch (r.type) {
+    case 'material':
+      return r.material.wrapped.length > 0 ? [{ kind: 'material', keyArn: r.material.keyArn, materialId: r.material.materialId, wrapped: r.material.wrapped }] : [];
+    case 'accessKey':
+      return [{ kind: 'accessKey', accessKeyId: r.accessKey.accessKeyId, wrapped: r.accessKey.secretWrapped }];
+    case 'customKeyStore': {
+      const c = r.customKeyStore;
+      const out: WrappedSecretRecord[] = [];
+      if (c.passwordWrapped) out.push({ kind: 'customKeyStorePassword', account: c.account, region: c.region, customKeyStoreId: c.customKeyStoreId, wrapped: c.passwordWrapped });
+      if (c.xks) out.push({ kind: 'xksProxySecret', account: c.account, region: c.region, customKeyStoreId: c.customKeyStoreId, wrapped: c.xks.secretWrapped });
+      return out;
+    }
+    default:
+      return [];
+  }
+}

@@ -200,6 +200,17 @@ export class Pkcs11Token {
     }
   }
 
+  /**
+   * What a failed call means for its session: a session- or device-level failure drops the session; a session-level
+   * one is retried once on another session (the cached key handles are dropped with it).
+   */
+  #failure(raw: unknown, what: string, decrypting: boolean, attempt: number): { err: Pkcs11TokenError; dropSession: boolean; retry: boolean } {
+    const err = mapPkcs11Error(raw, what, decrypting);
+    const retry = err.kind === 'session' && attempt === 0;
+    if (retry) this.#keyHandles.clear();
+    return { err, dropSession: err.kind === 'session' || err.kind === 'device', retry };
+  }
+
   /** Runs `fn` on a pooled session; a session-level failure replaces the session and retries once. */
   async #withSession<T>(what: string, fn: (s: Handle) => T | Promise<T>, decrypting = false): Promise<T> {
     for (let attempt = 0; ; attempt++) {
@@ -208,13 +219,10 @@ export class Pkcs11Token {
       try {
         return await fn(session);
       } catch (raw) {
-        const err = mapPkcs11Error(raw, what, decrypting);
-        failed = err.kind === 'session' || err.kind === 'device';
-        if (err.kind === 'session' && attempt === 0) {
-          this.#keyHandles.clear();
-          continue;
-        }
-        throw err;
+        const outcome = this.#failure(raw, what, decrypting, attempt);
+        failed = outcome.dropSession;
+        if (outcome.retry) continue;
+        throw outcome.err;
       } finally {
         this.#release(session, failed);
       }
@@ -391,13 +399,10 @@ export class Pkcs11Token {
       try {
         return fn(session);
       } catch (raw) {
-        const err = mapPkcs11Error(raw, what, decrypting);
-        failed = err.kind === 'session' || err.kind === 'device';
-        if (err.kind === 'session' && attempt === 0) {
-          this.#keyHandles.clear();
-          continue;
-        }
-        throw err;
+        const outcome = this.#failure(raw, what, decrypting, attempt);
+        failed = outcome.dropSession;
+        if (outcome.retry) continue;
+        throw outcome.err;
       } finally {
         this.#release(session, failed);
       }

@@ -4,6 +4,7 @@ import type {
   Page, Scope, SnapshotCounts, SnapshotRecord, SnapshotStorage, Storage, TagRecord, RewrapCounts, RootKeyStorage, WrappedSecretRecord,
 } from '../../domain/ports.js';
 import { decodeXksConfig, encodeXksConfig } from '../xks-config.js';
+import { CKS_COLUMNS, toCustomKeyStore, type CustomKeyStoreRow } from '../custom-key-store-rows.js';
 import { chainHash } from '../../domain/audit-chain.js';
 import {
   emptySnapshotCounts, StorageConflictError, StorageDuplicateError, StorageLimitError, StorageNotEmptyError, StorageInUseError,
@@ -23,23 +24,6 @@ interface KeyRow {
   rotation_period_days: number | null; next_rotation_date: string | null; on_demand_rotations: number;
   custom_key_store_id: string | null; xks_key_id: string | null;
 }
-interface CustomKeyStoreRow {
-  account: string; region: string; custom_key_store_id: string; name: string; store_type: string;
-  cloud_hsm_cluster_id: string | null; trust_anchor_certificate: string | null; password_wrapped: Buffer | null;
-  connection_state: string; connection_error_code: string | null; creation_date: string; version: string; xks_config: string | null;
-}
-const toCustomKeyStore = (r: CustomKeyStoreRow): CustomKeyStoreRecord => ({
-  account: r.account, region: r.region, customKeyStoreId: r.custom_key_store_id, name: r.name,
-  type: r.store_type as CustomKeyStoreRecord['type'],
-  ...(r.cloud_hsm_cluster_id !== null && { cloudHsmClusterId: r.cloud_hsm_cluster_id }),
-  ...(r.trust_anchor_certificate !== null && { trustAnchorCertificate: r.trust_anchor_certificate }),
-  ...(r.password_wrapped !== null && { passwordWrapped: r.password_wrapped }),
-  ...(r.xks_config !== null && { xks: decodeXksConfig(r.xks_config) }),
-  connectionState: r.connection_state as CustomKeyStoreRecord['connectionState'],
-  ...(r.connection_error_code !== null && { connectionErrorCode: r.connection_error_code as CustomKeyStoreRecord['connectionErrorCode'] }),
-  creationDate: new Date(Number(r.creation_date)), version: Number(r.version),
-});
-const CKS_COLUMNS = 'account, region, custom_key_store_id, name, store_type, cloud_hsm_cluster_id, trust_anchor_certificate, password_wrapped, connection_state, connection_error_code, creation_date, version, xks_config';
 const customKeyStoreValues = (c: CustomKeyStoreRecord): unknown[] => [
   c.account, c.region, c.customKeyStoreId, c.name, c.type, c.cloudHsmClusterId ?? null, c.trustAnchorCertificate ?? null,
   c.passwordWrapped ?? null, c.connectionState, c.connectionErrorCode ?? null, c.creationDate.getTime(), c.version,

@@ -10,6 +10,7 @@ import {
 import { IAM_GENERATION_SETTING, type IdentityPolicyRecord, type PrincipalRecord } from '../../domain/principals.js';
 import { SQLITE_MIGRATIONS } from './migrations.js';
 import { decodeXksConfig, encodeXksConfig } from '../xks-config.js';
+import { CKS_COLUMNS, toCustomKeyStore, type CustomKeyStoreRow } from '../custom-key-store-rows.js';
 import { GRANT_COLUMNS, grantValues, retirableSortKey, splitRetirableSortKey, toGrant, type GrantRow } from '../grant-rows.js';
 import type { GrantRecord } from '../../domain/ports.js';
 
@@ -20,22 +21,6 @@ interface KeyRow {
   rotation_period_days: number | null; next_rotation_date: number | null; on_demand_rotations: number;
   custom_key_store_id: string | null; xks_key_id: string | null;
 }
-interface CustomKeyStoreRow {
-  account: string; region: string; custom_key_store_id: string; name: string; store_type: string;
-  cloud_hsm_cluster_id: string | null; trust_anchor_certificate: string | null; password_wrapped: Buffer | null;
-  connection_state: string; connection_error_code: string | null; creation_date: number; version: number; xks_config: string | null;
-}
-const toCustomKeyStore = (r: CustomKeyStoreRow): CustomKeyStoreRecord => ({
-  account: r.account, region: r.region, customKeyStoreId: r.custom_key_store_id, name: r.name,
-  type: r.store_type as CustomKeyStoreRecord['type'],
-  ...(r.cloud_hsm_cluster_id !== null && { cloudHsmClusterId: r.cloud_hsm_cluster_id }),
-  ...(r.trust_anchor_certificate !== null && { trustAnchorCertificate: r.trust_anchor_certificate }),
-  ...(r.password_wrapped !== null && { passwordWrapped: r.password_wrapped }),
-  ...(r.xks_config !== null && { xks: decodeXksConfig(r.xks_config) }),
-  connectionState: r.connection_state as CustomKeyStoreRecord['connectionState'],
-  ...(r.connection_error_code !== null && { connectionErrorCode: r.connection_error_code as CustomKeyStoreRecord['connectionErrorCode'] }),
-  creationDate: new Date(r.creation_date), version: r.version,
-});
 const customKeyStoreParams = (c: CustomKeyStoreRecord) => ({
   account: c.account, region: c.region, custom_key_store_id: c.customKeyStoreId, name: c.name, store_type: c.type,
   cloud_hsm_cluster_id: c.cloudHsmClusterId ?? null, trust_anchor_certificate: c.trustAnchorCertificate ?? null,
@@ -141,7 +126,6 @@ const UPDATE_KEY = `UPDATE keys SET description = @description, key_usage = @key
     rotation_period_days = @rotation_period_days, next_rotation_date = @next_rotation_date, on_demand_rotations = @on_demand_rotations,
     version = @version + 1
   WHERE account = @account AND region = @region AND key_id = @key_id AND version = @version`;
-const CKS_COLUMNS = 'account, region, custom_key_store_id, name, store_type, cloud_hsm_cluster_id, trust_anchor_certificate, password_wrapped, connection_state, connection_error_code, creation_date, version, xks_config';
 /** The tables a snapshot covers, in export order. */
 const SNAPSHOT_TABLES = ['settings', 'access_keys', 'principals', 'identity_policies', 'custom_key_stores', 'keys', 'key_materials', 'aliases', 'tags', 'grants', 'audit_events'] as const;
 const INSERT_GRANT = `INSERT INTO grants (${GRANT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`;
