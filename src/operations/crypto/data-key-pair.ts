@@ -30,9 +30,10 @@ export async function generateDataKeyPair(
 ): Promise<{ privateKey: SecretBytes; blob: Buffer; publicKey: Buffer; keyArn: string; materialId: string }> {
   const key = await keyForOperation(input.KeyId, operation, ctx, svc, CRYPTO_KEY, { encryptionContext: input.EncryptionContext, dataKeyPairSpec: input.KeyPairSpec, grantTokens: input.GrantTokens });
   requireSymmetricDataKey(key, operation);
-  // AWS: keys in an external key store cannot generate data key pairs (use-xks-key).
-  if (key.origin === 'EXTERNAL_KEY_STORE') {
-    throw new KmsError('UnsupportedOperationException', `${key.arn} is in an external key store: ${operation} is not supported for keys in a custom key store.`);
+  // AWS: keys in a custom key store (CloudHSM or external) cannot generate data key pairs (use-cmk-keystore, use-xks-key).
+  if (key.origin === 'EXTERNAL_KEY_STORE' || key.origin === 'AWS_CLOUDHSM') {
+    const store = key.origin === 'EXTERNAL_KEY_STORE' ? 'an external key store' : 'a CloudHSM key store';
+    throw new KmsError('UnsupportedOperationException', `${key.arn} is in ${store}: ${operation} is not supported for keys in a custom key store.`);
   }
   const params = dataKeyPairParams(input.KeyPairSpec);
   const material = await currentMaterial(key, svc);
