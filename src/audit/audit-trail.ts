@@ -81,8 +81,8 @@ export interface AuditTrailOptions {
 }
 
 /**
- * Events of read-only and failed requests are queued with references to what the handler captured, and built,
- * serialized and appended by the flush, one transaction per batch: the hot path pays one object and one array push.
+ * Events of read-only and failed requests are built when the request has been answered, queued, and appended by the
+ * flush, one transaction per batch.
  * A crash loses the queue (at most `flushMs` of acknowledged requests, or more while the store is unwritable); the next
  * start appends an `AuditEventsPossiblyLost` notice (see SessionMarker).
  */
@@ -91,7 +91,7 @@ export class AuditTrail implements KeyUsageLog {
   readonly #flushMs: number;
   readonly #maxBatch: number;
   readonly #maxQueue: number;
-  #queue: (AuditCapture | AuditEventInput)[] = [];
+  #queue: AuditEventInput[] = [];
   #timer: NodeJS.Timeout | undefined;
   #flushing: Promise<void> | undefined;
   #dropped = 0;
@@ -132,7 +132,19 @@ export class AuditTrail implements KeyUsageLog {
       capture.event = undefined;
       capture.committed = false;
     }
-    this.#enqueue(capture);
+    // Built now, while the request's objects are young: the queue then holds only the small event (its JSON and
+    // columns), not the request's input (plaintext buffers and all) for up to flushMs, which made them survive into
+    // the old generation and cost the garbage collector more than building the event does.
+    this.#enqueue(this.#build(capture));
+  }
+
+  #build(c: AuditCapture): AuditEventInput {
+    try {
+      return buildEvent(c, this.#o.uuid(), this.#o.region);
+    } catch (err) {
+      this.#o.onError('could not build an audit event', err);
+      return serviceEvent('AuditEventUnbuildable', c.time, this.#o.uuid(), this.#o.region, { requestID: c.requestId, eventName: c.operation, error: String(err) });
+    }
   }
 
   /** Appends a notice (service event: Trent's own action or state) through the queue. */
@@ -140,7 +152,7 @@ export class AuditTrail implements KeyUsageLog {
     this.#enqueue(serviceEvent(eventName, this.#o.now(), this.#o.uuid(), this.#o.region, details, resourceArn));
   }
 
-  #enqueue(item: AuditCapture | AuditEventInput): void {
+  #enqueue(item: AuditEventInput): void {
     if (this.#queue.length >= this.#maxQueue) {
       this.#queue.shift();
       this.#dropped++;
@@ -183,20 +195,8 @@ export class AuditTrail implements KeyUsageLog {
       this.#queue.unshift(serviceEvent('AuditEventsDropped', this.#o.now(), this.#o.uuid(), this.#o.region, { dropped, reason: 'the store could not be written and the queue was full' }));
     }
     while (this.#queue.length > 0) {
-      const items = this.#queue.slice(0, this.#maxBatch);
-      // Built once: a batch that fails to append keeps its built events (same eventIDs) for the retry.
-      const events = items.map((item, i) => {
-        if ('json' in item) return item;
-        let built: AuditEventInput;
-        try {
-          built = buildEvent(item, this.#o.uuid(), this.#o.region);
-        } catch (err) {
-          this.#o.onError('could not build an audit event', err);
-          built = serviceEvent('AuditEventUnbuildable', item.time, this.#o.uuid(), this.#o.region, { requestID: item.requestId, eventName: item.operation, error: String(err) });
-        }
-        this.#queue[i] = built;
-        return built;
-      });
+      // Built when queued: a batch that fails to append keeps its events (same eventIDs) for the retry.
+      const events = this.#queue.slice(0, this.#maxBatch);
       let stored: AuditEventRecord[];
       try {
         stored = await this.#o.store.appendAuditEvents(events);
@@ -208,7 +208,7 @@ export class AuditTrail implements KeyUsageLog {
         }
         return;
       }
-      this.#queue.splice(0, items.length);
+      this.#queue.splice(0, events.length);
       if (this.#o.stream) this.#o.stream.write(stored.map((e) => `${e.json}\n`).join(''));
     }
   }

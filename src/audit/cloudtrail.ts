@@ -1,5 +1,5 @@
-// Builds CloudTrail-shaped events from what the request handler captured (docs/audit.md). Runs in the batch flush for
-// read-only operations and failures, inside the state change's transaction for the others: never on the hot path.
+// Builds CloudTrail-shaped events from what the request handler captured (docs/audit.md). Runs once the response is
+// written for read-only operations and failures, inside the state change's transaction for the others.
 import { OPERATIONS, SHAPES, type OperationName } from '../model/kms-model.generated.js';
 import { auditColumns, type CloudTrailEvent, type UserIdentity } from '../domain/audit-event.js';
 import { canonicalJson } from '../domain/audit-chain.js';
