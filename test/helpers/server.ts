@@ -3,6 +3,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { after, before } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { KMSClient } from '@aws-sdk/client-kms';
 
@@ -94,4 +95,23 @@ export function devClient(url: string, opts: { accessKeyId?: string; region?: st
     credentials: { accessKeyId: opts.accessKeyId ?? 'AKIADEVTEST', secretAccessKey: 'dev-secret' },
     maxAttempts: 1,
   });
+}
+
+/**
+ * A dev-mode server shared by a suite, with one SDK client per account (in dev mode a 12-digit access key id selects
+ * the account): started in `before`, stopped in `after`. Read `server`, `a` and `b` inside tests.
+ */
+export function devAccounts(accountA: string, accountB: string): { server: TestServer; a: KMSClient; b: KMSClient } {
+  const env = {} as { server: TestServer; a: KMSClient; b: KMSClient };
+  before(async () => {
+    env.server = await startServer({ dev: true });
+    env.a = devClient(env.server.url, { accessKeyId: accountA });
+    env.b = devClient(env.server.url, { accessKeyId: accountB });
+  });
+  after(async () => {
+    env.a?.destroy();
+    env.b?.destroy();
+    await env.server?.stop();
+  });
+  return env;
 }
