@@ -2,35 +2,10 @@
 // store's access key), over HTTPS that trusts the configured CA, with a per-call timeout (AWS: 250 ms). Each answer is
 // classified so that management operations can map it to AWS's Xks* exceptions and connection error codes, and
 // cryptographic operations to KMSInvalidStateException.
-import { createHash, createHmac } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import https from 'node:https';
 import { isIP } from 'node:net';
-
-// SigV4 (AWS Signature Version 4) as KMS signs XKS requests. Self-contained: adapters do not import the auth layer,
-// and the paths signed here hold only unreserved characters ([A-Za-z0-9/_.-]), so they need no URI encoding.
-const ALGORITHM = 'AWS4-HMAC-SHA256';
-const TERMINATOR = 'aws4_request';
-type HeaderPair = readonly [string, string];
-const sha256Hex = (data: string | Buffer): string => createHash('sha256').update(data).digest('hex');
-const hmac = (key: Buffer | string, data: string): Buffer => createHmac('sha256', key).update(data, 'utf8').digest();
-const formatAmzDate = (d: Date): string => d.toISOString().replace(/[-:]/g, '').replace(/\.\d{3}/, '');
-function signingKey(secret: Buffer, date: string, region: string, service: string): Buffer {
-  const k1 = hmac(Buffer.concat([Buffer.from('AWS4'), secret]), date);
-  const k2 = hmac(k1, region);
-  const k3 = hmac(k2, service);
-  const key = hmac(k3, TERMINATOR);
-  k1.fill(0);
-  k2.fill(0);
-  k3.fill(0);
-  return key;
-}
-function canonicalRequest(r: { method: string; path: string; query: string; headers: readonly HeaderPair[]; signedHeaders: readonly string[]; payloadHash: string }): string {
-  const byName = new Map(r.headers.map(([n, v]) => [n.toLowerCase(), v.trim().replace(/\s+/g, ' ')]));
-  const canonicalHeaders = r.signedHeaders.map((n) => `${n}:${byName.get(n) ?? ''}\n`).join('');
-  return [r.method, r.path, r.query, canonicalHeaders, r.signedHeaders.join(';'), r.payloadHash].join('\n');
-}
-const stringToSign = (amzDate: string, scope: string, canonical: string): string => [ALGORITHM, amzDate, scope, sha256Hex(canonical)].join('\n');
-const signature = (key: Buffer, toSign: string): string => createHmac('sha256', key).update(toSign, 'utf8').digest('hex');
+import { ALGORITHM, canonicalRequest, formatAmzDate, sha256Hex, signature, signingKey, stringToSign, TERMINATOR, type HeaderPair } from '../../crypto/sigv4.js';
 
 export const XKS_SERVICE = 'kms-xks-proxy';
 
