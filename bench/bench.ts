@@ -356,6 +356,9 @@ async function main(): Promise<void> {
     console.log(`autocannon: ${connections} connections, ${duration} s per case after a ${warmup} s warm-up; each request signed once (SigV4) and replayed\n`);
 
     const rows: Row[] = [];
+    // The reference for Encrypt: the bare server doing Encrypt's cryptography (bench/bare-server.ts --crypto), measured
+    // right after the bare server, in its own process, which is stopped before Trent's case.
+    let floor: Measured | undefined;
     for (const op of ops) {
       for (const [target, url] of [['bare', bare.url], ['trent', trent.url]] as const) {
         const req = signed(url, bodies[op].op, bodies[op].body, credentials); // fresh X-Amz-Date per case: well inside the 5-minute skew window
@@ -363,6 +366,15 @@ async function main(): Promise<void> {
         const m = await load(url, req, duration, `${op} ${target}`);
         rows.push({ op, target, m });
         console.log(`  ${op.padEnd(34)} ${target.padEnd(5)} ${m.rps.toFixed(0).padStart(7)} req/s  latency mean ${ms(m.mean)}, p50 ${ms(m.p50)}, p99 ${ms(m.p99)} ms`);
+        if (op === 'Encrypt' && target === 'bare') {
+          const ref = await startChild('bare server with cryptography', [path.join(here, 'bare-server.js'), '--crypto'], /listening on (\S+)/, 'stdout');
+          children.push(ref.child);
+          const refReq = signed(ref.url, bodies[op].op, bodies[op].body, credentials);
+          if (warmup > 0) await load(ref.url, refReq, warmup, 'Encrypt reference warm-up');
+          floor = await load(ref.url, refReq, duration, 'Encrypt reference');
+          ref.child.kill('SIGTERM');
+          console.log(`  ${op.padEnd(34)} ${'ref'.padEnd(5)} ${floor.rps.toFixed(0).padStart(7)} req/s  latency mean ${ms(floor.mean)}, p50 ${ms(floor.p50)}, p99 ${ms(floor.p99)} ms  (bare server doing the cryptography)`);
+        }
       }
     }
 
@@ -380,6 +392,13 @@ async function main(): Promise<void> {
       if (enc.length === 2) {
         const ratio = enc[1]!.m.rps / enc[0]!.m.rps;
         console.log(`\nEncrypt at ${(ratio * 100).toFixed(0)}% of the bare server's requests/s (target: at least 50%): ${ratio >= 0.5 ? 'met' : 'NOT met'}`);
+        if (floor) {
+          console.log(
+            `Reference: the bare server doing Encrypt's cryptography only (JSON, AES-256-GCM, base64; no authentication, validation, ` +
+              `key lookup, authorization or audit) at ${((floor.rps / enc[0]!.m.rps) * 100).toFixed(0)}% of the bare server; Trent at ` +
+              `${((enc[1]!.m.rps / floor.rps) * 100).toFixed(0)}% of that reference`,
+          );
+        }
       }
       const withPolicy = rows.find((r) => r.op === 'Encrypt/Policy10' && r.target === 'trent');
       if (enc.length === 2 && withPolicy) {

@@ -9,7 +9,8 @@ import path from 'node:path';
 import type { Writable } from 'node:stream';
 import { RandomPool } from './crypto/random-pool.js';
 import { JsonLinesLog, NullLog, type RequestLog } from './audit/request-log.js';
-import { AuditTrail, RequestAuditScope, uuidV7 } from './audit/audit-trail.js';
+import { AuditTrail, RequestAuditScope } from './audit/audit-trail.js';
+import { uuidV7 } from './domain/audit-event.js';
 import { SessionMarker } from './audit/session-marker.js';
 import { bootstrapAdminCredentials } from './auth/admin-credentials.js';
 import type { Authenticator } from './auth/authenticator.js';
@@ -322,6 +323,9 @@ export async function startTrent(config: TrentConfig, io: Io = { stdout: process
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       const grace = new Promise<void>((resolve) => setTimeout(resolve, config.shutdownGraceSeconds * 1000).unref());
       await Promise.race([Promise.all([...inFlight]), grace]);
+      // Answered requests' responses go out at the end of the event loop's turn (protocol/http-handler.ts
+      // batchedWriter): let that turn end before the connections close.
+      await new Promise((resolve) => setImmediate(resolve));
       server.closeAllConnections();
       await closed;
       await scheduler.stop();

@@ -3,7 +3,8 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import type { Writable } from 'node:stream';
 import type { AuditEventInput, AuditEventRecord, AuditEventSource, AuditStore, KeyUsageLog } from '../domain/ports.js';
-import { buildEvent, isReadOnly, serviceEvent, type AuditCapture } from './cloudtrail.js';
+import { packAuditBatch, type AuditBatchEntry } from '../domain/audit-batch.js';
+import { buildEvent, compactEvent, isReadOnly, serviceEvent, type AuditCapture } from './cloudtrail.js';
 
 /**
  * The request under way, carried through the operation's async calls, so that a storage transaction can append the
@@ -47,20 +48,6 @@ export class RequestAuditScope implements AuditEventSource {
   }
 }
 
-/**
- * A UUID version 7 (RFC 9562): 48 bits of milliseconds, then random bits. Event ids in time order make the
- * event-id index grow at its end instead of at random places: appending costs about a third less.
- */
-export function uuidV7(ms: number, random: Buffer): string {
-  const b = Buffer.alloc(16);
-  b.writeUIntBE(ms, 0, 6);
-  random.copy(b, 6, 0, 10);
-  b[6] = (b[6]! & 0x0f) | 0x70;
-  b[8] = (b[8]! & 0x3f) | 0x80;
-  const h = b.toString('hex');
-  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
-}
-
 export interface AuditTrailOptions {
   readonly store: AuditStore;
   readonly scope: RequestAuditScope;
@@ -81,8 +68,9 @@ export interface AuditTrailOptions {
 }
 
 /**
- * Events of read-only and failed requests are built when the request has been answered, queued, and appended by the
- * flush, one transaction per batch.
+ * Events of read-only and failed requests are recorded in compact form when the request has been answered (a few
+ * values: domain/audit-batch.ts), queued, and appended by the flush, one transaction per batch; the store builds their
+ * CloudTrail JSON (on SQLite in its append worker, off the thread that answers requests).
  * A crash loses the queue (at most `flushMs` of acknowledged requests, or more while the store is unwritable); the next
  * start appends an `AuditEventsPossiblyLost` notice (see SessionMarker).
  */
@@ -91,7 +79,7 @@ export class AuditTrail implements KeyUsageLog {
   readonly #flushMs: number;
   readonly #maxBatch: number;
   readonly #maxQueue: number;
-  #queue: AuditEventInput[] = [];
+  #queue: AuditBatchEntry[] = [];
   #timer: NodeJS.Timeout | undefined;
   #flushing: Promise<void> | undefined;
   #dropped = 0;
@@ -132,19 +120,23 @@ export class AuditTrail implements KeyUsageLog {
       capture.event = undefined;
       capture.committed = false;
     }
-    // Built now, while the request's objects are young: the queue then holds only the small event (its JSON and
-    // columns), not the request's input (plaintext buffers and all) for up to flushMs, which made them survive into
-    // the old generation and cost the garbage collector more than building the event does.
-    this.#enqueue(this.#build(capture));
+    // Reduced now, while the request's objects are young: the queue then holds only small values, not the request's
+    // input (plaintext buffers and all) for up to flushMs, which made them survive into the old generation and cost
+    // the garbage collector more than recording the event does.
+    this.#enqueue(this.#compact(capture));
   }
 
-  #build(c: AuditCapture): AuditEventInput {
+  #compact(c: AuditCapture): AuditBatchEntry {
     try {
-      return buildEvent(c, this.#o.uuid(), this.#o.region);
+      return compactEvent(c, this.#o.uuid(), this.#o.region);
     } catch (err) {
-      this.#o.onError('could not build an audit event', err);
-      return serviceEvent('AuditEventUnbuildable', c.time, this.#o.uuid(), this.#o.region, { requestID: c.requestId, eventName: c.operation, error: String(err) });
+      return this.#unbuildable(c, err);
     }
+  }
+
+  #unbuildable(c: AuditCapture, err: unknown): AuditEventInput {
+    this.#o.onError('could not build an audit event', err);
+    return serviceEvent('AuditEventUnbuildable', c.time, this.#o.uuid(), this.#o.region, { requestID: c.requestId, eventName: c.operation, error: String(err) });
   }
 
   /** Appends a notice (service event: Trent's own action or state) through the queue. */
@@ -152,7 +144,7 @@ export class AuditTrail implements KeyUsageLog {
     this.#enqueue(serviceEvent(eventName, this.#o.now(), this.#o.uuid(), this.#o.region, details, resourceArn));
   }
 
-  #enqueue(item: AuditEventInput): void {
+  #enqueue(item: AuditBatchEntry): void {
     if (this.#queue.length >= this.#maxQueue) {
       this.#queue.shift();
       this.#dropped++;
@@ -195,11 +187,11 @@ export class AuditTrail implements KeyUsageLog {
       this.#queue.unshift(serviceEvent('AuditEventsDropped', this.#o.now(), this.#o.uuid(), this.#o.region, { dropped, reason: 'the store could not be written and the queue was full' }));
     }
     while (this.#queue.length > 0) {
-      // Built when queued: a batch that fails to append keeps its events (same eventIDs) for the retry.
-      const events = this.#queue.slice(0, this.#maxBatch);
-      let stored: AuditEventRecord[];
+      // Event ids are drawn when queued: a batch that fails to append keeps its events (same eventIDs) for the retry.
+      const entries = this.#queue.slice(0, this.#maxBatch);
+      let stored: { lines?: string | undefined };
       try {
-        stored = await this.#o.store.appendAuditEvents(events);
+        stored = await this.#o.store.appendAuditBatch(packAuditBatch(entries), this.#o.stream !== undefined);
       } catch (err) {
         this.#o.onError('could not append audit events; retrying', err);
         if (!this.#timer) {
@@ -208,8 +200,8 @@ export class AuditTrail implements KeyUsageLog {
         }
         return;
       }
-      this.#queue.splice(0, events.length);
-      if (this.#o.stream) this.#o.stream.write(stored.map((e) => `${e.json}\n`).join(''));
+      this.#queue.splice(0, entries.length);
+      if (this.#o.stream && stored.lines) this.#o.stream.write(`${stored.lines}\n`);
     }
   }
 

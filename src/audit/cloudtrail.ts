@@ -1,12 +1,11 @@
 // Builds CloudTrail-shaped events from what the request handler captured (docs/audit.md). Runs once the response is
 // written for read-only operations and failures, inside the state change's transaction for the others.
 import { OPERATIONS, SHAPES, type OperationName } from '../model/kms-model.generated.js';
-import { auditColumns, type CloudTrailEvent, type UserIdentity } from '../domain/audit-event.js';
+import { auditColumns, userIdentityOf, type CloudTrailEvent, type UserIdentity } from '../domain/audit-event.js';
+import { EVENT_VERSION, accountOfArn, eventFromCompact, isoSeconds, type CompactAuditEvent } from '../domain/audit-batch.js';
 import { canonicalJson } from '../domain/audit-chain.js';
 import type { CallerIdentity } from '../domain/identity.js';
 import type { AuditEventInput } from '../domain/ports.js';
-
-export const EVENT_VERSION = '1.08';
 
 /** What the handler knows of one request; filled in as the request goes. Holds references only: no copying. */
 export interface AuditCapture {
@@ -47,7 +46,6 @@ export const isReadOnly = (operation: string): boolean => READ_ONLY.get(operatio
 const NEVER_AUDITED: ReadonlySet<string> = new Set(['GrantToken', 'GrantTokens']);
 
 const camel = (name: string): string => name.charAt(0).toLowerCase() + name.slice(1);
-const isoSeconds = (ms: number): string => new Date(Math.floor(ms / 1000) * 1000).toISOString().replace('.000Z', 'Z');
 
 /**
  * Each structure's audited members, sorted by their camelCase name (code-point order), so that views come out in
@@ -114,73 +112,38 @@ export function auditedView(shapeName: string, value: unknown): unknown {
   }
 }
 
-/** userIdentity from the caller's principal ARN (arn:aws:iam::<account>:root | :user/<name> | sts ...:assumed-role/<role>/<session>). */
+/** userIdentity of the caller, or of the access key an unauthenticated request claimed in its Authorization header. */
 export function userIdentity(caller: CallerIdentity | undefined, authorization: string): UserIdentity {
-  if (!caller) {
-    // Not authenticated: the access key the request claimed, if its Authorization header names one.
-    const m = /Credential=([A-Za-z0-9]{1,128})\//.exec(authorization);
-    return m ? { accessKeyId: m[1]!, type: 'Unknown' } : { type: 'Unknown' };
-  }
-  const { principalArn: arn, account: accountId, accessKeyId } = caller;
-  const resource = arn.split(':').slice(5).join(':');
-  // Keys in canonical (sorted) order.
-  if (resource === 'root') return { accessKeyId, accountId, arn, principalId: accountId, type: 'Root' };
-  if (resource.startsWith('user/')) {
-    const userName = resource.slice(resource.lastIndexOf('/') + 1);
-    return { accessKeyId, accountId, arn, principalId: `${accountId}:${userName}`, type: 'IAMUser', userName };
-  }
-  if (resource.startsWith('assumed-role/')) {
-    const [, role = '', session = ''] = resource.split('/');
-    const roleArn = `arn:aws:iam::${accountId}:role/${role}`;
-    return {
-      accessKeyId, accountId, arn, principalId: `${accountId}:${session}`,
-      sessionContext: { sessionIssuer: { accountId, arn: roleArn, type: 'Role', userName: role } }, type: 'AssumedRole',
-    };
-  }
-  if (resource.startsWith('role/')) return { accessKeyId, accountId, arn, principalId: accountId, type: 'Role' };
-  return { accessKeyId, accountId, arn, principalId: accountId, type: 'Unknown' };
+  if (caller) return userIdentityOf(caller.principalArn, caller.account, caller.accessKeyId);
+  return userIdentityOf(undefined, '', claimedAccessKey(authorization));
 }
 
-const accountOfArn = (arn: string): string => arn.split(':')[4] ?? '';
+const claimedAccessKey = (authorization: string): string | undefined => /Credential=([A-Za-z0-9]{1,128})\//.exec(authorization)?.[1];
 
 /**
- * The event of one request. `eventId` comes from the caller (the random source). responseElements only for a successful
- * state-changing operation whose output is known; requestParameters only for an operation the model knows.
+ * The compact form of one request's event (domain/audit-batch.ts), holding only small values: the request's input is
+ * reduced to its audited view now. responseElements only for a successful state-changing operation whose output is
+ * known; requestParameters only for an operation the model knows.
  */
-export function buildEvent(c: AuditCapture, eventId: string, defaultRegion: string): AuditEventInput {
+export function compactEvent(c: AuditCapture, eventId: string, defaultRegion: string): CompactAuditEvent {
   const def = (OPERATIONS as Record<string, (typeof OPERATIONS)[OperationName] | undefined>)[c.operation];
   const readOnly = isReadOnly(c.operation);
   const caller = c.request?.caller;
-  const resourceArn = c.request?.resourceArn;
   const requestParameters = def?.input && c.input !== undefined ? ((auditedView(def.input, c.input) as Record<string, unknown> | undefined) ?? null) : null;
   const responseElements =
     !readOnly && c.errorCode === undefined && def?.output && c.output !== undefined
       ? ((auditedView(def.output, c.output) as Record<string, unknown> | undefined) ?? null)
       : null;
-  // Members in canonical (sorted) order, undefined ones left out by JSON.stringify: the JSON is canonical as built.
-  const event: CloudTrailEvent = {
-    awsRegion: c.request?.region ?? defaultRegion,
-    errorCode: c.errorCode,
-    errorMessage: c.errorCode === undefined ? undefined : (c.errorMessage ?? ''),
-    eventCategory: 'Management',
-    eventID: eventId,
-    eventName: c.operation,
-    eventSource: 'kms.amazonaws.com',
-    eventTime: isoSeconds(c.time),
-    eventType: 'AwsApiCall',
-    eventVersion: EVENT_VERSION,
-    managementEvent: true,
-    readOnly,
-    recipientAccountId: caller?.account ?? '',
-    requestID: c.requestId,
-    requestParameters,
-    resources: resourceArn === undefined ? undefined : [{ ARN: resourceArn, accountId: accountOfArn(resourceArn), type: 'AWS::KMS::Key' }],
-    responseElements: responseElements && Object.keys(responseElements).length > 0 ? responseElements : null,
-    sourceIPAddress: c.sourceIp,
-    userAgent: c.userAgent,
-    userIdentity: userIdentity(caller, c.authorization),
-  };
-  return auditColumns(event, JSON.stringify(event));
+  return [
+    eventId, c.time, c.requestId, c.sourceIp, c.userAgent, c.operation, readOnly, c.request?.region ?? defaultRegion,
+    caller?.principalArn ?? null, caller?.account ?? null, caller ? caller.accessKeyId : (claimedAccessKey(c.authorization) ?? null),
+    c.request?.resourceArn ?? null, c.errorCode ?? null, c.errorCode === undefined ? null : (c.errorMessage ?? ''), requestParameters, responseElements,
+  ];
+}
+
+/** The event of one request, built now (a state change's event, appended in the change's transaction). */
+export function buildEvent(c: AuditCapture, eventId: string, defaultRegion: string): AuditEventInput {
+  return eventFromCompact(compactEvent(c, eventId, defaultRegion));
 }
 
 /** A notice from Trent itself (not an API call): e.g. that events may have been lost in a crash. */

@@ -5,7 +5,7 @@ import { randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { uuidV7 } from '../audit/audit-trail.js';
+import { uuidV7 } from '../domain/audit-event.js';
 import { serviceEvent } from '../audit/cloudtrail.js';
 import { ConfigError, describeStore, type TrentConfig } from '../config/config.js';
 import { StorageInUseError, type RandomSource, type SecretWrapper, type WrappedSecretRecord } from '../domain/ports.js';

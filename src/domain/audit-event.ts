@@ -36,6 +36,45 @@ export interface CloudTrailEvent {
   readonly serviceEventDetails?: Record<string, unknown>;
 }
 
+/**
+ * userIdentity of a caller from its principal ARN (arn:aws:iam::<account>:root | :user/<name> | :role/<name> |
+ * arn:aws:sts::<account>:assumed-role/<role>/<session>); without one (the request did not authenticate), the access
+ * key the request claimed, if any. Keys in canonical (sorted) order.
+ */
+export function userIdentityOf(arn: string | undefined, accountId: string, accessKeyId: string | undefined): UserIdentity {
+  if (arn === undefined) return accessKeyId === undefined ? { type: 'Unknown' } : { accessKeyId, type: 'Unknown' };
+  const resource = arn.split(':').slice(5).join(':');
+  if (resource === 'root') return { accessKeyId, accountId, arn, principalId: accountId, type: 'Root' };
+  if (resource.startsWith('user/')) {
+    const userName = resource.slice(resource.lastIndexOf('/') + 1);
+    return { accessKeyId, accountId, arn, principalId: `${accountId}:${userName}`, type: 'IAMUser', userName };
+  }
+  if (resource.startsWith('assumed-role/')) {
+    const [, role = '', session = ''] = resource.split('/');
+    const roleArn = `arn:aws:iam::${accountId}:role/${role}`;
+    return {
+      accessKeyId, accountId, arn, principalId: `${accountId}:${session}`,
+      sessionContext: { sessionIssuer: { accountId, arn: roleArn, type: 'Role', userName: role } }, type: 'AssumedRole',
+    };
+  }
+  if (resource.startsWith('role/')) return { accessKeyId, accountId, arn, principalId: accountId, type: 'Role' };
+  return { accessKeyId, accountId, arn, principalId: accountId, type: 'Unknown' };
+}
+
+/**
+ * A UUID version 7 (RFC 9562): 48 bits of milliseconds, then random bits. Event ids in time order make the
+ * event-id index grow at its end instead of at random places: appending costs about a third less.
+ */
+export function uuidV7(ms: number, random: Buffer): string {
+  const b = Buffer.alloc(16);
+  b.writeUIntBE(ms, 0, 6);
+  random.copy(b, 6, 0, 10);
+  b[6] = (b[6]! & 0x0f) | 0x70;
+  b[8] = (b[8]! & 0x3f) | 0x80;
+  const h = b.toString('hex');
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
+}
+
 const TRACKED: ReadonlySet<string> = new Set(KeyLastUsageTrackingOperationValues);
 
 /** The name LookupEvents' Username attribute matches. */

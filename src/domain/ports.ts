@@ -642,6 +642,12 @@ export interface AuditEventSource {
 export interface AuditStore {
   /** Appends in order in one transaction, extending the single chain (serialized across nodes); returns the stored records. */
   appendAuditEvents(events: readonly AuditEventInput[]): Promise<AuditEventRecord[]>;
+  /**
+   * Appends a packed batch (domain/audit-batch.ts: API calls in compact form, whose events are built here, and events
+   * built already) in order in one transaction, like appendAuditEvents. Returns the stored events' JSON, one per line,
+   * when `lines` is asked (the --audit-log stream).
+   */
+  appendAuditBatch(batch: string, lines: boolean): Promise<{ readonly count: number; readonly lines?: string | undefined }>;
   /** Events matching `query`, newest first. */
   queryAuditEvents(query: AuditQuery): Promise<AuditEventRecord[]>;
   /** Events in chain order with seq > afterSeq (verification). */

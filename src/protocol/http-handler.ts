@@ -54,10 +54,39 @@ function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
   });
 }
 
-export function send(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+export function send(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}, out: ResponseWriter = endNow): void {
   const bytes = Buffer.from(JSON.stringify(body));
   res.writeHead(status, { 'Content-Type': JSON_11, 'Content-Length': bytes.length, ...headers });
-  res.end(bytes);
+  out(res, bytes);
+}
+
+type ResponseWriter = (res: ServerResponse, bytes: Buffer) => void;
+const endNow: ResponseWriter = (res, bytes) => res.end(bytes);
+
+/**
+ * Writes the responses of one turn of the event loop together, once every request that turn brought in has been
+ * handled (setImmediate: after the poll phase). Sending a response also wakes its client when the client is waiting,
+ * and on one host (loopback) the server pays for that wake-up in its own write: written back to back, the writes after
+ * the first find the client awake. Measured on 2 cores with the load generator on the same host, this took about 10 µs
+ * of CPU off each Encrypt and raised requests/s by a fifth (docs/benchmarks.md). A response waits at most for the
+ * other requests of its turn.
+ */
+export function batchedWriter(onError: (err: unknown) => void): ResponseWriter {
+  let pending: { res: ServerResponse; bytes: Buffer }[] = [];
+  const flush = () => {
+    const turn = pending;
+    pending = [];
+    for (const { res, bytes } of turn) {
+      try {
+        res.end(bytes);
+      } catch (err) {
+        onError(err);
+      }
+    }
+  };
+  return (res, bytes) => {
+    if (pending.push({ res, bytes }) === 1) setImmediate(flush);
+  };
 }
 
 /**
@@ -83,6 +112,7 @@ const STORE_LOG_INTERVAL_MS = 1_000;
 
 /** AWS JSON 1.1 over HTTP: POST / with X-Amz-Target: TrentService.<Operation>. */
 export function createRequestHandler(deps: HandlerDeps) {
+  const out = batchedWriter((err) => deps.logger.error('could not write a response', { error: err instanceof Error ? err.message : String(err) }));
   let storeLoggedAt = -Infinity;
   let storeSuppressed = 0;
   const logStoreFault = (err: StorageUnavailableError, requestId: string, operation: string) => {
@@ -152,7 +182,7 @@ export function createRequestHandler(deps: HandlerDeps) {
       audit.input = input;
       // A state-changing operation runs in the audit scope: its storage transaction commits its event with the change.
       const output = await deps.audit.run(audit, () => op.handle(input, ctx!, deps.services));
-      send(res, 200, def.output ? serializeOutput(def.output, output) : {}, { 'x-amzn-RequestId': requestId });
+      send(res, 200, def.output ? serializeOutput(def.output, output) : {}, { 'x-amzn-RequestId': requestId }, out);
     } catch (err) {
       let kmsErr = err instanceof KmsError ? err : undefined;
       if (err instanceof StorageUnavailableError) {
@@ -164,7 +194,7 @@ export function createRequestHandler(deps: HandlerDeps) {
       errorCode = e.type;
       audit.errorCode = e.type;
       audit.errorMessage = e.message;
-      if (!res.headersSent) send(res, e.status, { __type: e.type, message: e.message }, { 'x-amzn-RequestId': requestId, 'x-amzn-ErrorType': e.type });
+      if (!res.headersSent) send(res, e.status, { __type: e.type, message: e.message }, { 'x-amzn-RequestId': requestId, 'x-amzn-ErrorType': e.type }, out);
     } finally {
       if (audited) deps.audit.end(audit);
       if (deps.requestLog.enabled) deps.requestLog.record({

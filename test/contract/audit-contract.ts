@@ -2,7 +2,8 @@
 // event with the write it makes (docs/audit.md). Run by sqlite.test.ts and postgres.test.ts.
 import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { buildEvent, type AuditCapture } from '../../src/audit/cloudtrail.js';
+import { buildEvent, compactEvent, type AuditCapture } from '../../src/audit/cloudtrail.js';
+import { packAuditBatch } from '../../src/domain/audit-batch.js';
 import { ChainChecker, GENESIS_HASH } from '../../src/domain/audit-chain.js';
 import {
   StorageConflictError, StorageDuplicateError,
@@ -68,6 +69,27 @@ export function auditContract(name: string, factory: AuditStoreFactory): void {
     };
     after(async () => {
       await Promise.all(open.map((s) => s.close()));
+    });
+
+    it('appends a packed batch (API calls in compact form and built events) as the events the requests made, in order', async () => {
+      const s = await make();
+      await s.appendAuditEvents([testEvent()]);
+      const capture: AuditCapture = {
+        requestId: 'req-compact', time: 1_700_000_123_456, sourceIp: '203.0.113.9', userAgent: 'sdk', authorization: '', operation: 'Decrypt',
+        request: { caller: { account: A.account, principalArn: `arn:aws:iam::${A.account}:user/Bob`, accessKeyId: 'AKIABOB' }, region: 'us-east-1', resourceArn: `arn:aws:kms:us-east-1:${A.account}:key/k9` },
+        input: { KeyId: 'alias/app', EncryptionContext: { purpose: 'test' } },
+      };
+      const built = testEvent({ operation: 'DescribeKey' });
+      const result = await s.appendAuditBatch(packAuditBatch([compactEvent(capture, 'event-compact', 'us-east-1'), built]), true);
+      assert.equal(result.count, 2);
+      const stored = await s.auditEventsAfter(1, 10);
+      assert.deepEqual(stored.map((e) => e.seq), [2, 3]);
+      assert.equal(stored[0]!.json, buildEvent(capture, 'event-compact', 'us-east-1').json, 'the event as the request path would build it');
+      assert.deepEqual([stored[0]!.keyArn, stored[0]!.username, stored[0]!.usage, stored[0]!.requestId], [capture.request!.resourceArn, 'Bob', 'Decrypt', 'req-compact']);
+      assert.equal(stored[1]!.json, built.json);
+      assert.equal(result.lines, stored.map((e) => e.json).join('\n'), 'the stored JSON lines, for the --audit-log stream');
+      assert.equal((await s.appendAuditBatch(packAuditBatch([compactEvent(capture, 'event-compact-2', 'us-east-1')]), false)).lines, undefined);
+      assert.equal(await verifyAll(s), 4);
     });
 
     it('appends events as one hash chain from the genesis hash, in order', async () => {

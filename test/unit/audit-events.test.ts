@@ -3,7 +3,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { auditedView, buildEvent, isReadOnly, userIdentity, type AuditCapture } from '../../src/audit/cloudtrail.js';
-import { uuidV7 } from '../../src/audit/audit-trail.js';
+import { uuidV7 } from '../../src/domain/audit-event.js';
 import { canonicalJson, chainHash, ChainChecker, GENESIS_HASH, type ChainLink } from '../../src/domain/audit-chain.js';
 import { SecretBytes } from '../../src/crypto/secret-bytes.js';
 import { OPERATIONS, SHAPES } from '../../src/model/kms-model.generated.js';

@@ -6,6 +6,7 @@ import type {
 import { decodeXksConfig, encodeXksConfig } from '../xks-config.js';
 import { CKS_COLUMNS, toCustomKeyStore, type CustomKeyStoreRow } from '../custom-key-store-rows.js';
 import { chainHash } from '../../domain/audit-chain.js';
+import { unpackAuditBatch } from '../../domain/audit-batch.js';
 import {
   emptySnapshotCounts, StorageConflictError, StorageDuplicateError, StorageLimitError, StorageNotEmptyError, StorageInUseError,
 } from '../../domain/ports.js';
@@ -347,6 +348,11 @@ export class PostgresStorage implements Storage, SnapshotStorage, AuditStore, Ro
     } finally {
       c.release(broken);
     }
+  }
+
+  async appendAuditBatch(batch: string, lines: boolean): Promise<{ count: number; lines?: string | undefined }> {
+    const stored = await this.appendAuditEvents(unpackAuditBatch(batch));
+    return { count: stored.length, lines: lines ? stored.map((e) => e.json).join('\n') : undefined };
   }
 
   async queryAuditEvents(q: AuditQuery): Promise<AuditEventRecord[]> {

@@ -4,6 +4,7 @@ import { Worker } from 'node:worker_threads';
 import type BetterSqlite3 from 'better-sqlite3';
 import { chainHash } from '../../domain/audit-chain.js';
 import type { AuditEventInput, AuditEventRecord } from '../../domain/ports.js';
+import { packAuditBatch } from '../../domain/audit-batch.js';
 import { sqliteDriver, type SqliteDatabase } from './driver.js';
 
 /** Opens the store file with Trent's pragmas: full-sync commits, foreign keys, a busy timeout, secure delete. */
@@ -83,64 +84,43 @@ export function appendChainSqlite(db: SqliteDatabase, events: readonly AuditEven
 }
 
 /**
- * A batch as the worker gets it: two strings, not an array of objects (structured cloning a thousand objects of twelve
- * members cost the main thread more than the strings' JSON). The events' JSON is one line each (JSON.stringify escapes
- * every line break), the other columns one JSON array of arrays.
+ * What the worker answers: the chain position of the batch, and the events' hashes (one string) or their JSON lines,
+ * as asked. A batch goes to it as one string (domain/audit-batch.ts): structured cloning a thousand objects cost the
+ * main thread more than their JSON.
  */
-export interface PackedBatch {
-  readonly columns: string;
-  readonly lines: string;
+export interface AppendReply {
+  readonly id: number;
+  readonly count?: number;
+  readonly firstSeq?: number;
+  readonly prevHash?: string;
+  readonly hashes?: string;
+  readonly lines?: string;
+  readonly error?: { readonly message: string; readonly code?: string };
 }
-type PackedColumns = [string, number, string, string, string | null, string | null, string | null, string | null, boolean, string | null, string];
+export type AppendRequest = { readonly id: number; readonly batch: string; readonly reply: 'hashes' | 'lines' | 'count' };
 
-export function packBatch(events: readonly AuditEventInput[]): PackedBatch {
-  const columns: PackedColumns[] = events.map((e) => [
-    e.eventId, e.eventTime, e.eventName, e.account, e.resourceAccount ?? null, e.keyArn ?? null, e.principal ?? null,
-    e.username ?? null, e.readOnly, e.usage ?? null, e.requestId,
-  ]);
-  return { columns: JSON.stringify(columns), lines: events.map((e) => e.json).join('\n') };
-}
-
-export function unpackBatch(batch: PackedBatch): AuditEventInput[] {
-  const columns = JSON.parse(batch.columns) as PackedColumns[];
-  const lines = batch.lines.split('\n');
-  if (lines.length !== columns.length) throw new Error('audit batch: columns and events do not match');
-  return columns.map(([eventId, eventTime, eventName, account, resourceAccount, keyArn, principal, username, readOnly, usage, requestId], i) => ({
-    eventId, eventTime, eventName, account, resourceAccount: resourceAccount ?? undefined, keyArn: keyArn ?? undefined,
-    principal: principal ?? undefined, username: username ?? undefined, readOnly, usage: usage ?? undefined, requestId, json: lines[i]!,
-  }));
+interface Waiting {
+  readonly resolve: (r: AppendReply) => void;
+  readonly reject: (e: Error) => void;
 }
 
 /** The main thread's end of the append worker: one batch in flight per message, answered in order. */
 export class AuditAppender {
   readonly #worker: Worker;
-  readonly #waiting = new Map<number, { events: readonly AuditEventInput[]; resolve: (r: AuditEventRecord[]) => void; reject: (e: Error) => void }>();
+  readonly #waiting = new Map<number, Waiting>();
   #next = 0;
   #failed: Error | undefined;
 
   constructor(file: string) {
     this.#worker = new Worker(new URL('./audit-append-worker.js', import.meta.url), { workerData: { file } });
     this.#worker.unref();
-    this.#worker.on('message', (m: { id: number; firstSeq?: number; prevHash?: string; hashes?: string; error?: { message: string; code?: string } }) => {
+    this.#worker.on('message', (m: AppendReply) => {
       const w = this.#waiting.get(m.id);
       this.#waiting.delete(m.id);
       if (this.#waiting.size === 0) this.#worker.unref();
       if (!w) return;
       if (m.error) w.reject(Object.assign(new Error(m.error.message), { code: m.error.code }));
-      else {
-        // The worker answers with the chain positions only (the hashes as one string): the events are ours already.
-        const events = w.events;
-        const hashes = m.hashes!;
-        let prevHash = m.prevHash!;
-        const firstSeq = m.firstSeq!;
-        const records: AuditEventRecord[] = new Array(events.length);
-        for (let i = 0; i < events.length; i++) {
-          const hash = hashes.slice(i * 64, i * 64 + 64);
-          records[i] = withChain(events[i]!, firstSeq + i, prevHash, hash);
-          prevHash = hash;
-        }
-        w.resolve(records);
-      }
+      else w.resolve(m);
     });
     const fail = (err: Error) => {
       this.#failed = err;
@@ -151,14 +131,35 @@ export class AuditAppender {
     this.#worker.on('exit', (code) => fail(new Error(`the audit append worker exited (${code})`)));
   }
 
-  append(events: readonly AuditEventInput[]): Promise<AuditEventRecord[]> {
+  #send(batch: string, reply: AppendRequest['reply']): Promise<AppendReply> {
     if (this.#failed) return Promise.reject(this.#failed);
     const id = this.#next++;
     return new Promise((resolve, reject) => {
-      this.#waiting.set(id, { events, resolve, reject });
+      this.#waiting.set(id, { resolve, reject });
       this.#worker.ref();
-      this.#worker.postMessage({ id, ...packBatch(events) });
+      this.#worker.postMessage({ id, batch, reply } satisfies AppendRequest);
     });
+  }
+
+  /** Appends built events and returns their records. */
+  async append(events: readonly AuditEventInput[]): Promise<AuditEventRecord[]> {
+    const m = await this.#send(packAuditBatch(events), 'hashes');
+    // The worker answers with the chain positions only (the hashes as one string): the events are ours already.
+    const hashes = m.hashes!;
+    let prevHash = m.prevHash!;
+    const records: AuditEventRecord[] = new Array(events.length);
+    for (let i = 0; i < events.length; i++) {
+      const hash = hashes.slice(i * 64, i * 64 + 64);
+      records[i] = withChain(events[i]!, m.firstSeq! + i, prevHash, hash);
+      prevHash = hash;
+    }
+    return records;
+  }
+
+  /** Appends a packed batch; the worker builds the API calls' events. */
+  async appendBatch(batch: string, lines: boolean): Promise<{ count: number; lines?: string | undefined }> {
+    const m = await this.#send(batch, lines ? 'lines' : 'count');
+    return { count: m.count!, lines: m.lines };
   }
 
   async close(): Promise<void> {

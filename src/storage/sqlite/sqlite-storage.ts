@@ -206,6 +206,12 @@ export class SqliteStorage implements Storage, SnapshotStorage, AuditStore, Root
     return this.#appender.append(events);
   }
 
+  /** Through the append worker too: the API calls' events are built on its thread. */
+  async appendAuditBatch(batch: string, lines: boolean): Promise<{ count: number; lines?: string | undefined }> {
+    this.#appender ??= new AuditAppender(this.#file);
+    return this.#appender.appendBatch(batch, lines);
+  }
+
   async queryAuditEvents(q: AuditQuery): Promise<AuditEventRecord[]> {
     const where: string[] = [];
     const params: unknown[] = [];
