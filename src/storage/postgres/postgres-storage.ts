@@ -5,8 +5,8 @@ import type {
 } from '../../domain/ports.js';
 import { decodeXksConfig, encodeXksConfig } from '../xks-config.js';
 import { CKS_COLUMNS, toCustomKeyStore, type CustomKeyStoreRow } from '../custom-key-store-rows.js';
-import { chainHash } from '../../domain/audit-chain.js';
-import { unpackAuditBatch } from '../../domain/audit-batch.js';
+import { AuditAppender } from '../audit-appender.js';
+import { appendChain, AUDIT_COLUMNS, auditValues, poolConfig } from './postgres-audit.js';
 import {
   emptySnapshotCounts, StorageConflictError, StorageDuplicateError, StorageLimitError, StorageNotEmptyError, StorageInUseError,
 } from '../../domain/ports.js';
@@ -141,13 +141,6 @@ const toAuditEvent = (r: AuditRow): AuditEventRecord => ({
   username: r.username ?? undefined, readOnly: r.read_only, usage: r.usage ?? undefined, requestId: r.request_id,
   json: r.event, prevHash: r.prev_hash, hash: r.hash,
 });
-const AUDIT_COLUMNS = 'seq, event_id, event_time, event_name, account, resource_account, key_arn, principal, username, read_only, usage, request_id, event, prev_hash, hash';
-const auditValues = (e: AuditEventRecord): unknown[] => [
-  e.seq, e.eventId, e.eventTime, e.eventName, e.account, e.resourceAccount ?? null, e.keyArn ?? null, e.principal ?? null,
-  e.username ?? null, e.readOnly, e.usage ?? null, e.requestId, e.json, e.prevHash, e.hash,
-];
-/** Rows per INSERT statement when appending a batch (15 parameters each, well under PostgreSQL's 65,535). */
-const AUDIT_ROWS_PER_INSERT = 500;
 const SNAPSHOT_FETCH = 500;
 
 const KEY_COLUMNS = `account, region, key_id, arn, creation_date, description, key_usage, key_spec, origin, key_manager,
@@ -210,6 +203,9 @@ const swallow = () => {};
  */
 export class PostgresStorage implements Storage, SnapshotStorage, AuditStore, RootKeyStorage {
   readonly #pool: pg.Pool;
+  readonly #url: string;
+  readonly #timeoutMs: number | undefined;
+  #appender: AuditAppender | undefined;
   readonly #audit: AuditEventSource | undefined;
   /** The pool's query, with connection failures turned into StorageUnavailableError. */
   readonly #db: Queryable;
@@ -217,15 +213,9 @@ export class PostgresStorage implements Storage, SnapshotStorage, AuditStore, Ro
   constructor(url: string, options: PostgresStorageOptions = {}) {
     const t = options.timeoutMs;
     this.#audit = options.audit;
-    this.#pool = new pg.Pool({
-      connectionString: url,
-      max: options.maxConnections ?? 10,
-      connectionTimeoutMillis: t ?? 10_000,
-      idleTimeoutMillis: 30_000,
-      keepAlive: true,
-      application_name: 'trent',
-      ...(t === undefined ? {} : { statement_timeout: t, query_timeout: t + 1_000, idle_in_transaction_session_timeout: Math.max(4 * t, 10_000) }),
-    });
+    this.#url = url;
+    this.#timeoutMs = t;
+    this.#pool = new pg.Pool(poolConfig(url, options.maxConnections ?? 10, t));
     const onError = options.onError ?? (() => {});
     this.#pool.on('error', onError);
     // A checked-out client (in a transaction) has no error listener of the pool's: without one, a connection that
@@ -284,6 +274,7 @@ export class PostgresStorage implements Storage, SnapshotStorage, AuditStore, Ro
   }
 
   async close(): Promise<void> {
+    await this.#appender?.close();
     await this.#pool.end();
   }
 
@@ -350,9 +341,13 @@ export class PostgresStorage implements Storage, SnapshotStorage, AuditStore, Ro
     }
   }
 
+  /**
+   * Through an append worker with a connection of its own (storage/audit-appender.ts): building the API calls' events
+   * and the inserts' encoding run off the thread that answers requests.
+   */
   async appendAuditBatch(batch: string, lines: boolean): Promise<{ count: number; lines?: string | undefined }> {
-    const stored = await this.appendAuditEvents(unpackAuditBatch(batch));
-    return { count: stored.length, lines: lines ? stored.map((e) => e.json).join('\n') : undefined };
+    this.#appender ??= new AuditAppender(new URL('./audit-append-worker.js', import.meta.url), { url: this.#url, timeoutMs: this.#timeoutMs });
+    return this.#appender.appendBatch(batch, lines);
   }
 
   async queryAuditEvents(q: AuditQuery): Promise<AuditEventRecord[]> {
@@ -1089,31 +1084,3 @@ async function aliasCount(c: Queryable, scope: Scope, targetKeyId: string): Prom
   return Number(r.rows[0]!.n);
 }
 
-/**
- * Extends the chain inside the caller's transaction: the head row is locked (FOR UPDATE) until the transaction ends,
- * so appends from every node are serialized into one linear chain.
- */
-async function appendChain(c: Queryable, events: readonly AuditEventInput[]): Promise<AuditEventRecord[]> {
-  const head = (await c.query<{ seq: string; hash: string }>('SELECT seq, hash FROM audit_chain_head WHERE id = 1 FOR UPDATE')).rows[0]!;
-  let seq = Number(head.seq);
-  let hash = head.hash;
-  const stored: AuditEventRecord[] = [];
-  for (const e of events) {
-    seq++;
-    const record: AuditEventRecord = { ...e, seq, prevHash: hash, hash: chainHash(hash, seq, e.json) };
-    stored.push(record);
-    hash = record.hash;
-  }
-  for (let i = 0; i < stored.length; i += AUDIT_ROWS_PER_INSERT) {
-    const chunk = stored.slice(i, i + AUDIT_ROWS_PER_INSERT);
-    const values: unknown[] = [];
-    const rows = chunk.map((r) => {
-      const base = values.length;
-      values.push(...auditValues(r));
-      return `(${Array.from({ length: 15 }, (_, k) => `$${base + k + 1}`).join(', ')})`;
-    });
-    await c.query(`INSERT INTO audit_events (${AUDIT_COLUMNS}) VALUES ${rows.join(', ')}`, values);
-  }
-  await c.query('UPDATE audit_chain_head SET seq = $1, hash = $2 WHERE id = 1', [seq, hash]);
-  return stored;
-}

@@ -3,7 +3,8 @@ import type {
   AccessKeyRecord, AliasRecord, AuditEventInput, AuditEventRecord, AuditEventSource, AuditQuery, AuditStore, CustomKeyStoreRecord, KeyRecord, MaterialRecord,
   Page, Scope, SnapshotCounts, SnapshotRecord, SnapshotStorage, Storage, TagRecord, RewrapCounts, RootKeyStorage, WrappedSecretRecord,
 } from '../../domain/ports.js';
-import { appendChainSqlite, AuditAppender, auditParams, INSERT_AUDIT, openSqlite, toAuditEvent, type AuditRow } from './sqlite-audit.js';
+import { appendChainSqlite, auditParams, INSERT_AUDIT, openSqlite, toAuditEvent, type AuditRow } from './sqlite-audit.js';
+import { AuditAppender } from '../audit-appender.js';
 import {
   emptySnapshotCounts, StorageConflictError, StorageDuplicateError, StorageLimitError, StorageNotEmptyError,
 } from '../../domain/ports.js';
@@ -201,15 +202,16 @@ export class SqliteStorage implements Storage, SnapshotStorage, AuditStore, Root
    * a state change stay on the main, fully synced connection.
    */
   async appendAuditEvents(events: readonly AuditEventInput[]): Promise<AuditEventRecord[]> {
-    if (events.length === 0) return [];
-    this.#appender ??= new AuditAppender(this.#file);
-    return this.#appender.append(events);
+    return this.#worker().append(events);
   }
 
   /** Through the append worker too: the API calls' events are built on its thread. */
   async appendAuditBatch(batch: string, lines: boolean): Promise<{ count: number; lines?: string | undefined }> {
-    this.#appender ??= new AuditAppender(this.#file);
-    return this.#appender.appendBatch(batch, lines);
+    return this.#worker().appendBatch(batch, lines);
+  }
+
+  #worker(): AuditAppender {
+    return (this.#appender ??= new AuditAppender(new URL('./audit-append-worker.js', import.meta.url), { file: this.#file }));
   }
 
   async queryAuditEvents(q: AuditQuery): Promise<AuditEventRecord[]> {

@@ -1,0 +1,66 @@
+// The PostgreSQL side of the audit trail (docs/audit.md): the chain append (a request's transaction, and the append
+// worker, audit-append-worker.ts) and the connection settings both use.
+import type pg from 'pg';
+import { chainHash } from '../../domain/audit-chain.js';
+import type { AuditEventInput, AuditEventRecord } from '../../domain/ports.js';
+import { withChain } from '../audit-appender.js';
+
+/**
+ * A pool's settings. `timeoutMs` bounds the wait for a connection and each statement (statement_timeout on the server,
+ * plus a client-side read timeout 1 s later for a server that does not answer at all); undefined: 10 s for a
+ * connection, statements unbounded.
+ */
+export function poolConfig(url: string, max: number, timeoutMs: number | undefined): pg.PoolConfig {
+  const t = timeoutMs;
+  return {
+    connectionString: url,
+    max,
+    connectionTimeoutMillis: t ?? 10_000,
+    idleTimeoutMillis: 30_000,
+    keepAlive: true,
+    application_name: 'trent',
+    ...(t === undefined ? {} : { statement_timeout: t, query_timeout: t + 1_000, idle_in_transaction_session_timeout: Math.max(4 * t, 10_000) }),
+  };
+}
+
+/** What the chain functions query through: a transaction's client. */
+interface Queryable {
+  query<R extends pg.QueryResultRow = any>(text: string, values?: unknown[]): Promise<pg.QueryResult<R>>;
+}
+
+export const AUDIT_COLUMNS = 'seq, event_id, event_time, event_name, account, resource_account, key_arn, principal, username, read_only, usage, request_id, event, prev_hash, hash';
+export const auditValues = (e: AuditEventRecord): unknown[] => [
+  e.seq, e.eventId, e.eventTime, e.eventName, e.account, e.resourceAccount ?? null, e.keyArn ?? null, e.principal ?? null,
+  e.username ?? null, e.readOnly, e.usage ?? null, e.requestId, e.json, e.prevHash, e.hash,
+];
+/** Rows per INSERT statement when appending a batch (15 parameters each, well under PostgreSQL's 65,535). */
+const AUDIT_ROWS_PER_INSERT = 500;
+
+/**
+ * Extends the chain inside the caller's transaction: the head row is locked (FOR UPDATE) until the transaction ends,
+ * so appends from every node are serialized into one linear chain.
+ */
+export async function appendChain(c: Queryable, events: readonly AuditEventInput[]): Promise<AuditEventRecord[]> {
+  const head = (await c.query<{ seq: string; hash: string }>('SELECT seq, hash FROM audit_chain_head WHERE id = 1 FOR UPDATE')).rows[0]!;
+  let seq = Number(head.seq);
+  let hash = head.hash;
+  const stored: AuditEventRecord[] = [];
+  for (const e of events) {
+    seq++;
+    const record = withChain(e, seq, hash, chainHash(hash, seq, e.json));
+    stored.push(record);
+    hash = record.hash;
+  }
+  for (let i = 0; i < stored.length; i += AUDIT_ROWS_PER_INSERT) {
+    const chunk = stored.slice(i, i + AUDIT_ROWS_PER_INSERT);
+    const values: unknown[] = [];
+    const rows = chunk.map((r) => {
+      const base = values.length;
+      values.push(...auditValues(r));
+      return `(${Array.from({ length: 15 }, (_, k) => `$${base + k + 1}`).join(', ')})`;
+    });
+    await c.query(`INSERT INTO audit_events (${AUDIT_COLUMNS}) VALUES ${rows.join(', ')}`, values);
+  }
+  await c.query('UPDATE audit_chain_head SET seq = $1, hash = $2 WHERE id = 1', [seq, hash]);
+  return stored;
+}
