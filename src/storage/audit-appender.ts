@@ -3,6 +3,7 @@
 // answers requests. This module has both ends: AuditAppender (main thread) and serveAuditAppends (the worker).
 import { parentPort, Worker } from 'node:worker_threads';
 import { packAuditBatch, unpackAuditBatch } from '../domain/audit-batch.js';
+import { chainHash } from '../domain/audit-chain.js';
 import type { AuditEventInput, AuditEventRecord } from '../domain/ports.js';
 
 /** The record of an event at its chain position: an object literal of one shape (a spread of the event was 3× slower). */
@@ -11,6 +12,17 @@ export const withChain = (e: AuditEventInput, seq: number, prevHash: string, has
   keyArn: e.keyArn, principal: e.principal, username: e.username, readOnly: e.readOnly, usage: e.usage, requestId: e.requestId,
   json: e.json, seq, prevHash, hash,
 });
+
+/** The records of `events` appended after the chain head (seq, hash): their positions and hashes, in order. */
+export function chainRecords(events: readonly AuditEventInput[], headSeq: number, headHash: string): AuditEventRecord[] {
+  let hash = headHash;
+  return events.map((e, i) => {
+    const seq = headSeq + i + 1;
+    const record = withChain(e, seq, hash, chainHash(hash, seq, e.json));
+    hash = record.hash;
+    return record;
+  });
+}
 
 /** A batch goes to the worker as one string (domain/audit-batch.ts): structured cloning objects cost more than JSON. */
 interface AppendRequest {

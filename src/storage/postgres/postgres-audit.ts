@@ -1,9 +1,8 @@
 // The PostgreSQL side of the audit trail (docs/audit.md): the chain append (a request's transaction, and the append
 // worker, audit-append-worker.ts) and the connection settings both use.
 import type pg from 'pg';
-import { chainHash } from '../../domain/audit-chain.js';
 import type { AuditEventInput, AuditEventRecord } from '../../domain/ports.js';
-import { withChain } from '../audit-appender.js';
+import { chainRecords } from '../audit-appender.js';
 
 /**
  * A pool's settings. `timeoutMs` bounds the wait for a connection and each statement (statement_timeout on the server,
@@ -42,15 +41,7 @@ const AUDIT_ROWS_PER_INSERT = 500;
  */
 export async function appendChain(c: Queryable, events: readonly AuditEventInput[]): Promise<AuditEventRecord[]> {
   const head = (await c.query<{ seq: string; hash: string }>('SELECT seq, hash FROM audit_chain_head WHERE id = 1 FOR UPDATE')).rows[0]!;
-  let seq = Number(head.seq);
-  let hash = head.hash;
-  const stored: AuditEventRecord[] = [];
-  for (const e of events) {
-    seq++;
-    const record = withChain(e, seq, hash, chainHash(hash, seq, e.json));
-    stored.push(record);
-    hash = record.hash;
-  }
+  const stored = chainRecords(events, Number(head.seq), head.hash);
   for (let i = 0; i < stored.length; i += AUDIT_ROWS_PER_INSERT) {
     const chunk = stored.slice(i, i + AUDIT_ROWS_PER_INSERT);
     const values: unknown[] = [];
@@ -61,6 +52,27 @@ export async function appendChain(c: Queryable, events: readonly AuditEventInput
     });
     await c.query(`INSERT INTO audit_events (${AUDIT_COLUMNS}) VALUES ${rows.join(', ')}`, values);
   }
-  await c.query('UPDATE audit_chain_head SET seq = $1, hash = $2 WHERE id = 1', [seq, hash]);
+  const last = stored.at(-1);
+  if (last) await c.query('UPDATE audit_chain_head SET seq = $1, hash = $2 WHERE id = 1', [last.seq, last.hash]);
   return stored;
+}
+
+/**
+ * Appends `events` in a transaction of their own on `c`, then releases it: destroyed when `broke(err)` says the
+ * connection broke, or when the rollback fails.
+ */
+export async function appendInTransaction(c: pg.PoolClient, events: readonly AuditEventInput[], broke: (err: unknown) => boolean): Promise<AuditEventRecord[]> {
+  let broken: Error | undefined;
+  try {
+    await c.query('BEGIN');
+    const stored = await appendChain(c, events);
+    await c.query('COMMIT');
+    return stored;
+  } catch (err) {
+    if (broke(err)) broken = err as Error;
+    else await c.query('ROLLBACK').catch((e: Error) => (broken = e));
+    throw err;
+  } finally {
+    c.release(broken);
+  }
 }

@@ -6,7 +6,7 @@ import type {
 import { decodeXksConfig, encodeXksConfig } from '../xks-config.js';
 import { CKS_COLUMNS, toCustomKeyStore, type CustomKeyStoreRow } from '../custom-key-store-rows.js';
 import { AuditAppender } from '../audit-appender.js';
-import { appendChain, AUDIT_COLUMNS, auditValues, poolConfig } from './postgres-audit.js';
+import { appendChain, appendInTransaction, AUDIT_COLUMNS, auditValues, poolConfig } from './postgres-audit.js';
 import {
   emptySnapshotCounts, StorageConflictError, StorageDuplicateError, StorageLimitError, StorageNotEmptyError, StorageInUseError,
 } from '../../domain/ports.js';
@@ -323,21 +323,10 @@ export class PostgresStorage implements Storage, SnapshotStorage, AuditStore, Ro
     if (events.length === 0) return [];
     // Not through #tx: a batch never carries a request's pending event.
     const c = await this.#connect();
-    let broken: Error | undefined;
     try {
-      await c.query('BEGIN');
-      const stored = await appendChain(c, events);
-      await c.query('COMMIT');
-      return stored;
+      return await appendInTransaction(c, events, (err) => unavailableReason(err) !== undefined);
     } catch (err) {
-      if (unavailableReason(err)) {
-        broken = err as Error;
-        throw translatePgError(err);
-      }
-      await c.query('ROLLBACK').catch((e: Error) => (broken = e));
-      throw err;
-    } finally {
-      c.release(broken);
+      throw unavailableReason(err) ? translatePgError(err) : err;
     }
   }
 

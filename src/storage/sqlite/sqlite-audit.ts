@@ -1,9 +1,8 @@
 // The SQLite side of the audit trail (docs/audit.md): rows and the chain append (main connection and the append
 // worker, storage/audit-appender.ts).
 import type BetterSqlite3 from 'better-sqlite3';
-import { chainHash } from '../../domain/audit-chain.js';
 import type { AuditEventInput, AuditEventRecord } from '../../domain/ports.js';
-import { withChain } from '../audit-appender.js';
+import { chainRecords } from '../audit-appender.js';
 import { sqliteDriver, type SqliteDatabase } from './driver.js';
 
 /** Opens the store file with Trent's pragmas: full-sync commits, foreign keys, a busy timeout, secure delete. */
@@ -61,17 +60,12 @@ export function appendChainSqlite(db: SqliteDatabase, events: readonly AuditEven
     };
     statements.set(db, st);
   }
-  let { seq, hash } = st.head.get() as { seq: number; hash: string };
-  const stored: AuditEventRecord[] = [];
-  for (const e of events) {
-    seq++;
-    const record = withChain(e, seq, hash, chainHash(hash, seq, e.json));
-    stored.push(record);
-    hash = record.hash;
-  }
+  const head = st.head.get() as { seq: number; hash: string };
+  const stored = chainRecords(events, head.seq, head.hash);
   let i = 0;
   for (; i + ROWS_PER_INSERT <= stored.length; i += ROWS_PER_INSERT) st.insertMany.run(...stored.slice(i, i + ROWS_PER_INSERT).flatMap(auditParams));
   for (; i < stored.length; i++) st.insert.run(...auditParams(stored[i]!));
-  st.setHead.run(seq, hash);
+  const last = stored.at(-1);
+  if (last) st.setHead.run(last.seq, last.hash);
   return stored;
 }
