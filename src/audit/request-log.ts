@@ -2,6 +2,7 @@ import type { Writable } from 'node:stream';
 
 /** One line per request (issue #2's first cut of the audit trail). Never carries plaintext, ciphertext or key material. */
 export interface RequestLogEntry {
+  readonly type: 'request';
   readonly time: string;
   readonly requestId: string;
   readonly operation: string;
@@ -40,7 +41,7 @@ export class JsonLinesLog implements RequestLog {
   ) {}
 
   record(entry: RequestLogEntry): void {
-    this.#pending += `${JSON.stringify(entry).replace('{', '{"type":"request",')}\n`;
+    this.#pending += `${JSON.stringify(entry)}\n`;
     if (this.#pending.length >= this.maxPendingBytes) this.#write();
     else if (!this.#timer) {
       this.#timer = setTimeout(() => this.#write(), this.flushMs);

@@ -126,7 +126,7 @@ export function createRequestHandler(deps: HandlerDeps) {
     storeSuppressed = 0;
   };
   return async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
-    const started = process.hrtime.bigint();
+    const started = performance.now();
     const requestId = randomUUID();
     const target = String(req.headers['x-amz-target'] ?? '');
     const operation = target.startsWith(`${TARGET_PREFIX}.`) ? target.slice(TARGET_PREFIX.length + 1) : target;
@@ -198,6 +198,7 @@ export function createRequestHandler(deps: HandlerDeps) {
     } finally {
       if (audited) deps.audit.end(audit);
       if (deps.requestLog.enabled) deps.requestLog.record({
+        type: 'request',
         time: new Date().toISOString(),
         requestId,
         operation: operation || `${req.method} ${req.url}`,
@@ -210,7 +211,7 @@ export function createRequestHandler(deps: HandlerDeps) {
         outcome: status < 400 ? 'success' : 'failure',
         errorCode,
         status,
-        durationMs: Number(process.hrtime.bigint() - started) / 1e6,
+        durationMs: performance.now() - started,
       });
     }
   };
