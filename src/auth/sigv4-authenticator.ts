@@ -101,7 +101,7 @@ export class SigV4Authenticator implements Authenticator {
     const canonical = canonicalRequest({
       method: request.method, path, query, headers: headerPairs(request), signedHeaders: auth.signedHeaders, payloadHash,
     });
-    const expected = signature(this.signingKey(auth, known).unsafeBytes(), stringToSign(amzDate, auth.scope, canonical));
+    const expected = signature(this.signingKey(auth, known).keyObject(), stringToSign(amzDate, auth.scope, canonical));
     if (!signaturesEqual(expected, auth.signature)) throw invalidSignature(SIGNATURE_MISMATCH);
     return {
       identity: { account: known.account, principalArn: known.principalArn, accessKeyId: auth.accessKeyId, ...(known.identityPolicies && { identityPolicies: known.identityPolicies }) },

@@ -1,9 +1,9 @@
-import { createHmac, timingSafeEqual } from 'node:crypto';
+import { createHmac, timingSafeEqual, type KeyObject } from 'node:crypto';
 
 export type HmacHash = 'sha224' | 'sha256' | 'sha384' | 'sha512';
 
-/** HMAC (RFC 2104) of `message` under `key`. */
-export function hmac(hash: HmacHash, key: Buffer, message: Buffer): Buffer {
+/** HMAC (RFC 2104) of `message` under `key` (bytes, or a secret KeyObject: SecretBytes.keyObject). */
+export function hmac(hash: HmacHash, key: Buffer | KeyObject, message: Buffer): Buffer {
   return createHmac(hash, key).update(message).digest();
 }
 

@@ -1,3 +1,4 @@
+import { createSecretKey, type KeyObject } from 'node:crypto';
 import { inspect } from 'node:util';
 
 const REDACTED = '[SecretBytes redacted]';
@@ -10,6 +11,7 @@ const OWNED: unique symbol = Symbol('owned');
  */
 export class SecretBytes {
   readonly #bytes: Buffer;
+  #key: KeyObject | undefined;
   /** Copies `bytes`: the caller may wipe or reuse its own buffer. */
   constructor(bytes: Uint8Array, owned?: typeof OWNED) {
     this.#bytes = owned === OWNED && Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes);
@@ -26,9 +28,19 @@ export class SecretBytes {
   unsafeBytes(): Buffer {
     return this.#bytes;
   }
-  /** Overwrites the bytes with zeros (best effort: V8 may have copies). */
+  /**
+   * The bytes as a secret KeyObject (made once), for keys used again and again: Node 22 and later (OpenSSL 3.5) take
+   * about 8.5 µs more per createCipheriv, createDecipheriv or createHmac given a Buffer key than given a KeyObject
+   * (Node 20: no difference). The KeyObject holds its own copy, released when it is garbage-collected (Node cannot
+   * zero it sooner); wipe() drops this reference.
+   */
+  keyObject(): KeyObject {
+    return (this.#key ??= createSecretKey(this.#bytes));
+  }
+  /** Overwrites the bytes with zeros (best effort: V8 may have copies) and drops the KeyObject made of them. */
   wipe(): void {
     this.#bytes.fill(0);
+    this.#key = undefined;
   }
   toString(): string {
     return REDACTED;

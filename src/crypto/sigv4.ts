@@ -1,7 +1,7 @@
 // AWS Signature Version 4, header form: the signing primitives (canonical request, string to sign, signing key,
 // signature), pure functions with no I/O, shared by the verifier (auth/) and by Trent's own signed calls (the XKS
 // client). Rules: https://docs.aws.amazon.com/IAM/latest/UserGuide/create-signed-request.html
-import { createHmac, hash, timingSafeEqual } from 'node:crypto';
+import { createHmac, hash, timingSafeEqual, type KeyObject } from 'node:crypto';
 
 export const ALGORITHM = 'AWS4-HMAC-SHA256';
 export const TERMINATOR = 'aws4_request';
@@ -117,7 +117,7 @@ export function signingKey(secret: Buffer, date: string, region: string, service
   }
 }
 
-export function signature(key: Buffer, toSign: string): string {
+export function signature(key: Buffer | KeyObject, toSign: string): string {
   return createHmac('sha256', key).update(toSign, 'utf8').digest('hex');
 }
 

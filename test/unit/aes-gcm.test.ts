@@ -1,6 +1,8 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { gcmDecrypt, gcmEncrypt, gcmEncryptWithIv } from '../../src/crypto/aes-gcm.js';
+import { SecretBytes } from '../../src/crypto/secret-bytes.js';
+import { hmac } from '../../src/crypto/hmac.js';
 
 const h = (s: string) => Buffer.from(s, 'hex');
 
@@ -26,8 +28,28 @@ describe('AES-256-GCM', () => {
       assert.equal(sealed.ciphertext.toString('hex'), v.ct);
       assert.equal(sealed.tag.toString('hex'), v.tag);
       assert.equal(gcmDecrypt(h(v.key), sealed, h(v.aad))?.toString('hex'), v.pt);
+      // The same with the key as a KeyObject (what the keystores pass: SecretBytes.keyObject).
+      const key = new SecretBytes(h(v.key)).keyObject();
+      const viaKeyObject = gcmEncryptWithIv(key, h(v.iv), h(v.pt), h(v.aad));
+      assert.deepEqual([viaKeyObject.ciphertext.toString('hex'), viaKeyObject.tag.toString('hex')], [v.ct, v.tag]);
+      assert.equal(gcmDecrypt(key, sealed, h(v.aad))?.toString('hex'), v.pt);
     });
   }
+
+  it('takes 128-bit keys as KeyObjects too, and refuses other sizes', () => {
+    const key = new SecretBytes(Buffer.alloc(16, 3));
+    const sealed = gcmEncrypt(key.keyObject(), Buffer.from('m'), Buffer.alloc(0));
+    assert.equal(gcmDecrypt(key.unsafeBytes(), sealed, Buffer.alloc(0))?.toString(), 'm');
+    assert.throws(() => gcmEncrypt(new SecretBytes(Buffer.alloc(20)).keyObject(), Buffer.from('m'), Buffer.alloc(0)), /16, 24 or 32 bytes, got 20/);
+  });
+
+  it('SecretBytes: the KeyObject is made once, and wipe() drops it with the bytes', () => {
+    const secret = new SecretBytes(Buffer.alloc(32, 9));
+    assert.equal(secret.keyObject(), secret.keyObject());
+    assert.deepEqual(hmac('sha256', secret.keyObject(), Buffer.from('x')), hmac('sha256', Buffer.alloc(32, 9), Buffer.from('x')));
+    secret.wipe();
+    assert.deepEqual(secret.keyObject().export(), Buffer.alloc(32), 'a key made after wipe() holds the zeroed bytes, not the old key');
+  });
 
   it('chooses a fresh IV for every encryption', () => {
     const key = Buffer.alloc(32, 7);

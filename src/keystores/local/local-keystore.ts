@@ -199,11 +199,11 @@ export class LocalKeyStore implements KeyStore {
   }
 
   async encrypt(material: MaterialRecord, plaintext: Buffer, aad: Buffer) {
-    return gcmEncrypt(this.#material(material).unsafeBytes(), plaintext, aad, (n) => this.#ivs.take(n));
+    return gcmEncrypt(this.#material(material).keyObject(), plaintext, aad, (n) => this.#ivs.take(n));
   }
 
   async decrypt(material: MaterialRecord, iv: Buffer, ciphertext: Buffer, tag: Buffer, aad: Buffer) {
-    const out = gcmDecrypt(this.#material(material).unsafeBytes(), { iv, ciphertext, tag }, aad);
+    const out = gcmDecrypt(this.#material(material).keyObject(), { iv, ciphertext, tag }, aad);
     return out && SecretBytes.adopt(out);
   }
 
@@ -221,7 +221,7 @@ export class LocalKeyStore implements KeyStore {
 
   async mac(material: MaterialRecord, keySpec: KeySpec, hash: HmacHash, message: Buffer): Promise<Buffer> {
     if (materialForm(keySpec).kind !== 'hmac') throw new Error(`${keySpec} material is not an HMAC key`);
-    return hmac(hash, this.#material(material).unsafeBytes(), message);
+    return hmac(hash, this.#material(material).keyObject(), message);
   }
 
   async encryptAsymmetric(material: MaterialRecord, keySpec: KeySpec, cipher: AsymmetricCipher, plaintext: Buffer): Promise<Buffer> {

@@ -117,7 +117,7 @@ export class RootKey implements SecretWrapper {
   }
 
   wrap(context: readonly string[], secret: Buffer): Buffer {
-    const { iv, ciphertext, tag } = gcmEncrypt(this.#key.unsafeBytes(), secret, lengthPrefixed(context));
+    const { iv, ciphertext, tag } = gcmEncrypt(this.#key.keyObject(), secret, lengthPrefixed(context));
     return Buffer.concat([Buffer.of(WRAP_VERSION), iv, ciphertext, tag]);
   }
 
@@ -127,7 +127,7 @@ export class RootKey implements SecretWrapper {
     const iv = wrapped.subarray(1, 1 + GCM_IV_BYTES);
     const tag = wrapped.subarray(wrapped.length - GCM_TAG_BYTES);
     const ciphertext = wrapped.subarray(1 + GCM_IV_BYTES, wrapped.length - GCM_TAG_BYTES);
-    return gcmDecrypt(this.#key.unsafeBytes(), { iv, ciphertext, tag }, lengthPrefixed(context));
+    return gcmDecrypt(this.#key.keyObject(), { iv, ciphertext, tag }, lengthPrefixed(context));
   }
 }
 
