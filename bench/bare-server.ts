@@ -5,7 +5,7 @@
 // body, AES-256-GCM of the plaintext under one fixed key with the encryption context as associated data, base64, a
 // JSON reply), and nothing else Trent does (no authentication, validation, key lookup, authorization or audit). What
 // it reaches is about the most any one Node process doing an Encrypt's work can reach on the machine.
-import { createCipheriv, randomBytes, randomUUID } from 'node:crypto';
+import { createCipheriv, createSecretKey, randomBytes, randomUUID } from 'node:crypto';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
@@ -18,12 +18,21 @@ const reply = Buffer.from(
   }),
 );
 
-const key = randomBytes(32);
+// The cheapest way Node offers, as Trent does: the key as a KeyObject (a Buffer key costs about 8.5 µs more per
+// cipher on Node 22 and later), IVs cut from a block of random bytes (randomBytes per call costs about 1.7 µs).
+const key = createSecretKey(randomBytes(32));
+let ivBlock = randomBytes(0);
+function nextIv(): Buffer {
+  if (ivBlock.length < 12) ivBlock = randomBytes(12 * 1024);
+  const iv = ivBlock.subarray(0, 12);
+  ivBlock = ivBlock.subarray(12);
+  return iv;
+}
 
 /** Encrypt's cryptography only: plaintext sealed with AES-256-GCM, the encryption context bound as associated data. */
 function encrypt(body: Buffer): Buffer {
   const input = JSON.parse(body.toString('utf8')) as { Plaintext: string; EncryptionContext?: Record<string, string> };
-  const iv = randomBytes(12);
+  const iv = nextIv();
   const cipher = createCipheriv('aes-256-gcm', key, iv);
   cipher.setAAD(Buffer.from(JSON.stringify(input.EncryptionContext ?? {})));
   const sealed = Buffer.concat([iv, cipher.update(Buffer.from(input.Plaintext, 'base64')), cipher.final(), cipher.getAuthTag()]);
