@@ -70,7 +70,7 @@ export interface AuditTrailOptions {
 /**
  * Events of read-only and failed requests are recorded in compact form when the request has been answered (a few
  * values: domain/audit-batch.ts), queued, and appended by the flush, one transaction per batch; the store builds their
- * CloudTrail JSON (on SQLite in its append worker, off the thread that answers requests).
+ * CloudTrail JSON (in its append worker, off the thread that answers requests).
  * A crash loses the queue (at most `flushMs` of acknowledged requests, or more while the store is unwritable); the next
  * start appends an `AuditEventsPossiblyLost` notice (see SessionMarker).
  */
@@ -130,13 +130,9 @@ export class AuditTrail implements KeyUsageLog {
     try {
       return compactEvent(c, this.#o.uuid(), this.#o.region);
     } catch (err) {
-      return this.#unbuildable(c, err);
+      this.#o.onError('could not build an audit event', err);
+      return serviceEvent('AuditEventUnbuildable', c.time, this.#o.uuid(), this.#o.region, { requestID: c.requestId, eventName: c.operation, error: String(err) });
     }
-  }
-
-  #unbuildable(c: AuditCapture, err: unknown): AuditEventInput {
-    this.#o.onError('could not build an audit event', err);
-    return serviceEvent('AuditEventUnbuildable', c.time, this.#o.uuid(), this.#o.region, { requestID: c.requestId, eventName: c.operation, error: String(err) });
   }
 
   /** Appends a notice (service event: Trent's own action or state) through the queue. */
