@@ -35,7 +35,7 @@ import { XksClient } from './keystores/xks/xks-client.js';
 import { XksKeyStore } from './keystores/xks/xks-keystore.js';
 import type { Services } from './operations/operation.js';
 import { OperationRegistry } from './operations/registry.js';
-import { createRequestHandler, send, type ExtraRoute } from './protocol/http-handler.js';
+import { answerClientError, createRequestHandler, send, type ExtraRoute } from './protocol/http-handler.js';
 import { lookupEventsRoute } from './protocol/cloudtrail-lookup.js';
 import { DeletionSweeper, IntervalScheduler } from './scheduler/deletion-sweeper.js';
 import { KeyRotator } from './scheduler/key-rotator.js';
@@ -307,6 +307,7 @@ export async function startTrent(config: TrentConfig, io: Io = { stdout: process
     ? createHttpsServer({ cert: await readFile(config.tlsCert), key: await readFile(config.tlsKey!) }, onRequest)
     : createHttpServer(onRequest);
   server.keepAliveTimeout = 65_000;
+  server.on('clientError', answerClientError);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(config.port, config.host, () => resolve());

@@ -88,13 +88,12 @@ export function auditedView(shapeName: string, value: unknown): unknown {
       return Array.isArray(value) ? value.map((v) => auditedView(s.member!, v) ?? null) : undefined;
     case 'map': {
       if (typeof value !== 'object') return undefined;
-      const out: Record<string, unknown> = {};
       const map = value as Record<string, unknown>;
-      for (const k of Object.keys(map).sort()) {
+      // Object.fromEntries: a "__proto__" key stays a key (an assignment would drop it).
+      return Object.fromEntries(Object.keys(map).sort().flatMap((k) => {
         const view = auditedView(s.value!, map[k]);
-        if (view !== undefined) out[k] = view;
-      }
-      return out;
+        return view === undefined ? [] : [[k, view] as const];
+      }));
     }
     case 'timestamp':
       return value instanceof Date ? value.toISOString() : undefined;

@@ -1,5 +1,6 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import type { CallerIdentity } from '../domain/identity.js';
+import { KmsError } from '../domain/errors.js';
 
 /** What the authenticator sees of a request: enough to recompute a SigV4 signature. */
 export interface SignedRequest {
@@ -24,4 +25,18 @@ export interface Authenticated {
 /** Establishes who sent a request, or throws the AWS authentication exception that applies. */
 export interface Authenticator {
   authenticate(request: SignedRequest): Promise<Authenticated>;
+}
+
+/**
+ * The request's one Authorization header. Node keeps only the first of several in `headers`, so a request carrying a
+ * second, unchecked one would pass on the strength of the first: a request with more than one is refused.
+ */
+export function authorizationHeader(request: SignedRequest): string | undefined {
+  if (request.rawHeaders) {
+    let count = 0;
+    for (let i = 0; i < request.rawHeaders.length; i += 2) if (request.rawHeaders[i]!.toLowerCase() === 'authorization') count++;
+    if (count > 1) throw new KmsError('IncompleteSignatureException', `The request carries ${count} Authorization headers; it must carry one.`);
+  }
+  const value = request.headers.authorization;
+  return Array.isArray(value) ? value[0] : value;
 }

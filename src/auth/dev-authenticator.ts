@@ -1,6 +1,6 @@
 import { accountRootArn } from '../domain/arn.js';
 import { KmsError } from '../domain/errors.js';
-import type { Authenticated, Authenticator, SignedRequest } from './authenticator.js';
+import { authorizationHeader, type Authenticated, type Authenticator, type SignedRequest } from './authenticator.js';
 import type { CallerDirectory } from './caller-directory.js';
 import { parseAuthorization, REGION_PATTERN } from './sigv4.js';
 
@@ -20,7 +20,7 @@ export class DevAuthenticator implements Authenticator {
   ) {}
 
   async authenticate(request: SignedRequest): Promise<Authenticated> {
-    const header = request.headers.authorization;
+    const header = authorizationHeader(request);
     if (!header) {
       const account = this.defaultAccount;
       return { identity: { account, principalArn: accountRootArn(account), accessKeyId: 'anonymous' }, region: this.defaultRegion };

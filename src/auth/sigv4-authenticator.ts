@@ -1,5 +1,5 @@
 import { accessKeyWrapContext } from './admin-credentials.js';
-import type { Authenticated, Authenticator, SignedRequest } from './authenticator.js';
+import { authorizationHeader, type Authenticated, type Authenticator, type SignedRequest } from './authenticator.js';
 import { CallerDirectory, IamGenerationWatch } from './caller-directory.js';
 import type { CompiledPolicy } from '../domain/policy/index.js';
 import {
@@ -72,7 +72,7 @@ export class SigV4Authenticator implements Authenticator {
 
   async authenticate(request: SignedRequest): Promise<Authenticated> {
     const [path, query] = splitTarget(request.url);
-    const header = firstValue(request.headers.authorization);
+    const header = authorizationHeader(request);
     if (!header) {
       if (/(^|&)X-Amz-(Signature|Algorithm|Credential)=/i.test(query)) {
         throw new KmsError('IncompleteSignatureException', 'Trent accepts SigV4 in the Authorization header only; query-string (presigned) authentication is not supported.');

@@ -182,7 +182,7 @@ export function loadConfig(flags: Record<string, string | boolean | undefined>, 
     }
     if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new ConfigError(`config file ${file} must hold a JSON object`);
     for (const [k, v] of Object.entries(parsed)) {
-      if (!(k in FIELDS)) throw new ConfigError(`config file ${file}: unknown setting "${k}"`);
+      if (!Object.hasOwn(FIELDS, k)) throw new ConfigError(`config file ${file}: unknown setting "${k}"`);
       merged[k] = v;
     }
   }
@@ -302,12 +302,10 @@ function serviceAccessKeys(v: unknown, name: string): Record<string, string> {
   } else {
     throw new ConfigError(what);
   }
-  const out: Record<string, string> = {};
   for (const [id, service] of entries) {
     if (typeof service !== 'string' || !/^[a-z0-9][a-z0-9-]*$/.test(service) || !/^[\w+=,.@-]+$/.test(id)) throw new ConfigError(what);
-    out[id] = service;
   }
-  return out;
+  return Object.fromEntries(entries) as Record<string, string>;
 }
 
 function str(v: unknown, name: string): string {

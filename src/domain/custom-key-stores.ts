@@ -1,6 +1,7 @@
 import type { ConnectionStateType } from '../model/kms-model.generated.js';
 import type { ChangeFeed, Clock, CustomKeyStoreRecord, HsmBackend, KeyRecord, Page, Scope, Storage, XksBackend } from './ports.js';
 import { StorageConflictError } from './ports.js';
+import { BoundedMap } from './bounded-map.js';
 
 /** AWS's quota: custom key stores per account and Region. */
 export const CUSTOM_KEY_STORES_PER_ACCOUNT = 10;
@@ -24,7 +25,8 @@ const cacheKey = (scope: Scope, id: string) => `${scope.account}\u0000${scope.re
  * store; they are not stored, since Trent completes both within the request.
  */
 export class CustomKeyStores {
-  readonly #cache = new Map<string, Entry>();
+  /** Bounded: ids that name no store are cached too (null), and a client may send any number of them. */
+  readonly #cache = new BoundedMap<string, Entry>(10_000);
   readonly #transient = new Map<string, ConnectionStateType>();
   #epoch = 0;
 

@@ -48,3 +48,19 @@ export const kmsError = (type: ExceptionName, message: string): KmsError => new 
 export function validationError(message: string): KmsError {
   return new KmsError('ValidationException', message);
 }
+
+/**
+ * The most of a client's value that a message (and so an error response and its audit event) repeats. AWS repeats
+ * values whole in its validation messages (a 257-character tag value comes back whole); a value beyond the longest
+ * identifier the model allows (2,048, KeyIdType and ArnType) is cut, so that a huge input does not come back, or
+ * stay in the audit trail, whole (docs/differences.md).
+ */
+export const MAX_ECHOED_CHARS = 2048;
+
+/** `value` as a message repeats it: whole, or its first MAX_ECHOED_CHARS characters and "...". */
+export function echoed(value: string): string {
+  return value.length <= MAX_ECHOED_CHARS ? value : `${value.slice(0, MAX_ECHOED_CHARS)}...`;
+}
+
+/** The longest error message Trent sends (a bound of last resort: messages echo values through `echoed`). */
+export const MAX_MESSAGE_CHARS = 8192;

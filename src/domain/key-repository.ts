@@ -1,8 +1,15 @@
 import type { AliasRecord, CacheChange, ChangeFeed, Clock, KeyRecord, MaterialRecord, Scope, Storage, TagRecord } from './ports.js';
 import { StorageConflictError } from './ports.js';
 import { KmsError } from './errors.js';
+import { BoundedMap } from './bounded-map.js';
 
 const scopeKey = (scope: Scope, name: string): string => `${scope.account}/${scope.region}/${name}`;
+
+/**
+ * The most entries each of the repository's caches holds (keys, materials, aliases and names that are not aliases,
+ * a key's aliases and tags): past it the oldest entry goes, and is read from storage again when next asked for.
+ */
+export const MAX_CACHED_KEYS = 100_000;
 
 /** A cached value and the time (clock milliseconds) after which it is read from storage again. */
 interface Entry<T> {
@@ -29,12 +36,13 @@ export interface KeyRepositoryOptions {
  * invalidation is not cached (it may have read the state from before the change): `#epoch` counts invalidations.
  */
 export class KeyRepository {
-  readonly #keys = new Map<string, Entry<KeyRecord>>();
-  readonly #materials = new Map<string, Entry<Map<string, MaterialRecord>>>();
-  readonly #aliases = new Map<string, Entry<AliasRecord | null>>();
+  readonly #keys = new BoundedMap<string, Entry<KeyRecord>>(MAX_CACHED_KEYS);
+  readonly #materials = new BoundedMap<string, Entry<Map<string, MaterialRecord>>>(MAX_CACHED_KEYS);
+  /** null: no such alias (so that a missing alias does not cost a read per request); bounded like the rest. */
+  readonly #aliases = new BoundedMap<string, Entry<AliasRecord | null>>(MAX_CACHED_KEYS);
   /** Per key ARN, for policies that test kms:ResourceAliases / aws:ResourceTag: filled only when a policy asks. */
-  readonly #keyAliases = new Map<string, Entry<readonly string[]>>();
-  readonly #keyTags = new Map<string, Entry<readonly TagRecord[]>>();
+  readonly #keyAliases = new BoundedMap<string, Entry<readonly string[]>>(MAX_CACHED_KEYS);
+  readonly #keyTags = new BoundedMap<string, Entry<readonly TagRecord[]>>(MAX_CACHED_KEYS);
   readonly #feed: ChangeFeed | undefined;
   readonly #ttlMs: number;
   #epoch = 0;

@@ -1,10 +1,11 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
 import { randomUUID } from 'node:crypto';
 import { OPERATIONS, TARGET_PREFIX, type OperationName } from '../model/kms-model.generated.js';
 import type { Authenticator } from '../auth/authenticator.js';
 import type { RequestLog } from '../audit/request-log.js';
 import type { AuditTrail } from '../audit/audit-trail.js';
-import { KmsError } from '../domain/errors.js';
+import { echoed, KmsError, MAX_MESSAGE_CHARS } from '../domain/errors.js';
 import { StorageUnavailableError } from '../domain/ports.js';
 import type { OperationRegistry } from '../operations/registry.js';
 import type { RequestContext, Services } from '../operations/operation.js';
@@ -107,6 +108,27 @@ export function storageFault(err: StorageUnavailableError): KmsError {
   }
 }
 
+/**
+ * HTTP that Node's parser refuses before a request exists (a header block over the limit, bad framing, a request that
+ * took too long to arrive): answered, where the connection still takes a response, with an AWS-shaped JSON error
+ * instead of Node's empty one, and closed.
+ */
+export function answerClientError(err: Error & { code?: string }, socket: Duplex): void {
+  const inFlight = (socket as { _httpMessage?: { headersSent?: boolean } })._httpMessage;
+  if (err.code === 'ECONNRESET' || !socket.writable || inFlight?.headersSent) {
+    socket.destroy();
+    return;
+  }
+  const [status, reason, type, message] =
+    err.code === 'HPE_HEADER_OVERFLOW'
+      ? [431, 'Request Header Fields Too Large', 'RequestEntityTooLargeException', 'The request header fields are too large.']
+      : err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+        ? [408, 'Request Timeout', 'RequestTimeoutException', 'The request was not received in time.']
+        : [400, 'Bad Request', 'SerializationException', 'The request is not well-formed HTTP/1.1.'];
+  const body = JSON.stringify({ __type: type, message });
+  socket.end(`HTTP/1.1 ${status} ${reason}\r\nContent-Type: ${JSON_11}\r\nContent-Length: ${Buffer.byteLength(body)}\r\nx-amzn-ErrorType: ${type}\r\nConnection: close\r\n\r\n${body}`);
+}
+
 /** At most one log line per this many ms about an unavailable store (an outage under load would flood the log). */
 const STORE_LOG_INTERVAL_MS = 1_000;
 
@@ -158,7 +180,7 @@ export function createRequestHandler(deps: HandlerDeps) {
       const authenticated = await deps.authenticator.authenticate({ method: 'POST', url: req.url ?? '/', headers: req.headers, rawHeaders: req.rawHeaders, body });
       const op = deps.registry.byTarget(target);
       if (!op) {
-        if (target && operation in OPERATIONS) throw new KmsError('UnsupportedOperationException', `${operation} is not supported by this Trent version yet.`);
+        if (target && Object.hasOwn(OPERATIONS, operation)) throw new KmsError('UnsupportedOperationException', `${operation} is not supported by this Trent version yet.`);
         throw new KmsError('UnknownOperationException', target ? `Unknown operation ${target}` : 'Missing X-Amz-Target header.');
       }
       ctx = {
@@ -189,7 +211,8 @@ export function createRequestHandler(deps: HandlerDeps) {
         logStoreFault(err, requestId, operation);
         kmsErr = storageFault(err);
       } else if (!kmsErr) deps.logger.error('internal error', { requestId, operation, error: err instanceof Error ? (err.stack ?? err.message) : String(err) });
-      const e = kmsErr ?? new KmsError('KMSInternalException', 'An internal error occurred. Retry the request.');
+      let e = kmsErr ?? new KmsError('KMSInternalException', 'An internal error occurred. Retry the request.');
+      if (e.message.length > MAX_MESSAGE_CHARS) e = new KmsError(e.type, `${e.message.slice(0, MAX_MESSAGE_CHARS)}...`);
       status = e.status;
       errorCode = e.type;
       audit.errorCode = e.type;
@@ -201,13 +224,13 @@ export function createRequestHandler(deps: HandlerDeps) {
         type: 'request',
         time: new Date().toISOString(),
         requestId,
-        operation: operation || `${req.method} ${req.url}`,
+        operation: echoed(operation || `${req.method} ${req.url}`),
         keyArn: ctx?.resourceArn,
         principal: ctx?.caller.principalArn,
         accessKeyId: ctx?.caller.accessKeyId,
         region: ctx?.region,
         sourceIp,
-        userAgent: ctx?.userAgent,
+        userAgent: ctx?.userAgent === undefined ? undefined : echoed(ctx.userAgent),
         outcome: status < 400 ? 'success' : 'failure',
         errorCode,
         status,

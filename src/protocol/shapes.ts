@@ -1,6 +1,6 @@
 // Model-driven input parsing/validation and output serialization for AWS JSON 1.1.
 import { SHAPES, type ShapeDef } from '../model/kms-model.generated.js';
-import { KmsError } from '../domain/errors.js';
+import { echoed, KmsError } from '../domain/errors.js';
 import { SecretBytes } from '../crypto/secret-bytes.js';
 
 const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
@@ -52,10 +52,14 @@ function render(path: Path | undefined): string {
   return segments.reverse().join('.');
 }
 
+/** The most problems one ValidationException lists (it counts them all): a body of a million bad values gets a short answer. */
+const MAX_LISTED_PROBLEMS = 10;
+
 class Collector {
   readonly problems: string[] = [];
+  count = 0;
   add(value: string, path: Path | undefined, constraint: string): void {
-    this.problems.push(`Value ${value}at '${render(path)}' failed to satisfy constraint: ${constraint}`);
+    if (++this.count <= MAX_LISTED_PROBLEMS) this.problems.push(`Value ${value}at '${render(path)}' failed to satisfy constraint: ${constraint}`);
   }
 }
 
@@ -73,8 +77,8 @@ export function parseInput(shapeName: string, body: unknown): unknown {
     throw serializationError('Start of structure or map found where not expected.');
   }
   const value = convert(shapeName, body, undefined, collector, false);
-  if (collector.problems.length > 0) {
-    const n = collector.problems.length;
+  if (collector.count > 0) {
+    const n = collector.count;
     throw new KmsError('ValidationException', `${n} validation error${n === 1 ? '' : 's'} detected: ${collector.problems.join('; ')}`);
   }
   return value;
@@ -82,8 +86,8 @@ export function parseInput(shapeName: string, body: unknown): unknown {
 
 function shown(s: ShapeDef, raw: unknown, sensitive: boolean): string {
   if (sensitive || s.sensitive || s.type === 'blob' || s.type === 'structure' || s.type === 'map') return '';
-  if (s.type === 'list') return Array.isArray(raw) && raw.every((v) => typeof v !== 'object') ? `'[${raw.join(', ')}]' ` : '';
-  return `'${String(raw)}' `;
+  if (s.type === 'list') return Array.isArray(raw) && raw.every((v) => typeof v !== 'object') ? `'${echoed(`[${raw.join(', ')}]`)}' ` : '';
+  return `'${echoed(String(raw))}' `;
 }
 
 function checkLength(s: ShapeDef, length: number, raw: unknown, path: Path | undefined, c: Collector, sensitive: boolean): void {
@@ -121,13 +125,14 @@ function convert(name: string, raw: unknown, path: Path | undefined, c: Collecto
         throw serializationError(`Expected a map at '${whereOf(path)}'.`);
       const entries = Object.entries(raw as Record<string, unknown>);
       checkLength(s, entries.length, raw, path, c, sensitive);
-      const out: Record<string, unknown> = {};
-      for (const [k, v] of entries) {
-        convert(s.key!, k, at(path, 'key'), c, sensitive);
-        if (v === null || v === undefined) throw serializationError(`Map value at '${whereOf(path)}' must not be null.`);
-        out[k] = convert(s.value!, v, at(path, 'value'), c, sensitive);
-      }
-      return out;
+      // Built with Object.fromEntries (own data properties): `out[k] = v` on a plain object drops a "__proto__" key.
+      return Object.fromEntries(
+        entries.map(([k, v]) => {
+          convert(s.key!, k, at(path, 'key'), c, sensitive);
+          if (v === null || v === undefined) throw serializationError(`Map value at '${whereOf(path)}' must not be null.`);
+          return [k, convert(s.value!, v, at(path, 'value'), c, sensitive)];
+        }),
+      );
     }
     case 'string': {
       if (typeof raw !== 'string') throw serializationError(`Expected a string at '${whereOf(path)}'.`);

@@ -101,6 +101,11 @@ function sample(shapeName: string, depth = 0): unknown {
 }
 
 describe('audited view of requests and responses', () => {
+  it('keeps an encryption context key named "__proto__" in requestParameters', () => {
+    const view = auditedView('EncryptRequest', { KeyId: 'k', EncryptionContext: JSON.parse('{"__proto__":"tenant-A","b":"2"}') }) as { encryptionContext: object };
+    assert.deepEqual(Object.entries(view.encryptionContext), [['__proto__', 'tenant-A'], ['b', '2']]);
+  });
+
   it('drops every blob and every sensitive member of every operation input and output, and camel-cases names', () => {
     const leaks = [BLOB.toString('base64'), BLOB.toString('hex'), BLOB.toString('utf8'), SECRET, 'BLOB-MARKER', 'GrantToken', 'grantToken'];
     for (const [name, def] of Object.entries(OPERATIONS)) {

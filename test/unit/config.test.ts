@@ -130,4 +130,11 @@ describe('configuration', () => {
     assert.throws(() => loadConfig({ 'service-access-keys': 'AKIAX' }, {}), /--service-access-keys must map access key ids to service names/);
     assert.throws(() => loadConfig({ 'service-access-keys': 'AKIAX=S3.Amazon' }, {}), /must map access key ids/);
   });
+  it('refuses a config file key that is not a setting, "__proto__" included (it would have set defaults for every setting)', () => {
+    const file = path.join(mkdtempSync(path.join(tmpdir(), 'trent-cfg-')), 'trent.json');
+    writeFileSync(file, '{"__proto__": {"dev": true}}');
+    assert.throws(() => loadConfig({ config: file }, {}), /unknown setting "__proto__"/);
+    writeFileSync(file, '{"toString": 1}');
+    assert.throws(() => loadConfig({ config: file }, {}), /unknown setting "toString"/);
+  });
 });

@@ -6,7 +6,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { keyArn } from '../../src/domain/arn.js';
-import { KeyRepository } from '../../src/domain/key-repository.js';
+import { KeyRepository, MAX_CACHED_KEYS } from '../../src/domain/key-repository.js';
 import { LocalChangeFeed } from '../../src/domain/local-change-feed.js';
 import type { Clock, KeyRecord, Storage } from '../../src/domain/ports.js';
 import { SqliteStorage } from '../../src/storage/sqlite/sqlite-storage.js';
@@ -200,5 +200,19 @@ describe('KeyRepository cache', () => {
     assert.equal((await nodeA.getAlias(scope, 'alias/aws/kinesis'))?.targetKeyId, key.keyId);
     // A customer alias is created through the server's API, which invalidates: the miss is remembered until then.
     assert.equal(await nodeA.getAlias(scope, 'alias/not-yet'), undefined);
+  });
+  it('bounds the cache of names that are not aliases (issue #12: 570,000 random names grew it for good)', async () => {
+    const c = counting(await open());
+    const repo = new KeyRepository(c.storage, { now: () => new Date(0) });
+    assert.equal(await repo.getAlias(scope, 'alias/missing-0'), undefined);
+    assert.equal(await repo.getAlias(scope, 'alias/missing-0'), undefined);
+    assert.equal(c.calls.filter((m) => m === 'getAlias').length, 1, 'a missing alias is cached');
+    // As many other missing names as the cache holds push the first one out: it is read again.
+    for (let i = 1; i <= MAX_CACHED_KEYS; i++) await repo.getAlias(scope, `alias/missing-${i}`);
+    c.calls.length = 0;
+    await repo.getAlias(scope, 'alias/missing-0');
+    assert.deepEqual(c.calls, ['getAlias']);
+    await repo.getAlias(scope, `alias/missing-${MAX_CACHED_KEYS}`);
+    assert.deepEqual(c.calls, ['getAlias'], 'the newest names are still cached');
   });
 });

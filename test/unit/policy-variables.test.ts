@@ -34,6 +34,12 @@ describe('policy variables', () => {
     assert.equal(decide('2012-10-17', withDefault, { 'aws:username': 'Alice', 'kms:EncryptionContext:owner': 'Alice' }), 'allow');
   });
 
+  it("a variable named after Object.prototype's members is a key like any other", () => {
+    const c = { StringEquals: { 'kms:EncryptionContext:note': '${toString}' } };
+    assert.equal(decide('2012-10-17', c, { 'kms:EncryptionContext:note': 'function toString() { [native code] }' }), 'implicitDeny');
+    assert.equal(decide('2012-10-17', c, { toString: 'x', 'kms:EncryptionContext:note': 'x' }), 'allow');
+  });
+
   it('${*}, ${?} and ${$} stand for the characters', () => {
     const c = { StringEquals: { 'kms:EncryptionContext:note': 'cost${$}${?}' } };
     assert.equal(decide('2012-10-17', c, { 'kms:EncryptionContext:note': 'cost$?' }), 'allow');

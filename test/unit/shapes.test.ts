@@ -26,6 +26,22 @@ describe('model-driven input validation', () => {
     assert.equal(e.message, "1 validation error detected: Value at 'plaintext' failed to satisfy constraint: Member must have length less than or equal to 4096");
   });
 
+  it("keeps every map key, Object.prototype's names included", () => {
+    const body = JSON.parse('{"KeyId":"k","Plaintext":"AA==","EncryptionContext":{"__proto__":"a","constructor":"b","toString":"c"}}');
+    const input = parseInput('EncryptRequest', body) as { EncryptionContext: Record<string, string> };
+    assert.deepEqual(Object.entries(input.EncryptionContext), [['__proto__', 'a'], ['constructor', 'b'], ['toString', 'c']]);
+    assert.equal(Object.getPrototypeOf(input.EncryptionContext), Object.prototype);
+  });
+
+  it('lists at most 10 violations and counts them all; echoes at most 2048 characters of a value', () => {
+    const tags = Array.from({ length: 30 }, () => ({ TagKey: 'k'.repeat(200), TagValue: 'v' }));
+    const e = fails('CreateKeyRequest', { Tags: tags });
+    assert.match(e.message, /^30 validation errors detected: /);
+    assert.equal(e.message.split('failed to satisfy constraint').length - 1, 10);
+    const long = fails('DescribeKeyRequest', { KeyId: 'x'.repeat(5000) });
+    assert.equal(long.message, `1 validation error detected: Value '${'x'.repeat(2048)}...' at 'keyId' failed to satisfy constraint: Member must have length less than or equal to 2048`);
+  });
+
   it('lists several violations in member order', () => {
     const e = fails('GenerateDataKeyRequest', { KeyId: '', NumberOfBytes: 0, KeySpec: 'AES_512' });
     assert.equal(

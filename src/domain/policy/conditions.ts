@@ -33,7 +33,7 @@ function substitute(value: string, lookup: ConditionLookup): string | undefined 
   let missing = false;
   const out = value.replace(VARIABLE, (_, inner: string) => {
     const body = inner.trim();
-    if (body in SPECIAL) return SPECIAL[body]!;
+    if (Object.hasOwn(SPECIAL, body)) return SPECIAL[body]!;
     const m = /^([^,]+?)\s*(?:,\s*'([^']*)'\s*)?$/.exec(body);
     const v = m ? lookup(m[1]!.toLowerCase()) : undefined;
     const single = typeof v === 'string' ? v : undefined;

@@ -15,6 +15,8 @@ import { signMessage, verifySignature, type SignatureScheme, type SigningKey } f
 import { materialForm } from '../../domain/key-specs.js';
 import type { KeySpec as Spec } from '../../model/kms-model.generated.js';
 import type { Clock, ImportedMaterial, KeyStore, MaterialRecord, RandomSource, RootOfTrust } from '../../domain/ports.js';
+import { BoundedMap } from '../../domain/bounded-map.js';
+import { MAX_CACHED_KEYS } from '../../domain/key-repository.js';
 
 /** Associated data that binds wrapped material to its key and material id. */
 export const materialWrapContext = (keyArn: string, materialId: string): string[] => ['material', keyArn, materialId];
@@ -92,8 +94,12 @@ function sm2(key: SigningKey): Sm2Key {
  * as SecretBytes; key pairs (PKCS#8 DER at rest) as parsed KeyObjects.
  */
 export class LocalKeyStore implements KeyStore {
-  readonly #unwrapped = new Map<string, Map<string, SecretBytes>>();
-  readonly #pairs = new Map<string, Map<string, KeyPair>>();
+  /**
+   * Bounded: the oldest key's copies are dropped (not wiped: a request under way may still hold them; the garbage
+   * collector frees them) and unwrapped again at their next use.
+   */
+  readonly #unwrapped = new BoundedMap<string, Map<string, SecretBytes>>(MAX_CACHED_KEYS);
+  readonly #pairs = new BoundedMap<string, Map<string, KeyPair>>(MAX_CACHED_KEYS);
   readonly #ivs = new RandomPool();
 
   constructor(

@@ -5,7 +5,7 @@ import { keyMetadata } from '../../domain/key-metadata.js';
 import { checkKeyUsage, materialForm } from '../../domain/key-specs.js';
 import { checkKeyPolicy, defaultKeyPolicy } from '../../domain/key-policy.js';
 import type { KeyRecord } from '../../domain/ports.js';
-import { checkTags } from '../../domain/tags.js';
+import { checkTagCount, checkTags } from '../../domain/tags.js';
 import { importable } from '../../domain/import.js';
 import { authorizationContext, cryptoCall } from '../common.js';
 import { StorageDuplicateError } from '../../domain/ports.js';
@@ -47,6 +47,7 @@ export const createKey = defineOperation<CreateKeyRequest, CreateKeyResponse>('C
   if (input.MultiRegion) {
     throw new KmsError('UnsupportedOperationException', 'Multi-Region keys are not supported by Trent.');
   }
+  checkTagCount(input.Tags ?? []);
   const tags = checkTags(input.Tags ?? []);
   const policy = input.Policy ?? defaultKeyPolicy(ctx.scope.account);
   if (input.Policy !== undefined) checkKeyPolicy(input.Policy);
