@@ -9,7 +9,7 @@ import path from 'node:path';
 import {
   CreateKeyCommand, DecryptCommand, DeleteImportedKeyMaterialCommand, DescribeKeyCommand, EnableKeyRotationCommand, EncryptCommand,
   GenerateMacCommand, GetParametersForImportCommand, GetPublicKeyCommand, ImportKeyMaterialCommand, KMSClient, ListKeyRotationsCommand,
-  RotateKeyOnDemandCommand, SignCommand, type AlgorithmSpec, type KeySpec, type KeyUsageType,
+  RotateKeyOnDemandCommand, ScheduleKeyDeletionCommand, CancelKeyDeletionCommand, EnableKeyCommand, SignCommand, type AlgorithmSpec, type KeySpec, type KeyUsageType,
 } from '@aws-sdk/client-kms';
 import { wrapForImport, type RsaWrappingAlgorithm } from '../../src/crypto/key-import.js';
 import { sqliteDriver } from '../../src/storage/sqlite/driver.js';
@@ -124,6 +124,29 @@ describe('import key material (SDK)', () => {
 
     await importMaterial(key.KeyId!, material, {}, 'RSA_AES_KEY_WRAP_SHA_1');
     assert.equal(await decrypt(blob), 'before expiry');
+  });
+
+  it('CancelKeyDeletion of a key without its material returns it to PendingImport, not Disabled (found by the fuzz run)', async () => {
+    const never = await externalKey();
+    await kms.send(new ScheduleKeyDeletionCommand({ KeyId: never.KeyId!, PendingWindowInDays: 7 }));
+    await kms.send(new CancelKeyDeletionCommand({ KeyId: never.KeyId! }));
+    assert.equal((await describe_(never.KeyId!)).KeyState, 'PendingImport');
+    assert.equal(await errorName(kms.send(new EnableKeyCommand({ KeyId: never.KeyId! }))), 'KMSInvalidStateException');
+    assert.equal(await errorName(encrypt(never.KeyId!, 'x')), 'KMSInvalidStateException');
+
+    const erased = await externalKey();
+    const now = await advance(0);
+    await importMaterial(erased.KeyId!, randomBytes(32), { ExpirationModel: 'KEY_MATERIAL_EXPIRES', ValidTo: new Date(now + 86_400_000) });
+    await kms.send(new ScheduleKeyDeletionCommand({ KeyId: erased.KeyId!, PendingWindowInDays: 7 }));
+    await advance(2 * 86_400); // the material expires while the key is pending deletion
+    await kms.send(new CancelKeyDeletionCommand({ KeyId: erased.KeyId! }));
+    assert.equal((await describe_(erased.KeyId!)).KeyState, 'PendingImport');
+
+    const kept = await externalKey();
+    await importMaterial(kept.KeyId!, randomBytes(32), { ExpirationModel: 'KEY_MATERIAL_DOES_NOT_EXPIRE' });
+    await kms.send(new ScheduleKeyDeletionCommand({ KeyId: kept.KeyId!, PendingWindowInDays: 7 }));
+    await kms.send(new CancelKeyDeletionCommand({ KeyId: kept.KeyId! }));
+    assert.equal((await describe_(kept.KeyId!)).KeyState, 'Disabled');
   });
 
   it('symmetric: new material imported for rotation becomes current on RotateKeyOnDemand', async () => {
