@@ -144,4 +144,13 @@ export const POSTGRES_MIGRATIONS: readonly { version: number; sql: string }[] = 
       CREATE INDEX access_keys_by_account ON access_keys (account);
     `,
   },
+  {
+    // Issue #12. write_locks: one row per limit (aliases of a key, tags of a key, grants of a key, custom key stores of
+    // a scope) that writers lock before they count and insert, in READ COMMITTED (postgres-storage.ts), instead of
+    // SERIALIZABLE transactions that aborted each other.
+    version: 11,
+    sql: `
+      CREATE TABLE write_locks (name text COLLATE "C" PRIMARY KEY);
+    `,
+  },
 ];
