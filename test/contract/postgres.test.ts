@@ -85,6 +85,32 @@ if (skip) {
       }
     });
 
+    it('migration 11 keeps a U+0001 stored before it, now that strings are stored encoded (text-codec.ts)', async () => {
+      const url = await (await postgresCluster()).createDatabase();
+      const s = new PostgresStorage(url);
+      const client = new pg.Client({ connectionString: url });
+      try {
+        await s.migrate();
+        await client.connect();
+        // The database as a Trent before migration 11 left it: no write_locks, a description with a raw U+0001.
+        await client.query('DELETE FROM schema_migrations WHERE version = 11');
+        await client.query('DROP TABLE write_locks');
+        const key = keyRecord({ account: '111122223333', region: 'us-east-1' }, 1, { description: 'a\u00010b\u0001' });
+        await client.query(
+          `INSERT INTO keys (account, region, key_id, arn, creation_date, description, key_usage, key_spec, origin, key_manager, key_state,
+             multi_region, policy, version) VALUES ($1, $2, $3, $4, 0, $5, 'ENCRYPT_DECRYPT', 'SYMMETRIC_DEFAULT', 'AWS_KMS', 'CUSTOMER', 'Enabled', false, '{}', 1)`,
+          [key.account, key.region, key.keyId, key.arn, key.description],
+        );
+        await s.migrate();
+        assert.equal((await s.getKey(key, key.keyId))!.description, 'a\u00010b\u0001');
+        await s.updateKey({ ...(await s.getKey(key, key.keyId))!, description: 'c\u0000' });
+        assert.equal((await s.getKey(key, key.keyId))!.description, 'c\u0000');
+      } finally {
+        await client.end();
+        await s.close();
+      }
+    });
+
     it('refuse a database migrated by a newer Trent', async () => {
       const url = await (await postgresCluster()).createDatabase();
       const s = new PostgresStorage(url);

@@ -15,6 +15,7 @@ import { POSTGRES_MIGRATIONS } from './migrations.js';
 import { GRANT_COLUMNS, grantValues, retirableSortKey, splitRetirableSortKey, toGrant, type GrantRow } from '../grant-rows.js';
 import type { GrantRecord } from '../../domain/ports.js';
 import { translatePgError, unavailableReason } from './pg-errors.js';
+import { DECODING_TYPES, encodeValues } from './text-codec.js';
 
 // bigint columns arrive as strings (node-postgres does not guess at precision): millisecond timestamps and versions
 // stay far below 2^53, so Number() is exact.
@@ -204,6 +205,20 @@ interface Queryable {
   query<R extends pg.QueryResultRow = any>(text: string, values?: unknown[]): Promise<pg.QueryResult<R>>;
 }
 
+/** A pooled connection whose statements' string parameters are encoded (text-codec.ts). */
+interface Connection extends Queryable {
+  query<R extends pg.QueryResultRow = any>(text: string, values?: unknown[]): Promise<pg.QueryResult<R>>;
+  query<R extends pg.QueryResultRow = any>(config: pg.QueryConfig): Promise<pg.QueryResult<R>>;
+  release(err?: Error): void;
+}
+
+function encoding(client: pg.PoolClient): Connection {
+  return {
+    query: (q: string | pg.QueryConfig, values?: unknown[]) =>
+      typeof q === 'string' ? client.query(q, encodeValues(values)) : client.query({ ...q, values: encodeValues(q.values) }),
+    release: (err?: Error) => client.release(err),
+  } as Connection;
+}
 
 const swallow = () => {};
 
@@ -226,7 +241,8 @@ export class PostgresStorage implements Storage, SnapshotStorage, AuditStore, Ro
     this.#audit = options.audit;
     this.#url = url;
     this.#timeoutMs = t;
-    this.#pool = new pg.Pool(poolConfig(url, options.maxConnections ?? 10, t));
+    // Text columns are decoded as they are parsed; parameters are encoded by #db and encoding() (text-codec.ts).
+    this.#pool = new pg.Pool({ ...poolConfig(url, options.maxConnections ?? 10, t), types: DECODING_TYPES });
     const onError = options.onError ?? (() => {});
     this.#pool.on('error', onError);
     // A checked-out client (in a transaction) has no error listener of the pool's: without one, a connection that
@@ -237,7 +253,7 @@ export class PostgresStorage implements Storage, SnapshotStorage, AuditStore, Ro
     this.#db = {
       async query<R extends pg.QueryResultRow>(text: string, values?: unknown[]): Promise<pg.QueryResult<R>> {
         try {
-          return await pool.query<R>(text, values);
+          return await pool.query<R>(text, encodeValues(values));
         } catch (err) {
           throw translatePgError(err);
         }
@@ -298,7 +314,7 @@ export class PostgresStorage implements Storage, SnapshotStorage, AuditStore, Ro
    */
   async #tx<T>(what: string, fn: (c: Queryable) => Promise<T>, changed: (result: T) => boolean = () => true): Promise<T> {
     for (let attempt = 1; ; attempt++) {
-      const c = await this.#connect();
+      const c = encoding(await this.#connect());
       let broken: Error | undefined;
       try {
         await c.query('BEGIN');
@@ -937,7 +953,7 @@ export class PostgresStorage implements Storage, SnapshotStorage, AuditStore, Ro
    * aborted, and sees the store as of one instant. Rows are fetched through cursors, a batch at a time.
    */
   async *exportSnapshot(): AsyncIterable<SnapshotRecord> {
-    const c = await this.#connect();
+    const c = encoding(await this.#connect());
     let finished = false;
     try {
       await c.query('BEGIN ISOLATION LEVEL SERIALIZABLE READ ONLY DEFERRABLE');
@@ -964,7 +980,7 @@ export class PostgresStorage implements Storage, SnapshotStorage, AuditStore, Ro
    * empty, then inserts; an error anywhere rolls everything back.
    */
   async importSnapshot(records: AsyncIterable<SnapshotRecord> | Iterable<SnapshotRecord>): Promise<SnapshotCounts> {
-    const c = await this.#connect();
+    const c = encoding(await this.#connect());
     let broken: Error | undefined;
     const counts = emptySnapshotCounts();
     try {
