@@ -512,12 +512,15 @@ export class PostgresStorage implements Storage, SnapshotStorage, AuditStore, Ro
       );
       const row = r.rows[0];
       if (!row || (version !== undefined && Number(row.version) !== version)) return false;
+      // Its write locks first: this waits for the alias, tag and grant writes of the key that hold one (a lock row
+      // made by a transaction not yet committed is not seen), and the deletes below then see what they wrote. No holder
+      // of a write lock waits for a key row, so this order cannot deadlock.
+      await c.query('DELETE FROM write_locks WHERE name = ANY($1::text[])', [[aliasesLock(scope, keyId), tagsLock(row.arn), grantsLock(row.arn)]]);
       await c.query('DELETE FROM key_materials WHERE key_arn = $1', [row.arn]);
       await c.query('DELETE FROM tags WHERE key_arn = $1', [row.arn]);
       await c.query('DELETE FROM grants WHERE key_arn = $1', [row.arn]);
       await c.query('DELETE FROM aliases WHERE account = $1 AND region = $2 AND target_key_id = $3', [scope.account, scope.region, keyId]);
       await c.query('DELETE FROM keys WHERE account = $1 AND region = $2 AND key_id = $3', [scope.account, scope.region, keyId]);
-      await c.query('DELETE FROM write_locks WHERE name = ANY($1::text[])', [[aliasesLock(scope, keyId), tagsLock(row.arn), grantsLock(row.arn)]]);
       return true;
     }, (deleted) => deleted);
   }
