@@ -6,7 +6,7 @@ import { POSTGRES_MIGRATIONS } from '../../src/storage/postgres/migrations.js';
 import { postgresCluster, postgresSkipReason } from '../helpers/postgres.js';
 import { storageContract } from './storage-contract.js';
 import { auditContract, testEvent } from './audit-contract.js';
-import { keyRecord } from './storage-contract.js';
+import { grantRecord, keyRecord } from './storage-contract.js';
 import { ChainChecker } from '../../src/domain/audit-chain.js';
 import { RequestAuditScope } from '../../src/audit/audit-trail.js';
 
@@ -32,7 +32,7 @@ if (skip) {
   });
 
   describe('PostgreSQL audit chain across nodes', () => {
-    it('stays one linear chain when several nodes append batches and commit state changes with their events at once', async () => {
+    it('stays one linear chain when several nodes append batches and commit state changes (tags, aliases, grants under their limits) with their events at once', async () => {
       const url = await (await postgresCluster()).createDatabase();
       // Every write runs in a request scope, so it commits the request's event with it.
       const scope = new RequestAuditScope();
@@ -45,14 +45,21 @@ if (skip) {
         await request(() => nodes[0]!.insertKey(key, [], []));
         await Promise.all(nodes.flatMap((n, i) => [
           ...Array.from({ length: 10 }, () => n.appendAuditEvents([testEvent(), testEvent()])),
-          ...Array.from({ length: 5 }, (_, j) => request(() => n.putTags(key.arn, [{ key: `n${i}-${j}`, value: 'v' }]))),
+          ...Array.from({ length: 5 }, (_, j) => request(() => n.putTags(key.arn, [{ key: `n${i}-${j}`, value: 'v' }], 50))),
+          ...Array.from({ length: 5 }, (_, j) => request(() => n.insertAlias({
+            account: key.account, region: key.region, aliasName: `alias/n${i}-${j}`, targetKeyId: key.keyId, creationDate: new Date(0), lastUpdatedDate: new Date(0),
+          }, 50))),
+          ...Array.from({ length: 5 }, (_, j) => request(() => n.insertGrant(grantRecord(key, 100 * i + j), { perKey: 50, perGrantee: 50 }))),
         ]));
         const events = await nodes[1]!.auditEventsAfter(0, 1000);
-        assert.equal(events.length, 1 + 3 * 10 * 2 + 3 * 5);
+        assert.equal(events.length, 1 + 3 * 10 * 2 + 3 * 5 * 3);
         const checker = new ChainChecker();
         for (const e of events) assert.equal(checker.check(e), undefined, `event ${e.seq}`);
         assert.equal(checker.checkHead(await nodes[2]!.auditChainHead()), undefined);
-        assert.equal(events.filter((e) => e.eventName === 'TagResource').length, 1 + 15, 'every tag write committed its event');
+        assert.equal(events.filter((e) => e.eventName === 'TagResource').length, 1 + 45, 'every write committed its event');
+        assert.equal((await nodes[0]!.getTags(key.arn)).length, 15);
+        assert.equal(await nodes[0]!.countAliases(key, key.keyId), 15);
+        assert.equal((await nodes[0]!.getGrants(key.arn)).length, 15);
       } finally {
         await Promise.all(nodes.map((n) => n.close()));
       }
@@ -75,6 +82,32 @@ if (skip) {
         await nodes[1]!.migrate();
       } finally {
         await Promise.all(nodes.map((n) => n.close()));
+      }
+    });
+
+    it('migration 11 keeps a U+0001 stored before it, now that strings are stored encoded (text-codec.ts)', async () => {
+      const url = await (await postgresCluster()).createDatabase();
+      const s = new PostgresStorage(url);
+      const client = new pg.Client({ connectionString: url });
+      try {
+        await s.migrate();
+        await client.connect();
+        // The database as a Trent before migration 11 left it: no write_locks, a description with a raw U+0001.
+        await client.query('DELETE FROM schema_migrations WHERE version = 11');
+        await client.query('DROP TABLE write_locks');
+        const key = keyRecord({ account: '111122223333', region: 'us-east-1' }, 1, { description: 'a\u00010b\u0001' });
+        await client.query(
+          `INSERT INTO keys (account, region, key_id, arn, creation_date, description, key_usage, key_spec, origin, key_manager, key_state,
+             multi_region, policy, version) VALUES ($1, $2, $3, $4, 0, $5, 'ENCRYPT_DECRYPT', 'SYMMETRIC_DEFAULT', 'AWS_KMS', 'CUSTOMER', 'Enabled', false, '{}', 1)`,
+          [key.account, key.region, key.keyId, key.arn, key.description],
+        );
+        await s.migrate();
+        assert.equal((await s.getKey(key, key.keyId))!.description, 'a\u00010b\u0001');
+        await s.updateKey({ ...(await s.getKey(key, key.keyId))!, description: 'c\u0000' });
+        assert.equal((await s.getKey(key, key.keyId))!.description, 'c\u0000');
+      } finally {
+        await client.end();
+        await s.close();
       }
     });
 

@@ -546,6 +546,82 @@ export function storageContract(name: string, factory: StorageFactory): void {
       assert.deepEqual(await s.getGrants(kept.arn), []);
     });
 
+    // Issue #12 item 10. PostgreSQL text cannot hold U+0000; the store must keep it anyway, exactly, as SQLite does:
+    // U+0001 and the two-character strings an escaping scheme could confuse with it too.
+    const NUL = '\u0000';
+    const SOH = '\u0001';
+    const tricky = [`a${NUL}b`, `a${SOH}b`, `a${SOH}0b`, `a${SOH}1b`, `${NUL}`, `${SOH}`, `${SOH}0`, `${NUL}${SOH}${NUL}`, 'a\\0b'];
+
+    it('stores U+0000 and U+0001 in descriptions, policies, tags, aliases and key ids exactly, and finds them', async () => {
+      await reset();
+      const keys = tricky.map((d, i) => keyRecord(A, i + 1, { description: d, policy: `{"Sid":"${d}"}` }));
+      for (const k of keys) await s.insertKey(k, [material(k)], []);
+      const bare = (x: KeyRecord | undefined) => x && { ...x, deletionDate: undefined };
+      for (const k of keys) assert.deepEqual(bare(await s.getKey(A, k.keyId)), bare(k), JSON.stringify(k.description));
+      const updated = await s.updateKey({ ...keys[0]!, description: `${NUL}new${NUL}` });
+      assert.equal((await s.getKey(A, keys[0]!.keyId))!.description, `${NUL}new${NUL}`);
+      assert.equal(updated.version, 2);
+      assert.equal(await s.getKey(A, `${keys[0]!.keyId}${NUL}`), undefined, 'a key id with U+0000 finds nothing');
+      const withNulId = keyRecord(A, 99, { keyId: `k${NUL}1`, arn: `arn:aws:kms:${A.region}:${A.account}:key/k${NUL}1` });
+      await s.insertKey(withNulId, [], []);
+      assert.deepEqual(bare(await s.getKey(A, `k${NUL}1`)), bare(withNulId));
+      assert.equal(await s.getKey(A, `k${SOH}01`), undefined);
+
+      // Tags: distinct keys stay distinct, in bytewise order (the same on both backends), and can be removed.
+      const k = keys[1]!;
+      const tagKeys = ['a', `a${NUL}`, `a${SOH}`, `a${SOH}0`, `a${SOH}1`, `a${NUL}${NUL}`];
+      await s.putTags(k.arn, tagKeys.map((key, i) => ({ key, value: `${tricky[i]}` })), 50);
+      const sorted = [...tagKeys].sort((x, y) => Buffer.compare(Buffer.from(x), Buffer.from(y)));
+      assert.deepEqual(await s.getTags(k.arn), sorted.map((key) => ({ key, value: tricky[tagKeys.indexOf(key)]! })));
+      await s.putTags(k.arn, [{ key: `a${NUL}`, value: `${NUL}` }], 50);
+      await s.removeTags(k.arn, [`a${SOH}0`, `a${NUL}${NUL}`]);
+      assert.deepEqual((await s.getTags(k.arn)).map((t) => [t.key, t.value]), [
+        ['a', tricky[0]], [`a${NUL}`, NUL], [`a${SOH}`, tricky[2]], [`a${SOH}1`, tricky[4]],
+      ]);
+
+      // Aliases: a name with U+0000 is its own name; looking one up that does not exist finds nothing.
+      await s.insertAlias(alias(A, `alias/x${NUL}`, k.keyId), 50);
+      await s.insertAlias(alias(A, `alias/x${SOH}0`, k.keyId), 50);
+      await assert.rejects(s.insertAlias(alias(A, `alias/x${NUL}`, keys[2]!.keyId), 50), StorageDuplicateError);
+      assert.equal((await s.getAlias(A, `alias/x${NUL}`))!.targetKeyId, k.keyId);
+      assert.equal(await s.getAlias(A, `alias/y${NUL}`), undefined);
+      assert.deepEqual((await s.listAliases(A, 10)).items.map((a) => a.aliasName), [`alias/x${NUL}`, `alias/x${SOH}0`]);
+      assert.equal(await s.updateAlias(A, `alias/x${NUL}`, keys[2]!.keyId, new Date(), 50), true);
+      assert.equal(await s.deleteAlias(A, `alias/x${NUL}`), true);
+      assert.equal(await s.getAlias(A, `alias/x${NUL}`), undefined);
+      assert.ok(await s.getAlias(A, `alias/x${SOH}0`));
+    });
+
+    it('stores U+0000 in grants, custom key store names and identity policies exactly, and finds them', async () => {
+      await reset();
+      const k = keyRecord(A, 1);
+      await s.insertKey(k, [material(k)], []);
+      const g = grantRecord(k, 1, { name: `n${NUL}`, constraints: { encryptionContextSubset: { [`k${NUL}`]: `v${NUL}${SOH}` } } });
+      await s.insertGrant(g, { perKey: 10, perGrantee: 10 });
+      assert.deepEqual(await s.getGrant(k.arn, g.grantId), g);
+      assert.deepEqual((await s.listGrants(k.arn, 10)).items, [g]);
+      assert.equal(await s.getGrant(k.arn, `${g.grantId}${NUL}`), undefined);
+      assert.deepEqual((await s.listGrants(k.arn, 10, undefined, { grantId: `x${NUL}` })).items, []);
+      assert.equal(await s.deleteGrant(k.arn, `x${NUL}`), false);
+
+      const store = (n: number, name: string): CustomKeyStoreRecord => ({
+        account: A.account, region: A.region, customKeyStoreId: `cks-${String(n).padStart(17, '0')}`, name, type: 'EXTERNAL_KEY_STORE',
+        connectionState: 'DISCONNECTED', creationDate: new Date(1_700_000_000_000), version: 1,
+      });
+      await s.insertCustomKeyStore(store(1, `s${NUL}`), 10);
+      await s.insertCustomKeyStore(store(2, `s${SOH}0`), 10);
+      await assert.rejects(s.insertCustomKeyStore(store(3, `s${NUL}`), 10), StorageDuplicateError);
+      assert.deepEqual(await s.getCustomKeyStore(A, store(1, '').customKeyStoreId), store(1, `s${NUL}`));
+      assert.deepEqual((await s.listCustomKeyStores(A, 10)).items.map((c) => c.name), [`s${NUL}`, `s${SOH}0`]);
+
+      const arn = `arn:aws:iam::${A.account}:user/u`;
+      await s.putIdentityPolicy({ principalArn: arn, policyName: 'p', document: `{"a":"${NUL}"}` });
+      assert.deepEqual(await s.getIdentityPolicies(arn), [{ principalArn: arn, policyName: 'p', document: `{"a":"${NUL}"}` }]);
+      await s.putSetting(`x${NUL}`, `${NUL}${SOH}`);
+      assert.equal(await s.getSetting(`x${NUL}`), `${NUL}${SOH}`);
+      assert.equal(await s.getSetting(`x${SOH}0`), undefined);
+    });
+
     const principal = (account: string, kind: PrincipalRecord['kind'], name: string, path = '/'): PrincipalRecord => ({
       account, kind, name, path, arn: `arn:aws:iam::${account}:${kind}${path}${name}`, createdAt: new Date(1_700_000_000_000),
     });

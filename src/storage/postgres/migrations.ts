@@ -7,6 +7,22 @@
  * are paged over (`key_id`, `alias_name`) use the "C" collation, so the order is bytewise whatever the database's
  * locale (the same order as SQLite).
  */
+/** The text columns of migrations 1–10 that can hold a string from a client (migration 11 encodes their U+0001). */
+const TEXT_COLUMNS: Readonly<Record<string, readonly string[]>> = {
+  keys: ['account', 'region', 'key_id', 'arn', 'description', 'key_usage', 'key_spec', 'origin', 'key_manager', 'key_state',
+    'current_material_id', 'policy', 'custom_key_store_id', 'xks_key_id'],
+  key_materials: ['key_arn', 'material_id', 'rotation_type', 'expiration_model', 'description'],
+  aliases: ['account', 'region', 'alias_name', 'target_key_id'],
+  tags: ['key_arn', 'tag_key', 'tag_value'],
+  access_keys: ['access_key_id', 'account', 'principal_arn'],
+  settings: ['name', 'value'],
+  grants: ['key_arn', 'grant_id', 'account', 'region', 'name', 'grantee_principal', 'retiring_principal', 'issuing_account', 'operations', 'constraints'],
+  custom_key_stores: ['account', 'region', 'custom_key_store_id', 'name', 'store_type', 'cloud_hsm_cluster_id', 'trust_anchor_certificate',
+    'connection_state', 'connection_error_code', 'xks_config'],
+  principals: ['account', 'kind', 'name_key', 'name', 'path', 'arn'],
+  identity_policies: ['principal_arn', 'policy_name', 'document'],
+};
+
 export const POSTGRES_MIGRATIONS: readonly { version: number; sql: string }[] = [
   {
     version: 1,
@@ -142,6 +158,19 @@ export const POSTGRES_MIGRATIONS: readonly { version: number; sql: string }[] = 
       );
       CREATE INDEX access_keys_by_principal ON access_keys (principal_arn);
       CREATE INDEX access_keys_by_account ON access_keys (account);
+    `,
+  },
+  {
+    // Issue #12. write_locks: one row per limit (aliases of a key, tags of a key, grants of a key, custom key stores of
+    // a scope) that writers lock before they count and insert, in READ COMMITTED (postgres-storage.ts), instead of
+    // SERIALIZABLE transactions that aborted each other. Then text-codec.ts: strings are stored with U+0000 as U+0001 '0'
+    // and U+0001 as U+0001 '1'; a U+0001 already stored becomes U+0001 '1'. (The audit tables hold only strings Trent
+    // makes and JSON, which escapes both characters.)
+    version: 11,
+    sql: `
+      CREATE TABLE write_locks (name text COLLATE "C" PRIMARY KEY);
+      ${Object.entries(TEXT_COLUMNS).flatMap(([table, columns]) => columns.map((c) =>
+        `UPDATE ${table} SET ${c} = replace(${c}, E'\\x01', E'\\x011') WHERE strpos(${c}, E'\\x01') > 0;`)).join('\n      ')}
     `,
   },
 ];

@@ -15,6 +15,7 @@ import { POSTGRES_MIGRATIONS } from './migrations.js';
 import { GRANT_COLUMNS, grantValues, retirableSortKey, splitRetirableSortKey, toGrant, type GrantRow } from '../grant-rows.js';
 import type { GrantRecord } from '../../domain/ports.js';
 import { translatePgError, unavailableReason } from './pg-errors.js';
+import { DECODING_TYPES, encodeValues } from './text-codec.js';
 
 // bigint columns arrive as strings (node-postgres does not guess at precision): millisecond timestamps and versions
 // stay far below 2^53, so Number() is exact.
@@ -171,7 +172,17 @@ const isRetryable = (err: unknown): boolean => sqlState(err) === '40001' || sqlS
 const MIGRATION_LOCK = 0x7472_656e_7401;
 const MAX_TX_ATTEMPTS = 20;
 
-type Isolation = 'read committed' | 'serializable';
+/**
+ * The row a transaction locks (INSERT ... ON CONFLICT DO UPDATE: it makes the row if it is missing) before it checks a
+ * limit and writes: writers of one limit queue on it, and in READ COMMITTED each statement after the lock sees what the
+ * previous holder committed. One round trip, no serialization failures; portable (no advisory locks).
+ */
+const TAKE_WRITE_LOCK = 'INSERT INTO write_locks (name) VALUES ($1) ON CONFLICT (name) DO UPDATE SET name = excluded.name';
+/** The write locks of the per-key limits (aliases of a key, tags of a key, grants of a key), and of a scope's key stores. */
+const aliasesLock = (scope: Scope, targetKeyId: string) => `aliases ${scope.account} ${scope.region} ${targetKeyId}`;
+const tagsLock = (keyArn: string) => `tags ${keyArn}`;
+const grantsLock = (keyArn: string) => `grants ${keyArn}`;
+const customKeyStoresLock = (scope: Scope) => `custom key stores ${scope.account} ${scope.region}`;
 
 export interface PostgresStorageOptions {
   /** Pool size per process (default 10). */
@@ -194,12 +205,27 @@ interface Queryable {
   query<R extends pg.QueryResultRow = any>(text: string, values?: unknown[]): Promise<pg.QueryResult<R>>;
 }
 
+/** A pooled connection whose statements' string parameters are encoded (text-codec.ts). */
+interface Connection extends Queryable {
+  query<R extends pg.QueryResultRow = any>(text: string, values?: unknown[]): Promise<pg.QueryResult<R>>;
+  query<R extends pg.QueryResultRow = any>(config: pg.QueryConfig): Promise<pg.QueryResult<R>>;
+  release(err?: Error): void;
+}
+
+function encoding(client: pg.PoolClient): Connection {
+  return {
+    query: (q: string | pg.QueryConfig, values?: unknown[]) =>
+      typeof q === 'string' ? client.query(q, encodeValues(values)) : client.query({ ...q, values: encodeValues(q.values) }),
+    release: (err?: Error) => client.release(err),
+  } as Connection;
+}
+
 const swallow = () => {};
 
 /**
- * The store for many nodes: PostgreSQL 15 through a connection pool. Every multi-row change is one transaction;
- * keys are updated by compare-and-set on their version; per-key limits are checked in SERIALIZABLE transactions
- * (retried on serialization failure), so concurrent writers on any number of nodes can never pass a limit.
+ * The store for many nodes: PostgreSQL 15 through a connection pool. Every multi-row change is one READ COMMITTED
+ * transaction; keys are updated by compare-and-set on their version; per-key limits are checked under a write lock
+ * (a row of write_locks), so concurrent writers on any number of nodes can never pass a limit.
  */
 export class PostgresStorage implements Storage, SnapshotStorage, AuditStore, RootKeyStorage {
   readonly #pool: pg.Pool;
@@ -215,7 +241,8 @@ export class PostgresStorage implements Storage, SnapshotStorage, AuditStore, Ro
     this.#audit = options.audit;
     this.#url = url;
     this.#timeoutMs = t;
-    this.#pool = new pg.Pool(poolConfig(url, options.maxConnections ?? 10, t));
+    // Text columns are decoded as they are parsed; parameters are encoded by #db and encoding() (text-codec.ts).
+    this.#pool = new pg.Pool({ ...poolConfig(url, options.maxConnections ?? 10, t), types: DECODING_TYPES });
     const onError = options.onError ?? (() => {});
     this.#pool.on('error', onError);
     // A checked-out client (in a transaction) has no error listener of the pool's: without one, a connection that
@@ -226,7 +253,7 @@ export class PostgresStorage implements Storage, SnapshotStorage, AuditStore, Ro
     this.#db = {
       async query<R extends pg.QueryResultRow>(text: string, values?: unknown[]): Promise<pg.QueryResult<R>> {
         try {
-          return await pool.query<R>(text, values);
+          return await pool.query<R>(text, encodeValues(values));
         } catch (err) {
           throw translatePgError(err);
         }
@@ -279,16 +306,18 @@ export class PostgresStorage implements Storage, SnapshotStorage, AuditStore, Ro
   }
 
   /**
-   * Runs `fn` in one transaction; a serialization failure or deadlock rolls back and runs it again. When a request is
-   * under way, its audit event is appended in the same transaction if the write changed something (`changed`): the
-   * change and its event commit together (the head row is locked last, so appends never deadlock with key rows).
+   * Runs `fn` in one READ COMMITTED transaction; a serialization failure or deadlock (neither expected on PostgreSQL,
+   * where limits are kept by write locks, but possible on distributed databases) rolls back and runs it again. When a
+   * request is under way, its audit event is appended in the same transaction if the write changed something
+   * (`changed`): the change and its event commit together. Locks are taken in one order: a write lock (limits) first,
+   * then rows, the audit chain head last, so transactions never deadlock on them.
    */
-  async #tx<T>(what: string, fn: (c: pg.PoolClient) => Promise<T>, isolation: Isolation = 'read committed', changed: (result: T) => boolean = () => true): Promise<T> {
+  async #tx<T>(what: string, fn: (c: Queryable) => Promise<T>, changed: (result: T) => boolean = () => true): Promise<T> {
     for (let attempt = 1; ; attempt++) {
-      const c = await this.#connect();
+      const c = encoding(await this.#connect());
       let broken: Error | undefined;
       try {
-        await c.query(isolation === 'serializable' ? 'BEGIN ISOLATION LEVEL SERIALIZABLE' : 'BEGIN');
+        await c.query('BEGIN');
         const result = await fn(c);
         const event = this.#audit?.pending();
         const appended = event !== undefined && changed(result);
@@ -316,7 +345,7 @@ export class PostgresStorage implements Storage, SnapshotStorage, AuditStore, Ro
   /** A one-statement write: in a transaction only when a request's audit event must commit with it. */
   async #write<T>(what: string, fn: (c: Queryable) => Promise<T>, changed?: (result: T) => boolean): Promise<T> {
     if (this.#audit?.pending() === undefined) return fn(this.#db);
-    return this.#tx(what, fn, 'read committed', changed);
+    return this.#tx(what, fn, changed);
   }
 
   async appendAuditEvents(events: readonly AuditEventInput[]): Promise<AuditEventRecord[]> {
@@ -483,13 +512,17 @@ export class PostgresStorage implements Storage, SnapshotStorage, AuditStore, Ro
       );
       const row = r.rows[0];
       if (!row || (version !== undefined && Number(row.version) !== version)) return false;
+      // Its write locks first: this waits for the alias, tag and grant writes of the key that hold one (a lock row
+      // made by a transaction not yet committed is not seen), and the deletes below then see what they wrote. No holder
+      // of a write lock waits for a key row, so this order cannot deadlock.
+      await c.query('DELETE FROM write_locks WHERE name = ANY($1::text[])', [[aliasesLock(scope, keyId), tagsLock(row.arn), grantsLock(row.arn)]]);
       await c.query('DELETE FROM key_materials WHERE key_arn = $1', [row.arn]);
       await c.query('DELETE FROM tags WHERE key_arn = $1', [row.arn]);
       await c.query('DELETE FROM grants WHERE key_arn = $1', [row.arn]);
       await c.query('DELETE FROM aliases WHERE account = $1 AND region = $2 AND target_key_id = $3', [scope.account, scope.region, keyId]);
       await c.query('DELETE FROM keys WHERE account = $1 AND region = $2 AND key_id = $3', [scope.account, scope.region, keyId]);
       return true;
-    }, 'read committed', (deleted) => deleted);
+    }, (deleted) => deleted);
   }
 
   async getMaterials(keyArn: string): Promise<MaterialRecord[]> {
@@ -511,12 +544,13 @@ export class PostgresStorage implements Storage, SnapshotStorage, AuditStore, Ro
         await this.#write(`alias ${alias.aliasName}`, insert);
         return;
       }
-      // SERIALIZABLE: two nodes counting and inserting at once cannot both pass; the loser is retried and then counts
-      // the winner's alias. (The target key's row may not be in the store, so there is no row to lock.)
+      // The target's write lock: two nodes counting and inserting at once queue, and the second counts the first's
+      // alias. (The target key's row may not be in the store, so the lock is a row of its own.)
       await this.#tx(`aliases of key ${alias.targetKeyId}`, async (c) => {
+        await c.query(TAKE_WRITE_LOCK, [aliasesLock(alias, alias.targetKeyId)]);
         if ((await aliasCount(c, alias, alias.targetKeyId)) >= maxPerTarget) throw new StorageLimitError(`aliases of key ${alias.targetKeyId}`);
         await insert(c);
-      }, 'serializable');
+      });
     } catch (err) {
       if (isUniqueViolation(err)) throw new StorageDuplicateError(`alias ${alias.aliasName}`);
       throw err;
@@ -537,6 +571,7 @@ export class PostgresStorage implements Storage, SnapshotStorage, AuditStore, Ro
       ])).rowCount === 1;
     if (maxPerTarget === undefined) return this.#write(`alias ${aliasName}`, move, (moved) => moved);
     return this.#tx(`aliases of key ${targetKeyId}`, async (c) => {
+      await c.query(TAKE_WRITE_LOCK, [aliasesLock(scope, targetKeyId)]);
       const r = await c.query<{ target_key_id: string }>('SELECT target_key_id FROM aliases WHERE account = $1 AND region = $2 AND alias_name = $3', [
         scope.account, scope.region, aliasName,
       ]);
@@ -544,7 +579,7 @@ export class PostgresStorage implements Storage, SnapshotStorage, AuditStore, Ro
       if (current === undefined) return false;
       if (current !== targetKeyId && (await aliasCount(c, scope, targetKeyId)) >= maxPerTarget) throw new StorageLimitError(`aliases of key ${targetKeyId}`);
       return move(c);
-    }, 'serializable', (moved) => moved);
+    }, (moved) => moved);
   }
 
   async deleteAlias(scope: Scope, aliasName: string): Promise<boolean> {
@@ -581,19 +616,20 @@ export class PostgresStorage implements Storage, SnapshotStorage, AuditStore, Ro
 
   async putTags(keyArn: string, tags: readonly TagRecord[], maxTags?: number): Promise<void> {
     await this.#tx(`tags of key ${keyArn}`, async (c) => {
+      if (maxTags !== undefined) await c.query(TAKE_WRITE_LOCK, [tagsLock(keyArn)]);
       for (const t of tags) {
         await c.query(
           'INSERT INTO tags (key_arn, tag_key, tag_value) VALUES ($1, $2, $3) ON CONFLICT (key_arn, tag_key) DO UPDATE SET tag_value = excluded.tag_value',
           [keyArn, t.key, t.value],
         );
       }
-      // Inside the transaction: a throw rolls every tag of this call back. SERIALIZABLE keeps concurrent callers from
+      // Inside the transaction: a throw rolls every tag of this call back. The write lock keeps concurrent callers from
       // each seeing room for their own tags only.
       if (maxTags !== undefined) {
         const n = Number((await c.query<{ n: string }>('SELECT COUNT(*) AS n FROM tags WHERE key_arn = $1', [keyArn])).rows[0]!.n);
         if (n > maxTags) throw new StorageLimitError(`tags of key ${keyArn}`);
       }
-    }, maxTags === undefined ? 'read committed' : 'serializable');
+    });
   }
 
   async removeTags(keyArn: string, tagKeys: readonly string[]): Promise<void> {
@@ -606,8 +642,9 @@ export class PostgresStorage implements Storage, SnapshotStorage, AuditStore, Ro
         await this.#write(`grant ${grant.grantId}`, (c) => c.query(INSERT_GRANT, grantValues(grant)));
         return;
       }
-      // SERIALIZABLE, as insertAlias: two nodes counting and inserting at once cannot both pass the quota.
+      // The key's grants write lock, as insertAlias: two nodes counting and inserting at once cannot both pass the quota.
       await this.#tx(`grants of key ${grant.keyArn}`, async (c) => {
+        await c.query(TAKE_WRITE_LOCK, [grantsLock(grant.keyArn)]);
         const count = async (sql: string, args: unknown[]) => Number((await c.query<{ n: string }>(sql, args)).rows[0]!.n);
         if ((await count('SELECT COUNT(*) AS n FROM grants WHERE key_arn = $1', [grant.keyArn])) >= limits.perKey) {
           throw new StorageLimitError(`grants of key ${grant.keyArn}`);
@@ -616,7 +653,7 @@ export class PostgresStorage implements Storage, SnapshotStorage, AuditStore, Ro
           throw new StorageLimitError(`grants for ${grant.granteePrincipal} on key ${grant.keyArn}`);
         }
         await c.query(INSERT_GRANT, grantValues(grant));
-      }, 'serializable');
+      });
     } catch (err) {
       if (isUniqueViolation(err)) throw new StorageDuplicateError(`grant ${grant.grantId}`);
       throw err;
@@ -782,12 +819,13 @@ export class PostgresStorage implements Storage, SnapshotStorage, AuditStore, Ro
 
   async insertCustomKeyStore(store: CustomKeyStoreRecord, maxPerScope: number): Promise<void> {
     try {
-      // SERIALIZABLE: two nodes counting and inserting at once cannot both pass the limit.
+      // The scope's write lock: two nodes counting and inserting at once cannot both pass the limit.
       await this.#tx(`custom key stores of account ${store.account}`, async (c) => {
+        await c.query(TAKE_WRITE_LOCK, [customKeyStoresLock(store)]);
         const n = await c.query<{ n: string }>('SELECT COUNT(*) AS n FROM custom_key_stores WHERE account = $1 AND region = $2', [store.account, store.region]);
         if (Number(n.rows[0]!.n) >= maxPerScope) throw new StorageLimitError(`custom key stores of account ${store.account}`);
         await c.query(`INSERT INTO custom_key_stores (${CKS_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`, customKeyStoreValues(store));
-      }, 'serializable');
+      });
     } catch (err) {
       if (isUniqueViolation(err)) throw new StorageDuplicateError(`custom key store ${store.name}`);
       throw err;
@@ -851,12 +889,12 @@ export class PostgresStorage implements Storage, SnapshotStorage, AuditStore, Ro
       if (used.rows.length > 0) return 'has-keys' as const;
       await c.query('DELETE FROM custom_key_stores WHERE account = $1 AND region = $2 AND custom_key_store_id = $3', [scope.account, scope.region, customKeyStoreId]);
       return 'deleted' as const;
-    }, 'read committed', (r) => r === 'deleted');
+    }, (r) => r === 'deleted');
   }
 
   async wipe(): Promise<void> {
     await this.#tx('the store', async (c) => {
-      for (const table of ['key_materials', 'tags', 'grants', 'aliases', 'keys', 'custom_key_stores']) await c.query(`DELETE FROM ${table}`);
+      for (const table of ['key_materials', 'tags', 'grants', 'aliases', 'keys', 'custom_key_stores', 'write_locks']) await c.query(`DELETE FROM ${table}`);
     });
   }
 
@@ -909,7 +947,7 @@ export class PostgresStorage implements Storage, SnapshotStorage, AuditStore, Ro
       }
       if (event) await appendChain(c, [event(counts)]);
       return counts;
-    }, 'read committed', () => false);
+    }, () => false);
   }
 
   /**
@@ -918,7 +956,7 @@ export class PostgresStorage implements Storage, SnapshotStorage, AuditStore, Ro
    * aborted, and sees the store as of one instant. Rows are fetched through cursors, a batch at a time.
    */
   async *exportSnapshot(): AsyncIterable<SnapshotRecord> {
-    const c = await this.#connect();
+    const c = encoding(await this.#connect());
     let finished = false;
     try {
       await c.query('BEGIN ISOLATION LEVEL SERIALIZABLE READ ONLY DEFERRABLE');
@@ -945,7 +983,7 @@ export class PostgresStorage implements Storage, SnapshotStorage, AuditStore, Ro
    * empty, then inserts; an error anywhere rolls everything back.
    */
   async importSnapshot(records: AsyncIterable<SnapshotRecord> | Iterable<SnapshotRecord>): Promise<SnapshotCounts> {
-    const c = await this.#connect();
+    const c = encoding(await this.#connect());
     let broken: Error | undefined;
     const counts = emptySnapshotCounts();
     try {
