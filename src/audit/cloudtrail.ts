@@ -2,7 +2,9 @@
 // written for read-only operations and failures, inside the state change's transaction for the others.
 import { OPERATIONS, SHAPES, type OperationName } from '../model/kms-model.generated.js';
 import { auditColumns, userIdentityOf, type CloudTrailEvent, type UserIdentity } from '../domain/audit-event.js';
-import { EVENT_VERSION, accountOfArn, eventFromCompact, isoSeconds, type CompactAuditEvent } from '../domain/audit-batch.js';
+import {
+  EVENT_VERSION, MAX_ERROR_MESSAGE, MAX_EVENT_NAME, MAX_USER_AGENT, accountOfArn, bounded, eventFromCompact, isoSeconds, type CompactAuditEvent,
+} from '../domain/audit-batch.js';
 import { canonicalJson } from '../domain/audit-chain.js';
 import type { CallerIdentity } from '../domain/identity.js';
 import type { AuditEventInput } from '../domain/ports.js';
@@ -29,6 +31,12 @@ export interface AuditCapture {
   event?: AuditEventInput | undefined;
   /** The event was appended by the transaction of the request's state change. */
   committed?: boolean;
+  /** The request authenticated (AuditTrail.admit): its event is never dropped nor summarized. */
+  authenticated?: boolean;
+  /** Refused by AuditTrail.admit because the audit queue was full: counted, not queued. */
+  throttled?: boolean;
+  /** The request body's size: bounds its audited parameters (the queue's byte bound). */
+  bodyBytes?: number;
 }
 
 /** CloudTrail's readOnly: Describe*, Get*, List* and the cryptographic operations. */
@@ -133,11 +141,19 @@ export function compactEvent(c: AuditCapture, eventId: string, defaultRegion: st
     !readOnly && c.errorCode === undefined && def?.output && c.output !== undefined
       ? ((auditedView(def.output, c.output) as Record<string, unknown> | undefined) ?? null)
       : null;
-  return [
-    eventId, c.time, c.requestId, c.sourceIp, c.userAgent, c.operation, readOnly, c.request?.region ?? defaultRegion,
+  // What the client sent is bounded (a 16 KiB User-Agent is stored as its first 1,024 characters, marked omitted).
+  const userAgent = bounded(c.userAgent, MAX_USER_AGENT);
+  const eventName = bounded(c.operation, MAX_EVENT_NAME);
+  const errorMessage = c.errorCode === undefined ? null : bounded(c.errorMessage ?? '', MAX_ERROR_MESSAGE);
+  const event: CompactAuditEvent = [
+    eventId, c.time, c.requestId, bounded(c.sourceIp, 64), userAgent, eventName, readOnly, c.request?.region ?? defaultRegion,
     caller?.principalArn ?? null, caller?.account ?? null, caller ? caller.accessKeyId : (claimedAccessKey(c.authorization) ?? null),
-    c.request?.resourceArn ?? null, c.errorCode ?? null, c.errorCode === undefined ? null : (c.errorMessage ?? ''), requestParameters, responseElements,
+    c.request?.resourceArn ?? null, c.errorCode ?? null, errorMessage, requestParameters, responseElements,
   ];
+  if (userAgent.length !== c.userAgent.length || eventName.length !== c.operation.length || (errorMessage !== null && errorMessage.length !== (c.errorMessage ?? '').length)) {
+    event.push(true);
+  }
+  return event;
 }
 
 /** The event of one request, built now (a state change's event, appended in the change's transaction). */
@@ -146,8 +162,10 @@ export function buildEvent(c: AuditCapture, eventId: string, defaultRegion: stri
 }
 
 /** A notice from Trent itself (not an API call): e.g. that events may have been lost in a crash. */
-export function serviceEvent(eventName: string, time: number, eventId: string, region: string, details: Record<string, unknown>, resourceArn?: string): AuditEventInput {
-  const account = resourceArn === undefined ? '' : accountOfArn(resourceArn);
+export function serviceEvent(
+  eventName: string, time: number, eventId: string, region: string, details: Record<string, unknown>, resourceArn?: string, recipientAccount?: string,
+): AuditEventInput {
+  const account = resourceArn === undefined ? (recipientAccount ?? '') : accountOfArn(resourceArn);
   const event: CloudTrailEvent = {
     eventVersion: EVENT_VERSION,
     userIdentity: { type: 'Unknown' },

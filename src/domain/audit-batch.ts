@@ -33,7 +33,26 @@ export type CompactAuditEvent = [
   requestParameters: Record<string, unknown> | null,
   /** The audited view of a state change's output: responseElements. */
   responseElements: Record<string, unknown> | null,
+  /** A field taken from the client was cut to its bound (CloudTrail's `omitted`); absent in batches of older versions. */
+  omitted?: boolean,
 ];
+
+/**
+ * Bounds of the fields an event takes from the client (or builds from what the client sent). CloudTrail truncates a
+ * field whose content exceeds its maximum size and marks the record `omitted: true`; 1,024 characters is the bound
+ * AWS documents for a user agent (GuardDuty's ApiCall.userAgent) and for CloudTrail's own error messages.
+ */
+export const MAX_USER_AGENT = 1024;
+export const MAX_ERROR_MESSAGE = 1024;
+/** Event names are operation names: the longest KMS operation name is 35 characters. */
+export const MAX_EVENT_NAME = 128;
+
+/** `s` cut to `max` UTF-16 code units (never splitting a surrogate pair). */
+export function bounded(s: string, max: number): string {
+  if (s.length <= max) return s;
+  const code = s.charCodeAt(max - 1);
+  return s.slice(0, code >= 0xd800 && code <= 0xdbff ? max - 1 : max);
+}
 
 /** One entry of a batch: an API call in compact form, or an event built already (Trent's own notices). */
 export type AuditBatchEntry = CompactAuditEvent | AuditEventInput;
@@ -47,7 +66,7 @@ export const accountOfArn = (arn: string): string => arn.split(':')[4] ?? '';
  * is canonical as built (domain/audit-chain.ts canonicalJson; a unit test checks they agree).
  */
 export function eventFromCompact(c: CompactAuditEvent): AuditEventInput {
-  const [eventId, time, requestId, sourceIp, userAgent, eventName, readOnly, region, principalArn, account, accessKeyId, resourceArn, errorCode, errorMessage, requestParameters, responseElements] = c;
+  const [eventId, time, requestId, sourceIp, userAgent, eventName, readOnly, region, principalArn, account, accessKeyId, resourceArn, errorCode, errorMessage, requestParameters, responseElements, omitted] = c;
   const event: CloudTrailEvent = {
     awsRegion: region,
     errorCode: errorCode ?? undefined,
@@ -60,6 +79,7 @@ export function eventFromCompact(c: CompactAuditEvent): AuditEventInput {
     eventType: 'AwsApiCall',
     eventVersion: EVENT_VERSION,
     managementEvent: true,
+    omitted: omitted === true ? true : undefined,
     readOnly,
     recipientAccountId: account ?? '',
     requestID: requestId,

@@ -53,9 +53,15 @@ export interface ChainBreak {
  * or hashes over another position) are each found.
  */
 export class ChainChecker {
-  #expectedSeq = 1;
-  #prevHash = GENESIS_HASH;
+  #expectedSeq: number;
+  #prevHash: string;
   #count = 0;
+
+  /** From the genesis, or from an anchor: the last event pruned by retention (the first link must follow it). */
+  constructor(start?: AuditAnchor) {
+    this.#expectedSeq = (start?.seq ?? 0) + 1;
+    this.#prevHash = start?.hash ?? GENESIS_HASH;
+  }
 
   get count(): number {
     return this.#count;
@@ -95,3 +101,27 @@ export class ChainChecker {
     return { seq: head.seq, problem: 'head-mismatch', detail: `the chain head (event ${head.seq}, ${head.hash.slice(0, 16)}…) does not match the last stored event (${this.lastSeq}, ${this.lastHash.slice(0, 16)}…)` };
   }
 }
+
+/**
+ * The last event that retention (`trent audit archive`) removed from the store: its number and hash. The stored trail
+ * continues from it; the archive file that holds it ends with it (docs/audit.md "Retention").
+ */
+export interface AuditAnchor {
+  readonly seq: number;
+  readonly hash: string;
+}
+
+/** The store setting that holds the anchor (settings travel with backups, so a restored trail verifies too). */
+export const AUDIT_ANCHOR_SETTING = 'audit.anchor';
+/** The service event that records a prune, committed with it; its details name the new anchor. */
+export const AUDIT_ARCHIVED_EVENT = 'AuditEventsArchived';
+
+export const encodeAnchor = (a: AuditAnchor): string => JSON.stringify({ hash: a.hash, seq: a.seq });
+
+export function decodeAnchor(value: string): AuditAnchor {
+  const a = JSON.parse(value) as Partial<AuditAnchor>;
+  if (!Number.isSafeInteger(a.seq) || a.seq! < 1 || typeof a.hash !== 'string' || !/^[0-9a-f]{64}$/.test(a.hash)) throw new Error(`malformed audit anchor ${value}`);
+  return { seq: a.seq!, hash: a.hash };
+}
+
+export const sameAnchor = (a: AuditAnchor | undefined, b: AuditAnchor | undefined): boolean => a?.seq === b?.seq && a?.hash === b?.hash;

@@ -23,6 +23,8 @@ export interface CloudTrailEvent {
   readonly userAgent: string;
   readonly errorCode?: string | undefined;
   readonly errorMessage?: string | undefined;
+  /** CloudTrail: present (true) when a field was truncated to its maximum size. */
+  readonly omitted?: true | undefined;
   readonly requestParameters: Record<string, unknown> | null;
   readonly responseElements: Record<string, unknown> | null;
   readonly requestID: string;

@@ -1,5 +1,7 @@
 // Interfaces the domain needs from the outside world. Adapters (storage, keystores, clock, randomness)
 // implement them and are wired together in src/main.ts only.
+import type { AuditAnchor } from './audit-chain.js';
+export type { AuditAnchor } from './audit-chain.js';
 import type { ConnectionErrorCodeType, CustomKeyStoreType, GrantOperation, ExpirationModelType, KeyManagerType, KeySpec, KeyState, KeyUsageType, OriginType, RotationType } from '../model/kms-model.generated.js';
 import type { HmacHash } from '../crypto/hmac.js';
 import type { AsymmetricCipher } from '../crypto/asymmetric-cipher.js';
@@ -656,6 +658,15 @@ export interface AuditStore {
   auditChainHead(): Promise<{ seq: number; hash: string; trackingStart: number }>;
   /** The newest event with `usage` set for the key (GetKeyLastUsage). */
   lastKeyUsage(keyArn: string): Promise<AuditEventRecord | undefined>;
+  /** The last event retention removed (the stored chain continues from it); undefined if none was ever removed. */
+  auditAnchor(): Promise<AuditAnchor | undefined>;
+  /**
+   * Retention (`trent audit archive`), in one transaction: checks that the anchor is still `from` and that event
+   * `through.seq` is stored with hash `through.hash` (else StorageConflictError, nothing changed), deletes every event
+   * up to `through.seq`, records `through` as the anchor, moves the tracking start to `trackingStart` if that is later,
+   * and appends `event` (the prune's own event). Returns how many events were deleted and the event's record.
+   */
+  pruneAuditEvents(from: AuditAnchor | undefined, through: AuditAnchor, trackingStart: number, event: AuditEventInput): Promise<{ deleted: number; record: AuditEventRecord }>;
 }
 
 /** What GetKeyLastUsage reads from the audit trail (the trail appends what it has queued first). */

@@ -178,6 +178,8 @@ export function createRequestHandler(deps: HandlerDeps) {
         if (!kms) throw new KmsError('UnknownOperationException', `No operation at ${req.method} ${path}.`);
       }
       const authenticated = await deps.authenticator.authenticate({ method: 'POST', url: req.url ?? '/', headers: req.headers, rawHeaders: req.rawHeaders, body });
+      // The audit queue is full (the store is slow or down): ThrottlingException now, before anything runs.
+      deps.audit.admit(audit, authenticated.identity, body.length);
       const op = deps.registry.byTarget(target);
       if (!op) {
         if (target && Object.hasOwn(OPERATIONS, operation)) throw new KmsError('UnsupportedOperationException', `${operation} is not supported by this Trent version yet.`);

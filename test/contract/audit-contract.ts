@@ -2,7 +2,7 @@
 // event with the write it makes (docs/audit.md). Run by sqlite.test.ts and postgres.test.ts.
 import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { buildEvent, compactEvent, type AuditCapture } from '../../src/audit/cloudtrail.js';
+import { buildEvent, compactEvent, serviceEvent, type AuditCapture } from '../../src/audit/cloudtrail.js';
 import { packAuditBatch } from '../../src/domain/audit-batch.js';
 import { ChainChecker, GENESIS_HASH } from '../../src/domain/audit-chain.js';
 import {
@@ -197,6 +197,39 @@ export function auditContract(name: string, factory: AuditStoreFactory): void {
       const stored = await s.auditEventsAfter(0, 100);
       assert.deepEqual(stored.map((e) => e.eventName), ['CreateKey', ...writes.map(([op]) => op)]);
       assert.equal(await verifyAll(s), 8);
+    });
+
+    it('prunes the events up to an anchor in one transaction with its own event; the chain verifies from the anchor', async () => {
+      const s = await make();
+      const stored = await s.appendAuditEvents(Array.from({ length: 6 }, () => testEvent()));
+      assert.equal(await s.auditAnchor(), undefined);
+      const through = { seq: 4, hash: stored[3]!.hash };
+      const archived = serviceEvent('AuditEventsArchived', 1_800_000_000_000, 'prune-1', 'us-east-1', { archivedThroughSeq: 4, archivedThroughHash: through.hash });
+      const boundary = (await s.auditChainHead()).trackingStart + 60_000;
+      const { deleted, record } = await s.pruneAuditEvents(undefined, through, boundary, archived);
+      assert.equal(deleted, 4);
+      assert.deepEqual([record.seq, record.prevHash, record.eventName], [7, stored[5]!.hash, 'AuditEventsArchived']);
+      assert.deepEqual(await s.auditAnchor(), through);
+      assert.deepEqual((await s.auditEventsAfter(0, 10)).map((e) => e.seq), [5, 6, 7]);
+      assert.equal((await s.auditChainHead()).trackingStart, boundary, 'GetKeyLastUsage tracks from the archive boundary');
+      const checker = new ChainChecker(through);
+      for (const e of await s.auditEventsAfter(through.seq, 10)) assert.equal(checker.check(e), undefined, `event ${e.seq}`);
+      assert.equal(checker.checkHead(await s.auditChainHead()), undefined);
+      assert.equal(new ChainChecker().check((await s.auditEventsAfter(0, 1))[0]!)?.problem, 'missing', 'without the anchor the first events are missing');
+      // Appends continue the chain.
+      await s.appendAuditEvents([testEvent()]);
+      assert.equal((await s.auditChainHead()).seq, 8);
+
+      // A prune that started from another anchor, or names an event that is not the stored one, changes nothing.
+      const stale = serviceEvent('AuditEventsArchived', 1_800_000_000_000, 'prune-2', 'us-east-1', {});
+      await assert.rejects(s.pruneAuditEvents(undefined, { seq: 6, hash: stored[5]!.hash }, 0, stale), StorageConflictError);
+      await assert.rejects(s.pruneAuditEvents(through, { seq: 6, hash: stored[4]!.hash }, 0, stale), StorageConflictError);
+      assert.deepEqual((await s.auditEventsAfter(0, 10)).map((e) => e.seq), [5, 6, 7, 8]);
+      assert.deepEqual(await s.auditAnchor(), through);
+      // A second prune moves the anchor on; the tracking start never moves back.
+      await s.pruneAuditEvents(through, { seq: 6, hash: stored[5]!.hash }, 0, serviceEvent('AuditEventsArchived', 1_800_000_000_000, 'prune-3', 'us-east-1', {}));
+      assert.deepEqual((await s.auditEventsAfter(0, 10)).map((e) => e.seq), [7, 8, 9]);
+      assert.equal((await s.auditChainHead()).trackingStart, boundary);
     });
   });
 }

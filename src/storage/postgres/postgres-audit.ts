@@ -1,7 +1,8 @@
 // The PostgreSQL side of the audit trail (docs/audit.md): the chain append (a request's transaction, and the append
 // worker, audit-append-worker.ts) and the connection settings both use.
 import type pg from 'pg';
-import type { AuditEventInput, AuditEventRecord } from '../../domain/ports.js';
+import { AUDIT_ANCHOR_SETTING, decodeAnchor, encodeAnchor, sameAnchor, type AuditAnchor } from '../../domain/audit-chain.js';
+import { StorageConflictError, type AuditEventInput, type AuditEventRecord } from '../../domain/ports.js';
 import { chainRecords } from '../audit-appender.js';
 
 /**
@@ -75,4 +76,23 @@ export async function appendInTransaction(c: pg.PoolClient, events: readonly Aud
   } finally {
     c.release(broken);
   }
+}
+
+/**
+ * Retention's prune (AuditStore.pruneAuditEvents) inside the caller's transaction: the chain head is locked first (FOR
+ * UPDATE, as appends lock it), then the checks, the delete, the new anchor and tracking start, and the prune's event.
+ */
+export async function pruneChain(
+  c: Queryable, from: AuditAnchor | undefined, through: AuditAnchor, trackingStart: number, event: AuditEventInput,
+): Promise<{ deleted: number; record: AuditEventRecord }> {
+  await c.query('SELECT seq FROM audit_chain_head WHERE id = 1 FOR UPDATE');
+  const current = (await c.query<{ value: string }>('SELECT value FROM settings WHERE name = $1', [AUDIT_ANCHOR_SETTING])).rows[0]?.value;
+  if (!sameAnchor(current === undefined ? undefined : decodeAnchor(current), from)) throw new StorageConflictError('the audit trail (it was pruned meanwhile)');
+  const hash = (await c.query<{ hash: string }>('SELECT hash FROM audit_events WHERE seq = $1', [through.seq])).rows[0]?.hash;
+  if (hash !== through.hash) throw new StorageConflictError(`the audit trail (event ${through.seq} is not the one archived)`);
+  const deleted = (await c.query('DELETE FROM audit_events WHERE seq <= $1', [through.seq])).rowCount ?? 0;
+  await c.query('INSERT INTO settings (name, value) VALUES ($1, $2) ON CONFLICT (name) DO UPDATE SET value = excluded.value', [AUDIT_ANCHOR_SETTING, encodeAnchor(through)]);
+  await c.query('UPDATE audit_chain_head SET tracking_start = GREATEST(tracking_start, $1) WHERE id = 1', [trackingStart]);
+  const [record] = await appendChain(c, [event]);
+  return { deleted, record: record! };
 }

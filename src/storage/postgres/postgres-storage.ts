@@ -6,7 +6,8 @@ import type {
 import { decodeXksConfig, encodeXksConfig } from '../xks-config.js';
 import { CKS_COLUMNS, toCustomKeyStore, type CustomKeyStoreRow } from '../custom-key-store-rows.js';
 import { AuditAppender } from '../audit-appender.js';
-import { appendChain, appendInTransaction, AUDIT_COLUMNS, auditValues, poolConfig } from './postgres-audit.js';
+import { appendChain, appendInTransaction, AUDIT_COLUMNS, auditValues, poolConfig, pruneChain } from './postgres-audit.js';
+import { AUDIT_ANCHOR_SETTING, decodeAnchor, type AuditAnchor } from '../../domain/audit-chain.js';
 import {
   emptySnapshotCounts, StorageConflictError, StorageDuplicateError, StorageLimitError, StorageNotEmptyError, StorageInUseError,
 } from '../../domain/ports.js';
@@ -410,6 +411,16 @@ export class PostgresStorage implements Storage, SnapshotStorage, AuditStore, Ro
       [keyArn],
     );
     return r.rows[0] && toAuditEvent(r.rows[0]);
+  }
+
+  async auditAnchor(): Promise<AuditAnchor | undefined> {
+    const v = await this.getSetting(AUDIT_ANCHOR_SETTING);
+    return v === undefined ? undefined : decodeAnchor(v);
+  }
+
+  /** One transaction that locks the chain head first: appends from every node wait for it. */
+  async pruneAuditEvents(from: AuditAnchor | undefined, through: AuditAnchor, trackingStart: number, event: AuditEventInput): Promise<{ deleted: number; record: AuditEventRecord }> {
+    return this.#tx('the audit trail', (c) => pruneChain(c, from, through, trackingStart, event), 'read committed', () => false);
   }
 
   async insertKey(key: KeyRecord, materials: readonly MaterialRecord[], tags: readonly TagRecord[]): Promise<void> {

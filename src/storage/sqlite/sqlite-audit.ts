@@ -1,7 +1,8 @@
 // The SQLite side of the audit trail (docs/audit.md): rows and the chain append (main connection and the append
 // worker, storage/audit-appender.ts).
 import type BetterSqlite3 from 'better-sqlite3';
-import type { AuditEventInput, AuditEventRecord } from '../../domain/ports.js';
+import { AUDIT_ANCHOR_SETTING, decodeAnchor, encodeAnchor, sameAnchor, type AuditAnchor } from '../../domain/audit-chain.js';
+import { StorageConflictError, type AuditEventInput, type AuditEventRecord } from '../../domain/ports.js';
 import { chainRecords } from '../audit-appender.js';
 import { sqliteDriver, type SqliteDatabase } from './driver.js';
 
@@ -68,4 +69,22 @@ export function appendChainSqlite(db: SqliteDatabase, events: readonly AuditEven
   const last = stored.at(-1);
   if (last) st.setHead.run(last.seq, last.hash);
   return stored;
+}
+
+/**
+ * Retention's prune (AuditStore.pruneAuditEvents), inside the caller's write transaction: the checks, the delete, the
+ * new anchor and tracking start, and the prune's own event, all or nothing.
+ */
+export function pruneChainSqlite(
+  db: SqliteDatabase, from: AuditAnchor | undefined, through: AuditAnchor, trackingStart: number, event: AuditEventInput,
+): { deleted: number; record: AuditEventRecord } {
+  const current = db.prepare('SELECT value FROM settings WHERE name = ?').pluck().get(AUDIT_ANCHOR_SETTING) as string | undefined;
+  if (!sameAnchor(current === undefined ? undefined : decodeAnchor(current), from)) throw new StorageConflictError('the audit trail (it was pruned meanwhile)');
+  const hash = db.prepare('SELECT hash FROM audit_events WHERE seq = ?').pluck().get(through.seq) as string | undefined;
+  if (hash !== through.hash) throw new StorageConflictError(`the audit trail (event ${through.seq} is not the one archived)`);
+  const deleted = db.prepare('DELETE FROM audit_events WHERE seq <= ?').run(through.seq).changes;
+  db.prepare('INSERT INTO settings VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET value = excluded.value').run(AUDIT_ANCHOR_SETTING, encodeAnchor(through));
+  db.prepare('UPDATE audit_chain_head SET tracking_start = max(tracking_start, ?) WHERE id = 1').run(trackingStart);
+  const [record] = appendChainSqlite(db, [event]);
+  return { deleted, record: record! };
 }

@@ -3,7 +3,8 @@ import type {
   AccessKeyRecord, AliasRecord, AuditEventInput, AuditEventRecord, AuditEventSource, AuditQuery, AuditStore, CustomKeyStoreRecord, KeyRecord, MaterialRecord,
   Page, Scope, SnapshotCounts, SnapshotRecord, SnapshotStorage, Storage, TagRecord, RewrapCounts, RootKeyStorage, WrappedSecretRecord,
 } from '../../domain/ports.js';
-import { appendChainSqlite, auditParams, INSERT_AUDIT, openSqlite, toAuditEvent, type AuditRow } from './sqlite-audit.js';
+import { appendChainSqlite, auditParams, INSERT_AUDIT, openSqlite, pruneChainSqlite, toAuditEvent, type AuditRow } from './sqlite-audit.js';
+import { AUDIT_ANCHOR_SETTING, decodeAnchor, type AuditAnchor } from '../../domain/audit-chain.js';
 import { AuditAppender } from '../audit-appender.js';
 import {
   emptySnapshotCounts, StorageConflictError, StorageDuplicateError, StorageLimitError, StorageNotEmptyError,
@@ -248,6 +249,16 @@ export class SqliteStorage implements Storage, SnapshotStorage, AuditStore, Root
   async lastKeyUsage(keyArn: string): Promise<AuditEventRecord | undefined> {
     const r = this.#db.prepare('SELECT * FROM audit_events WHERE key_arn = ? AND usage IS NOT NULL ORDER BY seq DESC LIMIT 1').get(keyArn) as AuditRow | undefined;
     return r && toAuditEvent(r);
+  }
+
+  async auditAnchor(): Promise<AuditAnchor | undefined> {
+    const v = await this.getSetting(AUDIT_ANCHOR_SETTING);
+    return v === undefined ? undefined : decodeAnchor(v);
+  }
+
+  /** On the main, fully synced connection, in one write transaction (BEGIN IMMEDIATE: appends wait for it). */
+  async pruneAuditEvents(from: AuditAnchor | undefined, through: AuditAnchor, trackingStart: number, event: AuditEventInput): Promise<{ deleted: number; record: AuditEventRecord }> {
+    return this.#db.transaction(() => pruneChainSqlite(this.#db, from, through, trackingStart, event)).immediate();
   }
 
   async insertKey(key: KeyRecord, materials: readonly MaterialRecord[], tags: readonly TagRecord[]): Promise<void> {
