@@ -420,7 +420,7 @@ export class PostgresStorage implements Storage, SnapshotStorage, AuditStore, Ro
 
   /** One transaction that locks the chain head first: appends from every node wait for it. */
   async pruneAuditEvents(from: AuditAnchor | undefined, through: AuditAnchor, trackingStart: number, event: AuditEventInput): Promise<{ deleted: number; record: AuditEventRecord }> {
-    return this.#tx('the audit trail', (c) => pruneChain(c, from, through, trackingStart, event), 'read committed', () => false);
+    return this.#tx('the audit trail', (c) => pruneChain(c, from, through, trackingStart, event), () => false);
   }
 
   async insertKey(key: KeyRecord, materials: readonly MaterialRecord[], tags: readonly TagRecord[]): Promise<void> {
