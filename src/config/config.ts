@@ -103,7 +103,7 @@ export interface TrentConfig {
    */
   readonly requestQuotas: 'off' | QuotaOverrides;
   /**
-   * Most requests in flight (received, not yet answered) on this node; a request over it is answered
+   * Most requests in flight on this node (body received, answer not yet written); a request over it is answered
    * ThrottlingException at once, before its body is read or parsed. 0: no bound.
    */
   readonly maxInFlight: number;

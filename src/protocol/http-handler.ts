@@ -133,8 +133,10 @@ export function createRequestHandler(deps: HandlerDeps) {
     storeLoggedAt = now;
     storeSuppressed = 0;
   };
-  // In flight: requests being handled, plus answers waiting for the end of the turn to be written. Over the bound, a
-  // request is answered at once, its body neither read nor parsed (Node discards it and keeps the connection).
+  // In flight: requests being worked on (from the end of their body to their answer), plus answers waiting for the end
+  // of the turn to be written. Over the bound, a request is answered at once, its body neither read nor parsed (Node
+  // discards it and keeps the connection). A body still arriving does not count: a client sending it slowly holds a
+  // connection (bounded by the connection limits and the request timeout), not a place of the bound.
   const maxInFlight = deps.maxInFlight ?? 0;
   let handling = 0;
   const shed = (req: IncomingMessage, res: ServerResponse) => {
@@ -151,7 +153,7 @@ export function createRequestHandler(deps: HandlerDeps) {
   return async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     // GET: /health and the dev clock, never shed (KMS requests are POSTs).
     if (maxInFlight > 0 && handling + out.queued() >= maxInFlight && req.method !== 'GET') return shed(req, res);
-    handling++;
+    let working = false;
     const started = performance.now();
     const requestId = randomUUID();
     const target = String(req.headers['x-amz-target'] ?? '');
@@ -172,6 +174,8 @@ export function createRequestHandler(deps: HandlerDeps) {
         if (err instanceof BodyTooLarge) throw new KmsError('RequestEntityTooLargeException', `Request body exceeds the maximum size of ${deps.maxBodyBytes} bytes.`);
         throw err;
       }
+      handling++;
+      working = true;
       const path = (req.url ?? '/').split('?')[0];
       const kms = req.method === 'POST' && path === '/';
       if (!kms || !target.startsWith(`${TARGET_PREFIX}.`)) {
@@ -225,7 +229,7 @@ export function createRequestHandler(deps: HandlerDeps) {
       audit.errorMessage = e.message;
       if (!res.headersSent) send(res, e.status, { __type: e.type, message: e.message }, { 'x-amzn-RequestId': requestId, 'x-amzn-ErrorType': e.type }, out);
     } finally {
-      handling--;
+      if (working) handling--;
       if (audited) deps.audit.end(audit);
       if (deps.requestLog.enabled) deps.requestLog.record({
         type: 'request',
