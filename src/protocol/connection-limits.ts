@@ -25,13 +25,11 @@ export function timeoutOptions(t: { headersTimeoutMs: number; requestTimeoutMs: 
 
 /**
  * Bounds the connections of `server`: all of them (server.maxConnections), and those of each remote address. A
- * connection over either limit is closed before anything is read from it (on TLS, before the handshake). Returns the
- * number of connections refused for the per-client limit so far.
+ * connection over either limit is closed before anything is read from it (on TLS, before the handshake).
  */
-export function limitConnections(server: Server, limits: ConnectionLimits, onRefused?: (address: string) => void): () => number {
+export function limitConnections(server: Server, limits: ConnectionLimits): void {
   server.maxConnections = limits.maxConnections;
-  let refused = 0;
-  if (limits.maxConnectionsPerClient === 0) return () => refused;
+  if (limits.maxConnectionsPerClient === 0) return;
   const open = new Map<string, number>();
   const closed = (address: string) => {
     const n = open.get(address)! - 1;
@@ -43,13 +41,10 @@ export function limitConnections(server: Server, limits: ConnectionLimits, onRef
     const address = socket.remoteAddress ?? '';
     const n = open.get(address) ?? 0;
     if (n >= limits.maxConnectionsPerClient) {
-      refused++;
       socket.destroy();
-      onRefused?.(address);
       return;
     }
     open.set(address, n + 1);
     socket.once('close', () => closed(address));
   });
-  return () => refused;
 }
