@@ -37,6 +37,8 @@ import type { Services } from './operations/operation.js';
 import { OperationRegistry } from './operations/registry.js';
 import { answerClientError, createRequestHandler, send, type ExtraRoute } from './protocol/http-handler.js';
 import { lookupEventsRoute } from './protocol/cloudtrail-lookup.js';
+import { limitConnections, timeoutOptions } from './protocol/connection-limits.js';
+import { RequestQuotas } from './domain/request-quotas.js';
 import { DeletionSweeper, IntervalScheduler } from './scheduler/deletion-sweeper.js';
 import { KeyRotator } from './scheduler/key-rotator.js';
 import { MaterialExpirer } from './scheduler/material-expirer.js';
@@ -183,10 +185,12 @@ export async function startTrent(config: TrentConfig, io: Io = { stdout: process
     say(JSON.stringify({ level: 'warn', message: 'the previous run did not stop cleanly: recorded an AuditEventsPossiblyLost event', previousRunStartedAt: previousStart }));
   }
   const grants = new GrantRepository(storage, clock, new GrantTokens(rootKey), { feed, ttlMs: coordination.cacheTtlMs });
+  // AWS's request quotas, counted on this node (docs/deployment.md#request-quotas), on a monotonic clock.
+  const quotas = config.requestQuotas === 'off' ? undefined : new RequestQuotas(config.requestQuotas, () => performance.now());
   const services: Services = {
     keys, grants, storage, keystore, authorizer: new KeyPolicyAuthorizer(clock, grants), clock, random,
     serviceAccessKeys: new Map(Object.entries(config.serviceAccessKeys ?? {})), keyUsage: audit,
-    customKeyStores, hsm, xks,
+    customKeyStores, hsm, xks, quotas,
   };
   // Principals, identity policies and access keys may change from another process (`trent iam`) or node: every
   // node re-reads the IAM generation at most once a second and drops what it cached when it moved. While the store
@@ -296,6 +300,8 @@ export async function startTrent(config: TrentConfig, io: Io = { stdout: process
     audit,
     logger,
     maxBodyBytes: config.maxBodyBytes,
+    quotas,
+    maxInFlight: config.maxInFlight,
     extraRoutes: [health, devReset, devClock, lookupEventsRoute({ authenticator: cloudTrailAuthenticator, store: storage, flush: () => audit.flush() })],
   });
   const inFlight = new Set<Promise<void>>();
@@ -303,10 +309,12 @@ export async function startTrent(config: TrentConfig, io: Io = { stdout: process
     const p = handler(req, res).finally(() => inFlight.delete(p));
     inFlight.add(p);
   };
+  // Slow clients: header, whole-request and keep-alive timeouts; then the connection limits (docs/deployment.md#limits).
+  const timeouts = timeoutOptions(config);
   const server: Server = config.tlsCert
-    ? createHttpsServer({ cert: await readFile(config.tlsCert), key: await readFile(config.tlsKey!) }, onRequest)
-    : createHttpServer(onRequest);
-  server.keepAliveTimeout = 65_000;
+    ? createHttpsServer({ cert: await readFile(config.tlsCert), key: await readFile(config.tlsKey!), ...timeouts }, onRequest)
+    : createHttpServer(timeouts, onRequest);
+  limitConnections(server, config);
   server.on('clientError', answerClientError);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);

@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
+import { QUOTA_NAMES, type QuotaName, type QuotaOverrides } from '../domain/request-quotas.js';
 
 /** Where durable state lives: the embedded SQLite file, or a PostgreSQL database shared by many nodes. */
 export type StoreConfig =
@@ -95,6 +96,27 @@ export interface TrentConfig {
    * "AKID1=s3,AKID2=ec2"; config file: an object.
    */
   readonly serviceAccessKeys?: Readonly<Record<string, string>> | undefined;
+  /**
+   * AWS KMS request quotas (docs/deployment.md#request-quotas): `off`, `aws` (AWS's default rates, per account and
+   * Region), or an object of quota name → requests per second replacing AWS's rate for those quotas (0 lifts one).
+   * Default: `aws`, and `off` in dev mode unless set. Resolved here: `aws` is an empty set of overrides.
+   */
+  readonly requestQuotas: 'off' | QuotaOverrides;
+  /**
+   * Most requests in flight on this node (body received, answer not yet written); a request over it is answered
+   * ThrottlingException at once, before its body is read or parsed. 0: no bound.
+   */
+  readonly maxInFlight: number;
+  /** How long a client may take to send a request's headers; then Trent answers 408 and closes the connection. */
+  readonly headersTimeoutMs: number;
+  /** How long a client may take to send a whole request, headers and body; then 408 and the connection is closed. */
+  readonly requestTimeoutMs: number;
+  /** How long an idle keep-alive connection is kept open after a response. */
+  readonly keepAliveTimeoutMs: number;
+  /** Most open connections; new ones over it are closed at once. */
+  readonly maxConnections: number;
+  /** Most open connections from one client address; new ones over it are closed at once. 0: no limit. */
+  readonly maxConnectionsPerClient: number;
 }
 
 export class ConfigError extends Error {
@@ -135,6 +157,13 @@ const FIELDS = {
   xksProxyPort: { flag: 'xks-proxy-port', parse: int(1, 65535) },
   xksProxyTimeoutMs: { flag: 'xks-proxy-timeout-ms', parse: int(10, 60_000) },
   serviceAccessKeys: { flag: 'service-access-keys', parse: serviceAccessKeys },
+  requestQuotas: { flag: 'request-quotas', parse: requestQuotas },
+  maxInFlight: { flag: 'max-in-flight', parse: int(0, 1_000_000) },
+  headersTimeoutMs: { flag: 'headers-timeout-ms', parse: int(100, 3_600_000) },
+  requestTimeoutMs: { flag: 'request-timeout-ms', parse: int(100, 3_600_000) },
+  keepAliveTimeoutMs: { flag: 'keep-alive-timeout-ms', parse: int(100, 3_600_000) },
+  maxConnections: { flag: 'max-connections', parse: int(1, 1_000_000) },
+  maxConnectionsPerClient: { flag: 'max-connections-per-client', parse: int(0, 1_000_000) },
 } satisfies Record<keyof TrentConfig, { flag: string | null; parse: (v: unknown, name: string) => unknown }>;
 
 type Field = keyof typeof FIELDS;
@@ -145,7 +174,7 @@ export const CONFIG_FLAGS: readonly { name: string; type: 'string' | 'boolean' }
 
 export const envName = (field: Field): string => `TRENT_${field.replace(/[A-Z]/g, (c) => `_${c}`).toUpperCase()}`;
 
-const DEFAULTS: Omit<TrentConfig, 'rootKeyFile' | 'store'> & { rootKeyFile?: string; store: string } = {
+const DEFAULTS: Omit<TrentConfig, 'rootKeyFile' | 'store' | 'requestQuotas'> & { rootKeyFile?: string; store: string } = {
   host: '127.0.0.1',
   port: 4599,
   dataDir: './data',
@@ -164,6 +193,13 @@ const DEFAULTS: Omit<TrentConfig, 'rootKeyFile' | 'store'> & { rootKeyFile?: str
   hsmClusters: [],
   xksProxyPort: 443,
   xksProxyTimeoutMs: 250,
+  // Overload protection and connection limits (docs/deployment.md#limits), sized for a small host (2 cores).
+  maxInFlight: 128,
+  headersTimeoutMs: 10_000,
+  requestTimeoutMs: 30_000,
+  keepAliveTimeoutMs: 65_000,
+  maxConnections: 8_192,
+  maxConnectionsPerClient: 512,
 };
 
 /**
@@ -201,7 +237,11 @@ export function loadConfig(flags: Record<string, string | boolean | undefined>, 
   out.dataDir = path.resolve(out.dataDir as string);
   if ((out.store as StoreConfig).kind === 'sqlite') out.store = { kind: 'sqlite', file: path.join(out.dataDir as string, 'trent.db') };
   out.rootKeyFile = path.resolve((out.rootKeyFile as string | undefined) ?? path.join(out.dataDir as string, 'root-key'));
+  // AWS's quotas unless dev mode (where they are off unless asked for).
+  const quotas = out.requestQuotas as 'off' | 'aws' | QuotaOverrides | undefined;
+  out.requestQuotas = quotas === 'aws' || (quotas === undefined && !out.dev) ? {} : (quotas ?? 'off');
   const config = out as unknown as TrentConfig;
+  if (config.headersTimeoutMs > config.requestTimeoutMs) throw new ConfigError('--headers-timeout-ms must not be longer than --request-timeout-ms');
   if ((config.tlsCert === undefined) !== (config.tlsKey === undefined)) throw new ConfigError('--tls-cert and --tls-key go together');
   if (!config.tlsCert && !isLoopback(config.host) && !config.allowInsecureHttp) {
     throw new ConfigError(`refusing plain HTTP on ${config.host}: give --tls-cert/--tls-key, or --allow-insecure-http to accept the risk`);
@@ -306,6 +346,31 @@ function serviceAccessKeys(v: unknown, name: string): Record<string, string> {
     if (typeof service !== 'string' || !/^[a-z0-9][a-z0-9-]*$/.test(service) || !/^[\w+=,.@-]+$/.test(id)) throw new ConfigError(what);
   }
   return Object.fromEntries(entries) as Record<string, string>;
+}
+
+/** `requestQuotas`: off, aws, or quota name → requests per second (an object in a config file, JSON text elsewhere). */
+function requestQuotas(v: unknown, name: string): 'off' | 'aws' | QuotaOverrides {
+  if (v === 'off' || v === 'aws') return v;
+  let o = v;
+  if (typeof v === 'string') {
+    try {
+      o = JSON.parse(v);
+    } catch {
+      o = undefined;
+    }
+  }
+  if (typeof o !== 'object' || o === null || Array.isArray(o)) {
+    throw new ConfigError(`${name} must be off, aws, or an object of quota name → requests per second, such as {"CreateKey": 10}`);
+  }
+  const out: Partial<Record<QuotaName, number>> = {};
+  for (const [quota, rate] of Object.entries(o)) {
+    if (!(QUOTA_NAMES as readonly string[]).includes(quota)) throw new ConfigError(`${name}: unknown quota "${quota}" (one of: ${QUOTA_NAMES.join(', ')})`);
+    if (typeof rate !== 'number' || !Number.isFinite(rate) || rate < 0 || rate > 10_000_000) {
+      throw new ConfigError(`${name}: the rate of "${quota}" must be a number of requests per second from 0 (no quota) to 10000000`);
+    }
+    out[quota as QuotaName] = rate;
+  }
+  return out;
 }
 
 function str(v: unknown, name: string): string {

@@ -3,6 +3,7 @@ import { KmsError } from '../domain/errors.js';
 import { assertKeyState, type KeyStateOperation } from '../domain/key-state.js';
 import type { KeyRecord, Scope , CryptoCall } from '../domain/ports.js';
 import type { AuthorizationContext } from '../domain/authorizer.js';
+import type { OperationName } from '../model/kms-model.generated.js';
 import type { RequestContext, Services } from './operation.js';
 import { viaService, withResourceConditions } from './request-conditions.js';
 
@@ -107,11 +108,23 @@ export async function keyForOperation(
   action = `kms:${operation}`,
 ): Promise<KeyRecord> {
   const key = await resolveKey(keyIdParam, ctx, svc, opts);
+  admitKeyQuota(operation, key, ctx, svc);
   const pending = authorizeOnKey(action, key, keyIdParam, ctx, svc, request);
   if (pending) await pending;
   // A key in a custom key store that is not connected is Unavailable for the state table; the stored state is returned.
   assertKeyState(key.customKeyStoreId === undefined ? key : await svc.customKeyStores.effective(key), operation);
   return key;
+}
+
+/**
+ * The request quota of a cryptographic operation, once its key is known: the shared quota of the key's type (and of its
+ * custom key store). Counted once per request: ReEncrypt resolves two keys and counts toward its source key's quota.
+ * Management operations were counted by the request handler; this does nothing for them.
+ */
+export function admitKeyQuota(operation: OperationName, key: KeyRecord, ctx: RequestContext, svc: Services): void {
+  if (svc.quotas === undefined || ctx.quotaCounted) return;
+  ctx.quotaCounted = true;
+  svc.quotas.admitKey(ctx.scope, operation, key);
 }
 
 /** AWS answers DryRunOperationException once every check has passed and DryRun is true. */

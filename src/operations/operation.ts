@@ -4,6 +4,7 @@ import type { CallerIdentity } from '../domain/identity.js';
 import type { KeyRepository } from '../domain/key-repository.js';
 import type { CustomKeyStores } from '../domain/custom-key-stores.js';
 import type { GrantRepository } from '../domain/grant-repository.js';
+import type { RequestQuotas } from '../domain/request-quotas.js';
 import type { Clock, HsmBackend, KeyStore, KeyUsageLog, RandomSource, Scope, Storage, XksBackend } from '../domain/ports.js';
 
 /** What an operation may use; made once in main.ts. */
@@ -27,6 +28,8 @@ export interface Services {
   readonly serviceAccessKeys?: ReadonlyMap<string, string>;
   /** The audit trail's record of key use (GetKeyLastUsage). */
   readonly keyUsage: KeyUsageLog;
+  /** AWS's request quotas (docs/deployment.md#request-quotas); absent when off. */
+  readonly quotas?: RequestQuotas | undefined;
 }
 
 /** One request as the operation sees it. */
@@ -43,6 +46,8 @@ export interface RequestContext {
   readonly secureTransport?: boolean;
   /** Filled in by the operation for the request log: the key the request acted on. */
   resourceArn?: string;
+  /** Set once the request was counted toward the request quota of its key's type (operations/common.ts). */
+  quotaCounted?: boolean;
 }
 
 export interface Operation<I = unknown, O = unknown> {

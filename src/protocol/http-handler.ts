@@ -7,6 +7,7 @@ import type { RequestLog } from '../audit/request-log.js';
 import type { AuditTrail } from '../audit/audit-trail.js';
 import { echoed, KmsError, MAX_MESSAGE_CHARS } from '../domain/errors.js';
 import { StorageUnavailableError } from '../domain/ports.js';
+import { THROTTLED_MESSAGE, type RequestQuotas } from '../domain/request-quotas.js';
 import type { OperationRegistry } from '../operations/registry.js';
 import type { RequestContext, Services } from '../operations/operation.js';
 import { parseInput, serializeOutput } from './shapes.js';
@@ -28,6 +29,10 @@ export interface HandlerDeps {
   readonly logger: ServerLogger;
   readonly maxBodyBytes: number;
   readonly extraRoutes: readonly ExtraRoute[];
+  /** AWS's request quotas; absent when off. */
+  readonly quotas?: RequestQuotas | undefined;
+  /** Most KMS requests received and not yet answered; more are answered ThrottlingException at once. 0: no bound. */
+  readonly maxInFlight?: number | undefined;
 }
 
 const JSON_11 = 'application/x-amz-json-1.1';
@@ -62,6 +67,8 @@ export function send(res: ServerResponse, status: number, body: unknown, headers
 }
 
 type ResponseWriter = (res: ServerResponse, bytes: Buffer) => void;
+/** A writer that holds responses until the end of the turn; `queued()` is how many it holds. */
+export type BatchedWriter = ResponseWriter & { readonly queued: () => number };
 const endNow: ResponseWriter = (res, bytes) => res.end(bytes);
 
 /**
@@ -72,7 +79,7 @@ const endNow: ResponseWriter = (res, bytes) => res.end(bytes);
  * of CPU off each Encrypt and raised requests/s by a fifth (docs/benchmarks.md). A response waits at most for the
  * other requests of its turn.
  */
-export function batchedWriter(onError: (err: unknown) => void): ResponseWriter {
+export function batchedWriter(onError: (err: unknown) => void): BatchedWriter {
   let pending: { res: ServerResponse; bytes: Buffer }[] = [];
   const flush = () => {
     const turn = pending;
@@ -85,9 +92,10 @@ export function batchedWriter(onError: (err: unknown) => void): ResponseWriter {
       }
     }
   };
-  return (res, bytes) => {
+  const write = (res: ServerResponse, bytes: Buffer) => {
     if (pending.push({ res, bytes }) === 1) setImmediate(flush);
   };
+  return Object.assign(write, { queued: () => pending.length });
 }
 
 /**
@@ -147,7 +155,27 @@ export function createRequestHandler(deps: HandlerDeps) {
     storeLoggedAt = now;
     storeSuppressed = 0;
   };
+  // In flight: requests being worked on (from the end of their body to their answer), plus answers waiting for the end
+  // of the turn to be written. Over the bound, a request is answered at once, its body neither read nor parsed (Node
+  // discards it and keeps the connection). A body still arriving does not count: a client sending it slowly holds a
+  // connection (bounded by the connection limits and the request timeout), not a place of the bound.
+  const maxInFlight = deps.maxInFlight ?? 0;
+  let handling = 0;
+  const shed = (req: IncomingMessage, res: ServerResponse) => {
+    const requestId = randomUUID();
+    send(res, 400, { __type: 'ThrottlingException', message: THROTTLED_MESSAGE }, { 'x-amzn-RequestId': requestId, 'x-amzn-ErrorType': 'ThrottlingException' }, out);
+    if (!deps.requestLog.enabled) return;
+    const target = String(req.headers['x-amz-target'] ?? '');
+    deps.requestLog.record({
+      type: 'request', time: new Date().toISOString(), requestId,
+      operation: echoed(target.startsWith(`${TARGET_PREFIX}.`) ? target.slice(TARGET_PREFIX.length + 1) : target || `${req.method} ${req.url}`),
+      sourceIp: req.socket.remoteAddress ?? '', outcome: 'failure', errorCode: 'ThrottlingException', status: 400, durationMs: 0,
+    });
+  };
   return async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    // GET: /health and the dev clock, never shed (KMS requests are POSTs).
+    if (maxInFlight > 0 && handling + out.queued() >= maxInFlight && req.method !== 'GET') return shed(req, res);
+    let working = false;
     const started = performance.now();
     const requestId = randomUUID();
     const target = String(req.headers['x-amz-target'] ?? '');
@@ -168,6 +196,8 @@ export function createRequestHandler(deps: HandlerDeps) {
         if (err instanceof BodyTooLarge) throw new KmsError('RequestEntityTooLargeException', `Request body exceeds the maximum size of ${deps.maxBodyBytes} bytes.`);
         throw err;
       }
+      handling++;
+      working = true;
       const path = (req.url ?? '/').split('?')[0];
       const kms = req.method === 'POST' && path === '/';
       if (!kms || !target.startsWith(`${TARGET_PREFIX}.`)) {
@@ -201,6 +231,9 @@ export function createRequestHandler(deps: HandlerDeps) {
       } catch {
         throw new KmsError('SerializationException', 'The request body is not valid JSON.');
       }
+      // Request quotas known from the operation (and GenerateDataKeyPair's KeyPairSpec), before validation; those of
+      // cryptographic operations need the key, and are checked where it is resolved (operations/common.ts).
+      deps.quotas?.admitOperation(ctx.scope, op.name as OperationName, json);
       const def = OPERATIONS[op.name as OperationName];
       const input = def.input ? parseInput(def.input, json) : {};
       audit.input = input;
@@ -221,6 +254,7 @@ export function createRequestHandler(deps: HandlerDeps) {
       audit.errorMessage = e.message;
       if (!res.headersSent) send(res, e.status, { __type: e.type, message: e.message }, { 'x-amzn-RequestId': requestId, 'x-amzn-ErrorType': e.type }, out);
     } finally {
+      if (working) handling--;
       if (audited) deps.audit.end(audit);
       if (deps.requestLog.enabled) deps.requestLog.record({
         type: 'request',

@@ -20,6 +20,7 @@ export const generateRandom = defineOperation<GenerateRandomRequest, GenerateRan
     if (store.connectionState !== 'CONNECTED') {
       throw new KmsError('CustomKeyStoreInvalidStateException', `Custom key store ${store.customKeyStoreId} is ${store.connectionState}: GenerateRandom needs a CONNECTED store.`);
     }
+    svc.quotas?.admitCustomKeyStore(store.customKeyStoreId); // the store's request quota, on top of the account's
     return { Plaintext: SecretBytes.adopt(await svc.hsm.random(store, input.NumberOfBytes)) };
   }
   return { Plaintext: SecretBytes.adopt(svc.random.bytes(input.NumberOfBytes)) };

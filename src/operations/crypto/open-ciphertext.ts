@@ -6,7 +6,7 @@ import { assertKeyState } from '../../domain/key-state.js';
 import type { EncryptionContext } from '../../domain/encryption-context.js';
 import type { KeyRecord } from '../../domain/ports.js';
 import { openSymmetric, parseBlob } from '../../domain/symmetric.js';
-import { authorizeOnKey, CRYPTO_KEY, cryptoCall, resolveKey } from '../common.js';
+import { admitKeyQuota, authorizeOnKey, CRYPTO_KEY, cryptoCall, resolveKey } from '../common.js';
 import type { RequestContext, Services } from '../operation.js';
 import { encryptionScheme, isAsymmetric, refuseContextForAsymmetric } from '../../domain/key-specs.js';
 import { currentMaterial } from './symmetric-key.js';
@@ -40,6 +40,7 @@ export async function openCiphertext(
     throw new KmsError('ValidationException', "1 validation error detected: Value null at 'ciphertextBlob' failed to satisfy constraint: Member must not be null");
   }
   const requested = keyIdParam === undefined ? undefined : await resolveKey(keyIdParam, ctx, svc, CRYPTO_KEY);
+  if (requested) admitKeyQuota(operation, requested, ctx, svc);
   if (requested && keyIdParam !== undefined && isAsymmetric(requested.keySpec)) return openAsymmetric(requested, keyIdParam, blobBytes, context, algorithm, operation, ctx, svc, grantTokens);
   const blob = parseBlob(blobBytes);
   if (!blob) throw invalidCiphertext();
@@ -51,6 +52,7 @@ export async function openCiphertext(
   // A blob naming no existing key is indistinguishable from a tampered one: InvalidCiphertextException.
   const key = requested ?? (await svc.keys.getKey(ref.scope, ref.keyId));
   if (!key) throw invalidCiphertext();
+  if (!requested) admitKeyQuota(operation, key, ctx, svc);
   ctx.resourceArn = key.arn;
   const pending = authorizeOnKey(`kms:${operation}${operation === 'ReEncrypt' ? 'From' : ''}`, key, keyIdParam, ctx, svc, { encryptionContext: context, encryptionAlgorithm: algorithm, grantTokens });
   if (pending) await pending; // a promise only when aliases, tags or grants had to be read
