@@ -27,6 +27,17 @@ export interface Services {
   readonly serviceAccessKeys?: ReadonlyMap<string, string>;
   /** The audit trail's record of key use (GetKeyLastUsage). */
   readonly keyUsage: KeyUsageLog;
+  /**
+   * Multi-Region transitions (Creating, Updating): how long they last, and `wake`, which has this node complete them
+   * once due. Absent (in-process tests): DEFAULT_TRANSITION_MS, and only the scheduler's transition job completes them.
+   */
+  readonly transitions?: TransitionTimer;
+}
+
+export interface TransitionTimer {
+  readonly delayMs: number;
+  /** Completes the transitions that are due after `delayMs` (a timer; never throws). */
+  wake(): void;
 }
 
 /** One request as the operation sees it. */

@@ -246,6 +246,17 @@ export class LocalKeyStore implements KeyStore {
     return SecretBytes.adopt(ecdhSharedSecret(privateKey instanceof Sm2Key ? privateKey : openssl(privateKey), peerPublicKey));
   }
 
+  async copyMaterial(material: MaterialRecord, keyArn: string): Promise<MaterialRecord> {
+    // An erased imported material stays erased: its row (id, import fields) is copied, no bytes.
+    if (material.wrapped.length === 0) return { ...material, keyArn };
+    const bytes = this.#unwrap(material);
+    try {
+      return { ...material, keyArn, wrapped: this.root.wrap(materialWrapContext(keyArn, material.materialId), bytes) };
+    } finally {
+      bytes.fill(0);
+    }
+  }
+
   forget(keyArn: string): void {
     for (const secret of this.#unwrapped.get(keyArn)?.values() ?? []) secret.wipe();
     for (const pair of this.#pairs.get(keyArn)?.values() ?? []) if (pair.privateKey instanceof MlDsaKey) pair.privateKey.wipe();
