@@ -1,5 +1,4 @@
 import type { KeyState } from '../model/kms-model.generated.js';
-import { DAY_MS } from './rotation.js';
 import type { KeyRecord, RandomSource } from './ports.js';
 
 /**
@@ -8,6 +7,8 @@ import type { KeyRecord, RandomSource } from './ports.js';
  * of the current primary (`primaryRegion`). Transient states (Creating, Updating) are stored with the state they end
  * in and when; the node that made the change completes them, or the transition job (scheduler/transitions.ts).
  */
+
+const DAY_MS = 24 * 60 * 60 * 1000;
 
 /** How long a replica stays Creating and an UpdatePrimaryRegion Updating, unless configured (AWS: "a few seconds"). */
 export const DEFAULT_TRANSITION_MS = 1500;

@@ -53,6 +53,7 @@ import { retireGrant } from './grants/retire-grant.js';
 import { revokeGrant } from './grants/revoke-grant.js';
 import { getKeyLastUsage } from './audit/get-key-last-usage.js';
 import { replicateKey } from './keys/replicate-key.js';
+import { updatePrimaryRegion } from './keys/update-primary-region.js';
 
 /** Every operation Trent implements. One module per operation; add new ones here. */
 const OPERATIONS: readonly Operation<any, any>[] = [
@@ -109,6 +110,7 @@ const OPERATIONS: readonly Operation<any, any>[] = [
   deleteCustomKeyStore,
   getKeyLastUsage,
   replicateKey,
+  updatePrimaryRegion,
 ];
 
 /** Maps `TrentService.<Operation>` targets to operation modules. */

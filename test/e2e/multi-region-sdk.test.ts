@@ -6,7 +6,8 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   CancelKeyDeletionCommand, CreateKeyCommand, DecryptCommand, DescribeKeyCommand, DisableKeyCommand, EnableKeyCommand, EncryptCommand,
-  GenerateMacCommand, GetKeyPolicyCommand, GetPublicKeyCommand, KMSClient, ListKeysCommand, ListResourceTagsCommand, ReEncryptCommand,
+  DisableKeyRotationCommand, EnableKeyRotationCommand, GenerateMacCommand, GetKeyPolicyCommand, GetKeyRotationStatusCommand, ListKeyRotationsCommand,
+  RotateKeyOnDemandCommand, UpdatePrimaryRegionCommand, GetPublicKeyCommand, KMSClient, ListKeysCommand, ListResourceTagsCommand, ReEncryptCommand,
   ReplicateKeyCommand, ScheduleKeyDeletionCommand, SignCommand, VerifyCommand, VerifyMacCommand, type KeySpec, type KeyUsageType,
 } from '@aws-sdk/client-kms';
 import { devClient, startServer, type TestServer } from '../helpers/server.js';
@@ -315,7 +316,139 @@ describe('multi-Region keys', () => {
     await advance(server, 7 * DAY_S + 60);
     assert.equal((await failure(east.send(new DescribeKeyCommand({ KeyId: primary.KeyId })))).name, 'NotFoundException');
   });
+
+  it('UpdatePrimaryRegion: both keys Updating (usable, not manageable), every related key names the new primary, then states come back', async () => {
+    const primary = await primaryKey();
+    await east.send(new ReplicateKeyCommand({ KeyId: primary.KeyId, ReplicaRegion: 'us-west-2' }));
+    await east.send(new ReplicateKeyCommand({ KeyId: primary.KeyId, ReplicaRegion: 'eu-west-1' }));
+    await settle();
+    const context = { when: 'before the change' };
+    const before = (await east.send(new EncryptCommand({ KeyId: primary.KeyId, Plaintext: Buffer.from('old primary'), EncryptionContext: context }))).CiphertextBlob!;
+    await east.send(new UpdatePrimaryRegionCommand({ KeyId: primary.KeyId, PrimaryRegion: 'eu-west-1' }));
+    const euArn = arnIn('eu-west-1', primary.KeyId!);
+    const describeIn = async (c: KMSClient) => metadata(c, primary.KeyId!);
+    const [e, w, u] = [await describeIn(east), await describeIn(west), await describeIn(eu)];
+    assert.deepEqual([e.KeyState, w.KeyState, u.KeyState], ['Updating', 'Enabled', 'Updating']);
+    assert.deepEqual([e, w, u].map((m) => m.MultiRegionConfiguration!.MultiRegionKeyType), ['REPLICA', 'REPLICA', 'PRIMARY']);
+    for (const m of [e, w, u]) {
+      assert.deepEqual(m.MultiRegionConfiguration!.PrimaryKey, { Arn: euArn, Region: 'eu-west-1' });
+      assert.deepEqual(m.MultiRegionConfiguration!.ReplicaKeys, [
+        { Arn: primary.Arn, Region: 'us-east-1' }, { Arn: arnIn('us-west-2', primary.KeyId!), Region: 'us-west-2' },
+      ]);
+    }
+    // While Updating: cryptography works; enabling, disabling and replicating do not.
+    const during = (await east.send(new EncryptCommand({ KeyId: primary.KeyId, Plaintext: Buffer.from('during'), EncryptionContext: context }))).CiphertextBlob!;
+    assert.equal(Buffer.from((await eu.send(new DecryptCommand({ CiphertextBlob: during, EncryptionContext: context }))).Plaintext!).toString(), 'during');
+    assert.deepEqual(await failure(east.send(new DisableKeyCommand({ KeyId: primary.KeyId }))), { name: 'KMSInvalidStateException', message: `${primary.Arn} is updating.` });
+    assert.equal((await failure(eu.send(new ReplicateKeyCommand({ KeyId: primary.KeyId, ReplicaRegion: 'ap-south-1' })))).name, 'KMSInvalidStateException');
+    await settle();
+    assert.deepEqual([(await describeIn(east)).KeyState, (await describeIn(eu)).KeyState], ['Enabled', 'Enabled']);
+    // The new primary replicates; the old one is a replica now.
+    assert.deepEqual(await failure(east.send(new ReplicateKeyCommand({ KeyId: primary.KeyId, ReplicaRegion: 'ap-south-1' }))), {
+      name: 'UnsupportedOperationException', message: `${primary.Arn} is not a multi-region primary key.`,
+    });
+    const ap = (await eu.send(new ReplicateKeyCommand({ KeyId: primary.KeyId, ReplicaRegion: 'ap-south-1' }))).ReplicaKeyMetadata!;
+    assert.deepEqual(ap.MultiRegionConfiguration!.PrimaryKey, { Arn: euArn, Region: 'eu-west-1' });
+    // Ciphertexts from before and during the change decrypt everywhere.
+    for (const c of [east, west, eu]) {
+      assert.equal(Buffer.from((await c.send(new DecryptCommand({ CiphertextBlob: before, EncryptionContext: context }))).Plaintext!).toString(), 'old primary');
+    }
+    // The old primary, a replica now, is deleted on its own window.
+    const scheduled = await east.send(new ScheduleKeyDeletionCommand({ KeyId: primary.KeyId, PendingWindowInDays: 7 }));
+    assert.equal(scheduled.KeyState, 'PendingDeletion');
+    assert.ok(scheduled.DeletionDate);
+  });
+
+  it('UpdatePrimaryRegion errors: a replica, a single-Region key, a Region without a replica, the same Region, a disabled replica', async () => {
+    const primary = await primaryKey();
+    await east.send(new ReplicateKeyCommand({ KeyId: primary.KeyId, ReplicaRegion: 'us-west-2' }));
+    await settle();
+    assert.deepEqual(await failure(west.send(new UpdatePrimaryRegionCommand({ KeyId: primary.KeyId, PrimaryRegion: 'us-east-1' }))), {
+      name: 'UnsupportedOperationException', message: `${arnIn('us-west-2', primary.KeyId!)} is not a multi-region primary key.`,
+    });
+    const single = (await east.send(new CreateKeyCommand({}))).KeyMetadata!;
+    assert.equal((await failure(east.send(new UpdatePrimaryRegionCommand({ KeyId: single.KeyId, PrimaryRegion: 'us-west-2' })))).name, 'UnsupportedOperationException');
+    assert.deepEqual(await failure(east.send(new UpdatePrimaryRegionCommand({ KeyId: primary.KeyId, PrimaryRegion: 'eu-west-1' }))), {
+      name: 'NotFoundException', message: `Key '${arnIn('eu-west-1', primary.KeyId!)}' does not exist`,
+    });
+    assert.equal((await failure(east.send(new UpdatePrimaryRegionCommand({ KeyId: primary.KeyId, PrimaryRegion: 'us-east-1' })))).name, 'UnsupportedOperationException');
+    assert.equal((await failure(east.send(new UpdatePrimaryRegionCommand({ KeyId: primary.KeyId, PrimaryRegion: 'Mars' })))).name, 'ValidationException');
+    await west.send(new DisableKeyCommand({ KeyId: primary.KeyId }));
+    assert.deepEqual(await failure(east.send(new UpdatePrimaryRegionCommand({ KeyId: primary.KeyId, PrimaryRegion: 'us-west-2' }))), {
+      name: 'DisabledException', message: `${arnIn('us-west-2', primary.KeyId!)} is disabled.`,
+    });
+    assert.equal((await metadata(east, primary.KeyId!)).MultiRegionConfiguration!.PrimaryKey!.Region, 'us-east-1', 'nothing changed');
+  });
+
+  it('rotation is set and made on the primary, applies to every related key at once, and every ciphertext decrypts everywhere', async () => {
+    const primary = await primaryKey();
+    await east.send(new ReplicateKeyCommand({ KeyId: primary.KeyId, ReplicaRegion: 'us-west-2' }));
+    await east.send(new ReplicateKeyCommand({ KeyId: primary.KeyId, ReplicaRegion: 'eu-west-1' }));
+    await settle();
+    const clients = [east, west, eu];
+    const context = { rotation: 'mrk' };
+    const blobs: Uint8Array[] = [];
+    const encryptIn = async (c: KMSClient, text: string) =>
+      blobs.push((await c.send(new EncryptCommand({ KeyId: primary.KeyId, Plaintext: Buffer.from(text), EncryptionContext: context }))).CiphertextBlob!);
+    const same = async <T>(what: string, read: (c: KMSClient) => Promise<T>): Promise<T> => {
+      const [first, ...rest] = await Promise.all(clients.map(read));
+      for (const r of rest) assert.deepEqual(r, first, what);
+      return first!;
+    };
+    const materialIds = () => same('CurrentKeyMaterialId', async (c) => (await metadata(c, primary.KeyId!)).CurrentKeyMaterialId);
+    const status = () => same('GetKeyRotationStatus', async (c) => {
+      const r = await c.send(new GetKeyRotationStatusCommand({ KeyId: primary.KeyId }));
+      return [r.KeyRotationEnabled, r.RotationPeriodInDays, r.NextRotationDate?.getTime()];
+    });
+    const rotations = () => same('ListKeyRotations', async (c) =>
+      (await c.send(new ListKeyRotationsCommand({ KeyId: primary.KeyId }))).Rotations!.map((r) => [r.KeyMaterialId, r.RotationType, r.RotationDate?.getTime()]));
+    await encryptIn(west, 'before any rotation');
+
+    // On a replica: refused, whatever the operation.
+    for (const command of [new EnableKeyRotationCommand({ KeyId: primary.KeyId }), new DisableKeyRotationCommand({ KeyId: primary.KeyId }), new RotateKeyOnDemandCommand({ KeyId: primary.KeyId })]) {
+      assert.deepEqual(await failure(west.send(command as never)), {
+        name: 'UnsupportedOperationException', message: `${arnIn('us-west-2', primary.KeyId!)} is not a multi-region primary key.`,
+      });
+    }
+    await east.send(new EnableKeyRotationCommand({ KeyId: primary.KeyId, RotationPeriodInDays: 90 }));
+    const [enabled, period] = await status();
+    assert.deepEqual([enabled, period], [true, 90]);
+
+    const first = await materialIds();
+    await east.send(new RotateKeyOnDemandCommand({ KeyId: primary.KeyId }));
+    const second = await materialIds();
+    assert.notEqual(second, first);
+    assert.equal((await rotations()).length, 1);
+    await encryptIn(eu, 'after the on-demand rotation');
+
+    await advance(server, 91 * DAY_S);
+    const third = await materialIds();
+    assert.notEqual(third, second, 'automatic rotation happened on every related key');
+    assert.deepEqual((await rotations()).map((r) => r[1]), ['ON_DEMAND', 'AUTOMATIC']);
+    await status();
+    await encryptIn(east, 'after the automatic rotation');
+
+    // A change of primary; the new primary rotates every related key.
+    await east.send(new UpdatePrimaryRegionCommand({ KeyId: primary.KeyId, PrimaryRegion: 'us-west-2' }));
+    await settle();
+    assert.equal((await failure(east.send(new RotateKeyOnDemandCommand({ KeyId: primary.KeyId })))).name, 'UnsupportedOperationException');
+    await west.send(new RotateKeyOnDemandCommand({ KeyId: primary.KeyId }));
+    assert.notEqual(await materialIds(), third);
+    assert.equal((await rotations()).length, 3);
+    await encryptIn(west, 'after the change of primary');
+    await west.send(new DisableKeyRotationCommand({ KeyId: primary.KeyId }));
+    assert.deepEqual(await status(), [false, undefined, undefined]);
+
+    const texts = ['before any rotation', 'after the on-demand rotation', 'after the automatic rotation', 'after the change of primary'];
+    for (const c of clients) {
+      for (const [i, blob] of blobs.entries()) {
+        assert.equal(Buffer.from((await c.send(new DecryptCommand({ CiphertextBlob: blob, EncryptionContext: context }))).Plaintext!).toString(), texts[i]);
+      }
+    }
+  });
 });
+
+const metadata = async (c: KMSClient, keyId: string) => (await c.send(new DescribeKeyCommand({ KeyId: keyId }))).KeyMetadata!;
 
 describe('multi-Region transitions complete on their own', () => {
   let server: TestServer;

@@ -1,7 +1,7 @@
 import type { RotateKeyOnDemandRequest, RotateKeyOnDemandResponse } from '../../model/kms-model.generated.js';
 import { KmsError } from '../../domain/errors.js';
 import { assertKeyState } from '../../domain/key-state.js';
-import { assertRotatable, AUTOMATIC_ROTATION_CONFLICT_WINDOW_MS, ON_DEMAND_ROTATION_LIMIT, rotated, rotateKeyMaterial } from '../../domain/rotation.js';
+import { assertPrimaryForRotation, assertRotatable, AUTOMATIC_ROTATION_CONFLICT_WINDOW_MS, ON_DEMAND_ROTATION_LIMIT, rotated, rotateKeyMaterial } from '../../domain/rotation.js';
 import type { KeyRecord } from '../../domain/ports.js';
 import { isErased } from '../../domain/ports.js';
 import { keyForOperation, OWN_KEY } from '../common.js';
@@ -16,6 +16,8 @@ import { defineOperation } from '../operation.js';
 export const rotateKeyOnDemand = defineOperation<RotateKeyOnDemandRequest, RotateKeyOnDemandResponse>('RotateKeyOnDemand', async (input, ctx, svc) => {
   const key = await keyForOperation(input.KeyId, 'RotateKeyOnDemand', ctx, svc, OWN_KEY);
   assertRotatable(key, 'RotateKeyOnDemand');
+  // Multi-Region keys: "invoke the on-demand rotation on the primary Region key" (API_RotateKeyOnDemand).
+  assertPrimaryForRotation(key);
   const check = (current: KeyRecord, at: Date): true => {
     assertKeyState(current, 'RotateKeyOnDemand');
     if (current.currentMaterialId !== key.currentMaterialId) {
