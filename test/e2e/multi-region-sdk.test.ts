@@ -10,6 +10,9 @@ import {
   RotateKeyOnDemandCommand, UpdatePrimaryRegionCommand, GetPublicKeyCommand, KMSClient, ListKeysCommand, ListResourceTagsCommand, ReEncryptCommand,
   ReplicateKeyCommand, ScheduleKeyDeletionCommand, SignCommand, VerifyCommand, VerifyMacCommand, type KeySpec, type KeyUsageType,
 } from '@aws-sdk/client-kms';
+import { createPublicKey, randomBytes } from 'node:crypto';
+import { GetParametersForImportCommand, ImportKeyMaterialCommand } from '@aws-sdk/client-kms';
+import { wrapForImport } from '../../src/crypto/key-import.js';
 import { devClient, startServer, type TestServer } from '../helpers/server.js';
 import { within } from '../helpers/poll.js';
 
@@ -445,6 +448,55 @@ describe('multi-Region keys', () => {
         assert.equal(Buffer.from((await c.send(new DecryptCommand({ CiphertextBlob: blob, EncryptionContext: context }))).Plaintext!).toString(), texts[i]);
       }
     }
+  });
+
+  it('imported material: the replica starts PendingImport and takes only the primary\'s material; new material rotates every related key', async () => {
+    const importInto = async (c: KMSClient, KeyId: string, material: Buffer, ImportType?: 'NEW_KEY_MATERIAL' | 'EXISTING_KEY_MATERIAL') => {
+      const p = await c.send(new GetParametersForImportCommand({ KeyId, WrappingAlgorithm: 'RSAES_OAEP_SHA_256', WrappingKeySpec: 'RSA_2048' }));
+      const publicKey = createPublicKey({ key: Buffer.from(p.PublicKey!), format: 'der', type: 'spki' });
+      return c.send(new ImportKeyMaterialCommand({
+        KeyId, ImportToken: p.ImportToken, EncryptedKeyMaterial: wrapForImport(publicKey, 'RSAES_OAEP_SHA_256', material, randomBytes(32)),
+        ExpirationModel: 'KEY_MATERIAL_DOES_NOT_EXPIRE', ...(ImportType && { ImportType }),
+      }));
+    };
+    const states = async (c: KMSClient, keyId: string) =>
+      (await c.send(new ListKeyRotationsCommand({ KeyId: keyId, IncludeKeyMaterial: 'ALL_KEY_MATERIAL' }))).Rotations!.map((r) => [r.KeyMaterialId, r.KeyMaterialState]);
+    const first = randomBytes(32);
+    const primary = (await east.send(new CreateKeyCommand({ MultiRegion: true, Origin: 'EXTERNAL' }))).KeyMetadata!;
+    const m1 = (await importInto(east, primary.KeyId!, first)).KeyMaterialId!;
+    assert.equal((await metadata(east, primary.KeyId!)).KeyState, 'Enabled');
+    const replica = (await east.send(new ReplicateKeyCommand({ KeyId: primary.KeyId, ReplicaRegion: 'us-west-2' }))).ReplicaKeyMetadata!;
+    assert.deepEqual([replica.KeyState, replica.Origin, replica.CurrentKeyMaterialId], ['Creating', 'EXTERNAL', undefined]);
+    await settle();
+    assert.equal((await metadata(west, primary.KeyId!)).KeyState, 'PendingImport');
+    // Other material is refused; the same material makes the replica Enabled, with the primary's material id.
+    assert.equal((await failure(importInto(west, primary.KeyId!, randomBytes(32)))).name, 'IncorrectKeyMaterialException');
+    assert.equal((await failure(importInto(west, primary.KeyId!, randomBytes(32), 'NEW_KEY_MATERIAL'))).name, 'UnsupportedOperationException');
+    assert.equal((await importInto(west, primary.KeyId!, first)).KeyMaterialId, m1);
+    const md = await metadata(west, primary.KeyId!);
+    assert.deepEqual([md.KeyState, md.CurrentKeyMaterialId], ['Enabled', m1]);
+    const blob = (await east.send(new EncryptCommand({ KeyId: primary.KeyId, Plaintext: Buffer.from('imported') }))).CiphertextBlob!;
+    assert.equal(Buffer.from((await west.send(new DecryptCommand({ CiphertextBlob: blob }))).Plaintext!).toString(), 'imported');
+
+    // New material for rotation: imported into the primary, then into the replica, then RotateKeyOnDemand on the primary.
+    const second = randomBytes(32);
+    const m2 = (await importInto(east, primary.KeyId!, second, 'NEW_KEY_MATERIAL')).KeyMaterialId!;
+    assert.deepEqual(await states(east, primary.KeyId!), [[m1, 'CURRENT'], [m2, 'PENDING_MULTI_REGION_IMPORT_AND_ROTATION']]);
+    assert.deepEqual(await failure(east.send(new RotateKeyOnDemandCommand({ KeyId: primary.KeyId }))), {
+      name: 'KMSInvalidStateException',
+      message: `The new key material ${m2} of ${primary.Arn} is not yet imported into the replica key ${arnIn('us-west-2', primary.KeyId!)}: import the same key material into every replica key first.`,
+    });
+    assert.equal((await importInto(west, primary.KeyId!, second)).KeyMaterialId, m2);
+    assert.deepEqual(await states(east, primary.KeyId!), [[m1, 'CURRENT'], [m2, 'PENDING_ROTATION']]);
+    assert.deepEqual(await states(west, primary.KeyId!), [[m1, 'CURRENT'], [m2, 'PENDING_ROTATION']]);
+    assert.equal((await failure(west.send(new RotateKeyOnDemandCommand({ KeyId: primary.KeyId })))).name, 'UnsupportedOperationException');
+    await east.send(new RotateKeyOnDemandCommand({ KeyId: primary.KeyId }));
+    assert.deepEqual(await states(east, primary.KeyId!), [[m1, 'NON_CURRENT'], [m2, 'CURRENT']]);
+    assert.deepEqual(await states(west, primary.KeyId!), [[m1, 'NON_CURRENT'], [m2, 'CURRENT']]);
+    assert.equal((await metadata(west, primary.KeyId!)).CurrentKeyMaterialId, m2);
+    const after = (await west.send(new EncryptCommand({ KeyId: primary.KeyId, Plaintext: Buffer.from('rotated') }))).CiphertextBlob!;
+    assert.equal(Buffer.from((await east.send(new DecryptCommand({ CiphertextBlob: after }))).Plaintext!).toString(), 'rotated');
+    assert.equal(Buffer.from((await west.send(new DecryptCommand({ CiphertextBlob: blob }))).Plaintext!).toString(), 'imported');
   });
 });
 

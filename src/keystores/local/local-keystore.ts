@@ -194,8 +194,10 @@ export class LocalKeyStore implements KeyStore {
           throw new Error(`unknown material form ${String(never)}`);
         }
       }
-      // The same material always gets the same id for this key (re-import finds it); nobody can test a guess.
-      const materialId = this.root.fingerprint(['imported-material-id', keyArn], canonical).toString('hex');
+      // The same material always gets the same id for this key (re-import finds it); nobody can test a guess. The
+      // related keys of a multi-Region key (key id mrk-..., one per Region) share the id: the ARN without its Region.
+      const idScope = keyArn.includes(':key/mrk-') ? keyArn.replace(/^(arn:[^:]+:kms:)[^:]*:/, '$1:') : keyArn;
+      const materialId = this.root.fingerprint(['imported-material-id', idScope], canonical).toString('hex');
       const wrapped = this.root.wrap(materialWrapContext(keyArn, materialId), canonical);
       return { kind: 'ok', material: { keyArn, materialId, wrapped, createdAt: now } };
     } finally {
