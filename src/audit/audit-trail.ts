@@ -4,7 +4,7 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 import type { Writable } from 'node:stream';
 import type { AuditEventInput, AuditEventRecord, AuditEventSource, AuditStore, KeyUsageLog } from '../domain/ports.js';
 import { packAuditBatch, type AuditBatchEntry } from '../domain/audit-batch.js';
-import { buildEvent, compactEvent, isReadOnly, serviceEvent, type AuditCapture } from './cloudtrail.js';
+import { buildEvent, compactEvent, companionCapture, isReadOnly, serviceEvent, type AuditCapture } from './cloudtrail.js';
 
 /**
  * The request under way, carried through the operation's async calls, so that a storage transaction can append the
@@ -40,6 +40,13 @@ export class RequestAuditScope implements AuditEventSource {
     const c = this.#als.getStore();
     if (!c || c.committed) return undefined;
     return (c.event ??= this.#build(c));
+  }
+
+  companions(): readonly AuditEventInput[] {
+    const c = this.#als.getStore();
+    const extra = c?.request?.auditCompanions;
+    if (!c || c.committed || !extra?.length) return [];
+    return (c.companionEvents ??= extra.map((e) => this.#build(companionCapture(c, e))));
   }
 
   committed(event: AuditEventInput): void {
@@ -114,7 +121,7 @@ export class AuditTrail implements KeyUsageLog {
   /** The request is answered: queue its event unless its transaction committed it already. */
   end(capture: AuditCapture): void {
     if (capture.committed) {
-      if (this.#o.stream) this.#o.stream.write(`${capture.event!.json}\n`);
+      if (this.#o.stream) for (const e of [capture.event!, ...(capture.companionEvents ?? [])]) this.#o.stream.write(`${e.json}\n`);
       // The state change committed but the request failed afterwards: the failure is an event of its own.
       if (capture.errorCode === undefined) return;
       capture.event = undefined;

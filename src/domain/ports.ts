@@ -662,6 +662,8 @@ export interface AuditQuery {
 export interface AuditEventSource {
   /** The event of the current request if it has not been committed yet; the same event on every call (retries). */
   pending(): AuditEventInput | undefined;
+  /** Events the request causes beside its own (ReplicateKey's CreateKey in the replica Region): appended after it, in its transaction. */
+  companions?(): readonly AuditEventInput[];
   /** The adapter's transaction that appended `event` committed. */
   committed(event: AuditEventInput): void;
 }

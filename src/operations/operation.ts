@@ -1,4 +1,5 @@
 import type { OperationName } from '../model/kms-model.generated.js';
+import type { AuditCompanion } from '../domain/audit-event.js';
 import type { Authorizer } from '../domain/authorizer.js';
 import type { CallerIdentity } from '../domain/identity.js';
 import type { KeyRepository } from '../domain/key-repository.js';
@@ -54,6 +55,8 @@ export interface RequestContext {
   readonly secureTransport?: boolean;
   /** Filled in by the operation for the request log: the key the request acted on. */
   resourceArn?: string;
+  /** Set by an operation whose change AWS records as more than one event (ReplicateKey): committed with its own. */
+  auditCompanions?: readonly AuditCompanion[];
 }
 
 export interface Operation<I = unknown, O = unknown> {

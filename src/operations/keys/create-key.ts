@@ -56,7 +56,7 @@ export const createKey = defineOperation<CreateKeyRequest, CreateKeyResponse>('C
   if (input.Policy !== undefined) checkKeyPolicy(input.Policy);
   // CreateKey names no key: in AWS only IAM policies decide it; these condition keys are for them.
   svc.authorizer.authorize(ctx.caller, 'kms:CreateKey', undefined, authorizationContext(undefined, ctx, {
-    ...requestTagConditions(input.Tags), keySpec, keyUsage, keyOrigin: origin, multiRegion,
+    ...requestTagConditions(input.Tags), keySpec, keyUsage, keyOrigin: origin, multiRegion, ...(multiRegion && { multiRegionKeyType: 'PRIMARY' as const }),
   }, svc));
 
   const store = input.CustomKeyStoreId === undefined ? undefined : await svc.customKeyStores.get(ctx.scope, input.CustomKeyStoreId);

@@ -19,7 +19,7 @@ import { requestTagConditions } from '../request-conditions.js';
  * or PendingImport when the primary's material is imported (the same material must be imported into the replica).
  */
 export const replicateKey = defineOperation<ReplicateKeyRequest, ReplicateKeyResponse>('ReplicateKey', async (input, ctx, svc) => {
-  const primary = await keyForOperation(input.KeyId, 'ReplicateKey', ctx, svc, OWN_KEY);
+  const primary = await keyForOperation(input.KeyId, 'ReplicateKey', ctx, svc, OWN_KEY, { replicaRegion: input.ReplicaRegion });
   if (!isPrimary(primary)) throw new KmsError('UnsupportedOperationException', notPrimaryMessage(primary));
   const region = input.ReplicaRegion;
   if (!AWS_PARTITION_REGIONS.has(region)) {
@@ -37,12 +37,14 @@ export const replicateKey = defineOperation<ReplicateKeyRequest, ReplicateKeyRes
   const inReplicaRegion = { ...ctx, region, scope };
   const request = authorizationContext(undefined, inReplicaRegion, {
     ...requestTagConditions(input.Tags), keySpec: primary.keySpec, keyUsage: primary.keyUsage, keyOrigin: primary.origin, multiRegion: true,
+    multiRegionKeyType: 'REPLICA',
   }, svc);
-  const allowed = svc.authorizer.authorize(ctx.caller, 'kms:CreateKey', undefined, request);
-  if (allowed) await allowed;
-  if (input.Tags !== undefined && input.Tags.length > 0) {
-    const tagging = svc.authorizer.authorize(ctx.caller, 'kms:TagResource', undefined, request);
-    if (tagging) await tagging;
+  // kms:CreateKey, and kms:PutKeyPolicy / kms:TagResource when a policy / tags are given: identity policies only (the
+  // replica does not exist yet), decided in the replica Region.
+  const actions = ['kms:CreateKey', ...(input.Policy !== undefined ? ['kms:PutKeyPolicy'] : []), ...(input.Tags?.length ? ['kms:TagResource'] : [])];
+  for (const action of actions) {
+    const allowed = svc.authorizer.authorize(ctx.caller, action, undefined, request);
+    if (allowed) await allowed;
   }
 
   const now = svc.clock.now();
@@ -79,6 +81,14 @@ export const replicateKey = defineOperation<ReplicateKeyRequest, ReplicateKeyRes
   }
   // The same materials, each wrapped for the replica's own ARN (never in plaintext outside memory).
   const materials = imported ? [] : await Promise.all((await svc.storage.getMaterials(primary.arn)).map((m) => svc.keystore.copyMaterial(m, arn)));
+  const replicaMetadata = keyMetadata(replica, undefined, undefined, [...related, replica]);
+  // Recorded as ReplicateKey in the primary's Region and CreateKey in the replica's (API_ReplicateKey), together.
+  ctx.resourceArn = primary.arn;
+  ctx.auditCompanions = [{
+    operation: 'CreateKey', region, resourceArn: arn,
+    input: { Description: input.Description, Tags: input.Tags, Policy: input.Policy, KeySpec: primary.keySpec, KeyUsage: primary.keyUsage, Origin: primary.origin, MultiRegion: true },
+    output: { KeyMetadata: replicaMetadata },
+  }];
   try {
     await svc.keys.createKey(replica, materials, tags);
   } catch (err) {
@@ -87,7 +97,7 @@ export const replicateKey = defineOperation<ReplicateKeyRequest, ReplicateKeyRes
   }
   svc.transitions?.wake();
   return {
-    ReplicaKeyMetadata: keyMetadata(replica, undefined, undefined, [...related, replica]),
+    ReplicaKeyMetadata: replicaMetadata,
     ReplicaPolicy: policy,
     ReplicaTags: tags.map((t) => ({ TagKey: t.key, TagValue: t.value })),
   };

@@ -15,7 +15,7 @@ import { defineOperation } from '../operation.js';
  * kms:UpdatePrimaryRegion on both keys, each under its own key policy.
  */
 export const updatePrimaryRegion = defineOperation<UpdatePrimaryRegionRequest, void>('UpdatePrimaryRegion', async (input, ctx, svc) => {
-  const primary = await keyForOperation(input.KeyId, 'UpdatePrimaryRegion', ctx, svc, OWN_KEY);
+  const primary = await keyForOperation(input.KeyId, 'UpdatePrimaryRegion', ctx, svc, OWN_KEY, { primaryRegion: input.PrimaryRegion });
   if (!isPrimary(primary)) throw new KmsError('UnsupportedOperationException', notPrimaryMessage(primary));
   const region = input.PrimaryRegion;
   if (!AWS_PARTITION_REGIONS.has(region)) {
@@ -26,7 +26,7 @@ export const updatePrimaryRegion = defineOperation<UpdatePrimaryRegionRequest, v
   const replica = await svc.keys.getKey(scope, primary.keyId);
   if (!replica?.multiRegion) throw new KmsError('NotFoundException', `Key '${keyArn(scope, primary.keyId)}' does not exist`);
   const inReplicaRegion = { ...ctx, region, scope };
-  const pending = authorizeOnKey('kms:UpdatePrimaryRegion', replica, undefined, inReplicaRegion, svc);
+  const pending = authorizeOnKey('kms:UpdatePrimaryRegion', replica, undefined, inReplicaRegion, svc, { primaryRegion: region });
   if (pending) await pending;
   assertKeyState(replica, 'UpdatePrimaryRegion');
 

@@ -331,7 +331,7 @@ export class PostgresStorage implements Storage, SnapshotStorage, AuditStore, Ro
         const result = await fn(c);
         const event = this.#audit?.pending();
         const appended = event !== undefined && changed(result);
-        if (appended) await appendChain(c, [event]);
+        if (appended) await appendChain(c, [event, ...(this.#audit!.companions?.() ?? [])]);
         await c.query('COMMIT');
         if (appended) this.#audit!.committed(event);
         return result;

@@ -194,7 +194,7 @@ export class SqliteStorage implements Storage, SnapshotStorage, AuditStore, Root
       const r = fn();
       const event = this.#audit?.pending();
       if (event && changed(r)) {
-        appendChainSqlite(this.#db, [event]);
+        appendChainSqlite(this.#db, [event, ...(this.#audit!.companions?.() ?? [])]);
         appended = event;
       }
       return r;
