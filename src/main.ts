@@ -185,7 +185,7 @@ export async function startTrent(config: TrentConfig, io: Io = { stdout: process
   }
   const grants = new GrantRepository(storage, clock, new GrantTokens(rootKey), { feed, ttlMs: coordination.cacheTtlMs });
   // Multi-Region transitions: completed by this node once due (a timer per change), else by the leased job below.
-  const transitions = new TransitionCompleter(keys, (arn, state) => {
+  const transitions = new TransitionCompleter(keys, keystore, (arn, state) => {
     say(JSON.stringify({ level: 'info', message: 'multi-Region key: transition complete', arn, keyState: state }));
   });
   const transitionTimers = new Set<NodeJS.Timeout>();
