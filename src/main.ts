@@ -43,6 +43,7 @@ import { DeletionSweeper, IntervalScheduler } from './scheduler/deletion-sweeper
 import { KeyRotator } from './scheduler/key-rotator.js';
 import { MaterialExpirer } from './scheduler/material-expirer.js';
 import { LeasedJob, SingleNodeLease } from './scheduler/leased-job.js';
+import { TransitionCompleter } from './scheduler/transitions.js';
 import { PostgresChangeFeed, PostgresJobLease } from './storage/postgres/postgres-coordination.js';
 import { PostgresStorage } from './storage/postgres/postgres-storage.js';
 import { SqliteStorage } from './storage/sqlite/sqlite-storage.js';
@@ -185,12 +186,29 @@ export async function startTrent(config: TrentConfig, io: Io = { stdout: process
     say(JSON.stringify({ level: 'warn', message: 'the previous run did not stop cleanly: recorded an AuditEventsPossiblyLost event', previousRunStartedAt: previousStart }));
   }
   const grants = new GrantRepository(storage, clock, new GrantTokens(rootKey), { feed, ttlMs: coordination.cacheTtlMs });
+  // Multi-Region transitions: completed by this node once due (a timer per change), else by the leased job below.
+  const transitions = new TransitionCompleter(keys, keystore, (arn, state) => {
+    say(JSON.stringify({ level: 'info', message: 'multi-Region key: transition complete', arn, keyState: state }));
+  });
+  const transitionTimers = new Set<NodeJS.Timeout>();
+  const completeTransitions = () =>
+    transitions.completeDue().catch((err) => logger.error('multi-Region transitions failed', { error: String(err) }));
+  const wakeTransitions = (delayMs: number) => {
+    const timer = setTimeout(() => {
+      transitionTimers.delete(timer);
+      void completeTransitions();
+    }, delayMs);
+    transitionTimers.add(timer);
+    timer.unref();
+  };
   // AWS's request quotas, counted on this node (docs/deployment.md#request-quotas), on a monotonic clock.
   const quotas = config.requestQuotas === 'off' ? undefined : new RequestQuotas(config.requestQuotas, () => performance.now());
   const services: Services = {
     keys, grants, storage, keystore, authorizer: new KeyPolicyAuthorizer(clock, grants), clock, random,
     serviceAccessKeys: new Map(Object.entries(config.serviceAccessKeys ?? {})), keyUsage: audit,
     customKeyStores, hsm, xks, quotas,
+    // A few ms past the transition date, so that the clock has reached it when the timer fires.
+    transitions: { delayMs: config.multiRegionTransitionMs, wake: () => wakeTransitions(config.multiRegionTransitionMs + 5) },
   };
   // Principals, identity policies and access keys may change from another process (`trent iam`) or node: every
   // node re-reads the IAM generation at most once a second and drops what it cached when it moved. While the store
@@ -210,6 +228,8 @@ export async function startTrent(config: TrentConfig, io: Io = { stdout: process
   // job's transaction, see docs/audit.md).
   const sweeper = new DeletionSweeper(keys, keystore, (arn) => {
     say(JSON.stringify({ level: 'info', message: 'scheduled deletion: key deleted', arn }));
+    // A deleted multi-Region replica may have been the last of a primary pending replica deletion.
+    if (arn.includes(':key/mrk-')) wakeTransitions(0);
     audit.notice('DeleteKey', { reason: 'the key reached its deletion date' }, arn);
   });
   const rotator = new KeyRotator({ keys, keystore, random, clock }, (arn, materialId) => {
@@ -225,6 +245,7 @@ export async function startTrent(config: TrentConfig, io: Io = { stdout: process
     { name: 'deletion-sweeper', what: 'the deletion sweeper', run: () => sweeper.sweep() },
     { name: 'key-rotation', what: 'automatic key rotation', run: () => rotator.rotateDue() },
     { name: 'material-expiry', what: 'imported material expiry', run: () => expirer.expireDue() },
+    { name: 'multi-region-transitions', what: 'multi-Region transitions', run: () => transitions.completeDue() },
   ].map(({ name, what, run }) => ({
     what,
     job: new LeasedJob(name, lease, run, (held) =>
@@ -338,6 +359,7 @@ export async function startTrent(config: TrentConfig, io: Io = { stdout: process
       server.closeAllConnections();
       await closed;
       await scheduler.stop();
+      for (const timer of transitionTimers) clearTimeout(timer);
       for (const { job } of jobs) await job.release().catch((err) => logger.error('could not release the scheduler lease', { error: String(err) }));
       await requestLog.flush();
       // Every queued audit event stored: only then is the marker removed (else the next start reports a possible loss).

@@ -6,7 +6,7 @@ import type { AuditEventInput, AuditEventRecord, AuditEventSource, AuditStore, K
 import { bounded, MAX_EVENT_NAME, packAuditBatch, type AuditBatchEntry, type CompactAuditEvent } from '../domain/audit-batch.js';
 import type { CallerIdentity } from '../domain/identity.js';
 import { KmsError } from '../domain/errors.js';
-import { buildEvent, compactEvent, isReadOnly, serviceEvent, type AuditCapture } from './cloudtrail.js';
+import { buildEvent, compactEvent, companionCapture, isReadOnly, serviceEvent, type AuditCapture } from './cloudtrail.js';
 import { OTHER, SummaryTable, summaryDetails } from './request-summary.js';
 
 /**
@@ -43,6 +43,13 @@ export class RequestAuditScope implements AuditEventSource {
     const c = this.#als.getStore();
     if (!c || c.committed) return undefined;
     return (c.event ??= this.#build(c));
+  }
+
+  companions(): readonly AuditEventInput[] {
+    const c = this.#als.getStore();
+    const extra = c?.request?.auditCompanions;
+    if (!c || c.committed || !extra?.length) return [];
+    return (c.companionEvents ??= extra.map((e) => this.#build(companionCapture(c, e))));
   }
 
   committed(event: AuditEventInput): void {
@@ -178,7 +185,7 @@ export class AuditTrail implements KeyUsageLog {
     // Refused by admit because the queue was full: counted there.
     if (capture.throttled) return;
     if (capture.committed) {
-      if (this.#o.stream) this.#o.stream.write(`${capture.event!.json}\n`);
+      if (this.#o.stream) for (const e of [capture.event!, ...(capture.companionEvents ?? [])]) this.#o.stream.write(`${e.json}\n`);
       // The state change committed but the request failed afterwards: the failure is an event of its own.
       if (capture.errorCode === undefined) return;
       capture.event = undefined;

@@ -1,7 +1,7 @@
 // Builds CloudTrail-shaped events from what the request handler captured (docs/audit.md). Runs once the response is
 // written for read-only operations and failures, inside the state change's transaction for the others.
 import { OPERATIONS, SHAPES, type OperationName } from '../model/kms-model.generated.js';
-import { auditColumns, userIdentityOf, type CloudTrailEvent, type UserIdentity } from '../domain/audit-event.js';
+import { auditColumns, userIdentityOf, type AuditCompanion, type CloudTrailEvent, type UserIdentity } from '../domain/audit-event.js';
 import {
   EVENT_VERSION, MAX_ERROR_MESSAGE, MAX_EVENT_NAME, MAX_USER_AGENT, accountOfArn, bounded, eventFromCompact, isoSeconds, type CompactAuditEvent,
 } from '../domain/audit-batch.js';
@@ -20,7 +20,11 @@ export interface AuditCapture {
   readonly authorization: string;
   operation: string;
   /** The request context once authenticated; the operation sets resourceArn on it. */
-  request?: { readonly caller: CallerIdentity; readonly region: string; readonly resourceArn?: string | undefined } | undefined;
+  request?: {
+    readonly caller: CallerIdentity; readonly region: string; readonly resourceArn?: string | undefined;
+    /** Events the request causes beside its own (ReplicateKey: CreateKey in the replica's Region), committed with it. */
+    readonly auditCompanions?: readonly AuditCompanion[] | undefined;
+  } | undefined;
   /** The parsed input (may hold SecretBytes: they are never read here). */
   input?: unknown;
   /** The output of a state-changing operation (read-only ones record no response elements, as CloudTrail). */
@@ -29,6 +33,8 @@ export interface AuditCapture {
   errorMessage?: string | undefined;
   /** Built once (the same eventID on a retried transaction). */
   event?: AuditEventInput | undefined;
+  /** The companion events, built once as `event`. */
+  companionEvents?: readonly AuditEventInput[] | undefined;
   /** The event was appended by the transaction of the request's state change. */
   committed?: boolean;
   /** The request authenticated (AuditTrail.admit): its event is never dropped nor summarized. */
@@ -37,6 +43,14 @@ export interface AuditCapture {
   throttled?: boolean;
   /** The request body's size: bounds its audited parameters (the queue's byte bound). */
   bodyBytes?: number;
+}
+
+/** A companion's capture: the request's, as `companion`'s operation in its Region on its resource. */
+export function companionCapture(c: AuditCapture, companion: AuditCompanion): AuditCapture {
+  return {
+    ...c, operation: companion.operation, input: companion.input, output: companion.output, event: undefined, companionEvents: undefined,
+    request: c.request && { caller: c.request.caller, region: companion.region, resourceArn: companion.resourceArn },
+  };
 }
 
 /** CloudTrail's readOnly: Describe*, Get*, List* and the cryptographic operations. */

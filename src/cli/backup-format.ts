@@ -80,6 +80,11 @@ export function encodeRecord(r: SnapshotRecord): Record<string, unknown> {
         // Custom key stores (format version 1, no bump): as the rotation fields.
         ...(k.customKeyStoreId !== undefined && { customKeyStoreId: k.customKeyStoreId }),
         ...(k.xksKeyId !== undefined && { xksKeyId: k.xksKeyId }),
+        // Multi-Region keys (format version 1, no bump): as the rotation fields.
+        ...(k.primaryRegion !== undefined && { primaryRegion: k.primaryRegion }),
+        ...(k.transitionState !== undefined && { transitionState: k.transitionState }),
+        ...(k.transitionDate !== undefined && { transitionDate: k.transitionDate.getTime() }),
+        ...(k.pendingDeletionWindowInDays !== undefined && { pendingDeletionWindowInDays: k.pendingDeletionWindowInDays }),
       };
     }
     case 'customKeyStore': {
@@ -248,6 +253,10 @@ export function decodeRecord(o: Record<string, unknown>, where: string): Snapsho
         ...(f.has('onDemandRotations') && { onDemandRotations: f.int('onDemandRotations') }),
         ...(f.has('customKeyStoreId') && { customKeyStoreId: f.str('customKeyStoreId') }),
         ...(f.has('xksKeyId') && { xksKeyId: f.str('xksKeyId') }),
+        ...(f.has('primaryRegion') && { primaryRegion: f.str('primaryRegion') }),
+        ...(f.has('transitionState') && { transitionState: f.oneOf('transitionState', KeyStateValues) }),
+        ...(f.has('transitionDate') && { transitionDate: f.date('transitionDate') }),
+        ...(f.has('pendingDeletionWindowInDays') && { pendingDeletionWindowInDays: f.int('pendingDeletionWindowInDays') }),
       };
       r = { type: 'key', key };
       break;

@@ -68,6 +68,8 @@ export interface TrentConfig {
   readonly clockSkewSeconds: number;
   /** How often the scheduler looks for keys past their deletion date. */
   readonly schedulerIntervalSeconds: number;
+  /** Multi-Region keys: how long a new replica stays Creating, and related keys Updating after UpdatePrimaryRegion (ms). */
+  readonly multiRegionTransitionMs: number;
   /**
    * How long a node uses a cached key, material or alias before reading it from the store again, even without a
    * change notification: the bound on a missed notification. Default: 30 on PostgreSQL; on SQLite (one node, every
@@ -149,6 +151,7 @@ const FIELDS = {
   maxBodyBytes: { flag: 'max-body-bytes', parse: int(1024, 64 * 1024 * 1024) },
   clockSkewSeconds: { flag: 'clock-skew-seconds', parse: int(1, 24 * 3600) },
   schedulerIntervalSeconds: { flag: 'scheduler-interval-seconds', parse: int(1, 24 * 3600) },
+  multiRegionTransitionMs: { flag: 'multi-region-transition-ms', parse: int(0, 60_000) },
   cacheTtlSeconds: { flag: 'cache-ttl-seconds', parse: int(1, 24 * 3600) },
   shutdownGraceSeconds: { flag: 'shutdown-grace-seconds', parse: int(0, 3600) },
   storeTimeoutSeconds: { flag: 'store-timeout-seconds', parse: int(1, 300) },
@@ -188,6 +191,7 @@ const DEFAULTS: Omit<TrentConfig, 'rootKeyFile' | 'store' | 'requestQuotas'> & {
   maxBodyBytes: 1024 * 1024,
   clockSkewSeconds: 300,
   schedulerIntervalSeconds: 60,
+  multiRegionTransitionMs: 1500,
   shutdownGraceSeconds: 10,
   storeTimeoutSeconds: 5,
   hsmClusters: [],

@@ -1,5 +1,5 @@
 // The CloudTrail event shape Trent records (docs/audit.md), and the lookup columns derived from it.
-import { KeyLastUsageTrackingOperationValues } from '../model/kms-model.generated.js';
+import { KeyLastUsageTrackingOperationValues, type OperationName } from '../model/kms-model.generated.js';
 import type { AuditEventInput } from './ports.js';
 
 export interface UserIdentity {
@@ -104,4 +104,18 @@ export function auditColumns(e: CloudTrailEvent, json: string): AuditEventInput 
     requestId: e.requestID,
     json,
   };
+}
+
+/**
+ * An event a request causes in another Region or on another resource, recorded as that operation by the same caller
+ * (ReplicateKey: "records a ReplicateKey operation in the primary key's Region and a CreateKey operation in the replica
+ * key's Region", API_ReplicateKey).
+ */
+export interface AuditCompanion {
+  readonly operation: OperationName;
+  readonly region: string;
+  readonly resourceArn: string;
+  /** Request parameters and response elements as that operation's input and output shapes (audited views are taken). */
+  readonly input?: unknown;
+  readonly output?: unknown;
 }

@@ -13,6 +13,8 @@ export interface AuthorizationContext {
   readonly requestAlias?: string | undefined;
   readonly sourceIp?: string | undefined;
   readonly secureTransport?: boolean | undefined;
+  /** aws:RequestedRegion: the Region the request acts in (ReplicateKey's kms:CreateKey: the replica Region). */
+  readonly requestedRegion?: string | undefined;
   /** The request's GrantTokens: grants they name count even before they are visible everywhere. */
   readonly grantTokens?: readonly string[] | undefined;
   /** CreateGrant (kms:GrantOperations, kms:GranteePrincipal, kms:RetiringPrincipal, kms:GrantConstraintType). */
@@ -35,6 +37,11 @@ export interface AuthorizationContext {
   readonly keyUsage?: string | undefined;
   readonly keyOrigin?: string | undefined;
   readonly multiRegion?: boolean | undefined;
+  /** ReplicateKey: its ReplicaRegion (kms:ReplicaRegion). UpdatePrimaryRegion: its PrimaryRegion (kms:PrimaryRegion). */
+  readonly replicaRegion?: string | undefined;
+  readonly primaryRegion?: string | undefined;
+  /** The key a request creates is a multi-Region PRIMARY or REPLICA (CreateKey, ReplicateKey): kms:MultiRegionKeyType. */
+  readonly multiRegionKeyType?: 'PRIMARY' | 'REPLICA' | undefined;
   readonly rotationPeriodInDays?: number | undefined;
   readonly pendingWindowInDays?: number | undefined;
   readonly dataKeyPairSpec?: string | undefined;
@@ -278,6 +285,14 @@ function conditionKeys(caller: CallerIdentity, key: KeyRecord | undefined, reque
         return request?.keyOrigin ?? key?.origin;
       case 'kms:multiregion':
         return optionalString(request?.multiRegion ?? key?.multiRegion);
+      // kms:MultiRegionKeyType: of the key the request names (PRIMARY, REPLICA; absent for a single-Region key), or of
+      // the key it creates; kms:ReplicaRegion / kms:PrimaryRegion: ReplicateKey's and UpdatePrimaryRegion's parameter.
+      case 'kms:multiregionkeytype':
+        return request?.multiRegionKeyType ?? (key?.primaryRegion === undefined ? undefined : key.primaryRegion === key.region ? 'PRIMARY' : 'REPLICA');
+      case 'kms:replicaregion':
+        return request?.replicaRegion;
+      case 'kms:primaryregion':
+        return request?.primaryRegion;
       case 'kms:viaservice':
         return request?.viaService;
       case 'kms:resourcealiases':
@@ -317,6 +332,8 @@ function conditionKeys(caller: CallerIdentity, key: KeyRecord | undefined, reque
       case 'aws:sourceip':
         // An IPv4 client on a dual-stack socket shows as ::ffff:a.b.c.d; policies name it as a.b.c.d.
         return request?.sourceIp?.startsWith('::ffff:') && request.sourceIp.includes('.') ? request.sourceIp.slice(7) : request?.sourceIp;
+      case 'aws:requestedregion':
+        return request?.requestedRegion;
       case 'aws:securetransport':
         return request?.secureTransport === undefined ? undefined : String(request.secureTransport);
       case 'aws:currenttime':

@@ -1,4 +1,5 @@
-import { CustomerMasterKeySpecValues, type CustomerMasterKeySpec, type KeyMetadata, type KeySpec } from '../model/kms-model.generated.js';
+import { CustomerMasterKeySpecValues, type CustomerMasterKeySpec, type KeyMetadata, type KeySpec, type MultiRegionConfiguration } from '../model/kms-model.generated.js';
+import { keyArn } from './arn.js';
 import { algorithmLists } from './key-specs.js';
 import type { CustomKeyStoreRecord, KeyRecord, MaterialRecord } from './ports.js';
 
@@ -7,8 +8,26 @@ export function customerMasterKeySpec(spec: KeySpec): CustomerMasterKeySpec | un
   return (CustomerMasterKeySpecValues as readonly string[]).includes(spec) ? (spec as CustomerMasterKeySpec) : undefined;
 }
 
-/** The KeyMetadata AWS returns for a key (CreateKey, DescribeKey). */
-export function keyMetadata(key: KeyRecord, current?: MaterialRecord, store?: CustomKeyStoreRecord): KeyMetadata {
+/**
+ * A multi-Region key's MultiRegionConfiguration, the same on every related key: the primary (from the Region every
+ * related key records) and the replicas, every related key but the primary, in creation order. `related`: every related
+ * key, `key` included (Storage.getRelatedKeys).
+ */
+export function multiRegionConfiguration(key: KeyRecord, related: readonly KeyRecord[]): MultiRegionConfiguration | undefined {
+  if (key.primaryRegion === undefined) return undefined;
+  const primaryRegion = key.primaryRegion;
+  return {
+    MultiRegionKeyType: key.region === primaryRegion ? 'PRIMARY' : 'REPLICA',
+    PrimaryKey: { Arn: keyArn({ account: key.account, region: primaryRegion }, key.keyId), Region: primaryRegion },
+    ReplicaKeys: related.filter((k) => k.region !== primaryRegion).map((k) => ({ Arn: k.arn, Region: k.region })),
+  };
+}
+
+/**
+ * The KeyMetadata AWS returns for a key (CreateKey, DescribeKey, ReplicateKey). `related`: a multi-Region key's related
+ * keys (itself included), for its MultiRegionConfiguration; a single-Region key has none (AWS leaves the member out).
+ */
+export function keyMetadata(key: KeyRecord, current?: MaterialRecord, store?: CustomKeyStoreRecord, related: readonly KeyRecord[] = [key]): KeyMetadata {
   return {
     AWSAccountId: key.account,
     KeyId: key.keyId,
@@ -26,7 +45,11 @@ export function keyMetadata(key: KeyRecord, current?: MaterialRecord, store?: Cu
     // The list of the key's usage: EncryptionAlgorithms, SigningAlgorithms, MacAlgorithms or KeyAgreementAlgorithms.
     ...algorithmLists(key.keySpec, key.keyUsage),
     MultiRegion: key.multiRegion,
-    CurrentKeyMaterialId: key.currentMaterialId,
+    ...(key.multiRegion && { MultiRegionConfiguration: multiRegionConfiguration(key, related) }),
+    // A primary pending replica deletion: its waiting period, which begins when its last replica is deleted.
+    ...(key.keyState === 'PendingReplicaDeletion' && key.pendingDeletionWindowInDays !== undefined && { PendingDeletionWindowInDays: key.pendingDeletionWindowInDays }),
+    // A replica being created has no usable material yet: AWS shows no CurrentKeyMaterialId until it is Enabled.
+    CurrentKeyMaterialId: key.keyState === 'Creating' ? undefined : key.currentMaterialId,
     // Imported keys: the expiration of the current material, once there is one (API_KeyMetadata ExpirationModel, ValidTo).
     ...(key.origin === 'EXTERNAL' && current?.expirationModel !== undefined && { ExpirationModel: current.expirationModel }),
     ...(key.origin === 'EXTERNAL' && current?.validTo !== undefined && { ValidTo: current.validTo }),

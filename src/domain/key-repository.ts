@@ -184,6 +184,44 @@ export class KeyRepository {
     throw new KmsError('ConflictException', 'The key was changed concurrently; retry the request.');
   }
 
+  /** The related keys of a multi-Region key, every Region, read from storage (not the hot path: DescribeKey, management). */
+  getRelatedKeys(account: string, keyId: string): Promise<KeyRecord[]> {
+    return this.storage.getRelatedKeys(account, keyId);
+  }
+
+  /**
+   * A change to several related keys of a multi-Region key at once (UpdatePrimaryRegion, rotation): `plan` sees the
+   * related keys as stored and returns the next records and materials to write (Storage.updateKeys, one transaction with
+   * compare-and-set on each key), or undefined to write nothing; it may throw a KmsError. Retried on a concurrent
+   * update. Every node drops the changed keys and their materials. Returns the keys as stored.
+   */
+  async updateRelated(
+    account: string,
+    keyId: string,
+    plan: (related: readonly KeyRecord[]) => Promise<{ keys: readonly KeyRecord[]; materials: readonly MaterialRecord[] } | undefined>,
+  ): Promise<KeyRecord[]> {
+    for (let attempt = 0; attempt < 5; attempt++) {
+      const related = await this.storage.getRelatedKeys(account, keyId);
+      const next = await plan(related);
+      if (!next) return related;
+      try {
+        const stored = await this.storage.updateKeys(next.keys, next.materials);
+        for (const k of stored) {
+          const change: CacheChange = { kind: 'key', account: k.account, region: k.region, keyId: k.keyId, arn: k.arn };
+          this.apply(change);
+          this.#keys.set(scopeKey(k, k.keyId), this.#entry(k));
+          await this.#publish(change);
+        }
+        return stored;
+      } catch (err) {
+        if (!(err instanceof StorageConflictError)) throw err;
+        this.#epoch++;
+        for (const k of next.keys) this.#keys.delete(scopeKey(k, k.keyId));
+      }
+    }
+    throw new KmsError('ConflictException', 'The key was changed concurrently; retry the request.');
+  }
+
   /**
    * Deletes the key with its materials, aliases and tags, if it is still at `key.version` (a concurrent
    * CancelKeyDeletion wins). Returns whether it was deleted.

@@ -56,6 +56,19 @@ export interface KeyRecord {
   readonly customKeyStoreId?: string | undefined;
   /** Keys in an external key store: the external key's id in the XKS proxy (CreateKey XksKeyId). Never changed. */
   readonly xksKeyId?: string | undefined;
+  /**
+   * Multi-Region keys (docs/multi-region.md): the Region of the current primary key. Every related key (same account,
+   * same `mrk-` key id, one per Region) holds it, and UpdatePrimaryRegion changes all of them in one transaction.
+   */
+  readonly primaryRegion?: string | undefined;
+  /**
+   * A transient state (Creating, Updating) or PendingReplicaDeletion: the state the key goes to and when (clock time);
+   * the node that made the change completes it then, or the scheduler's transition job after a crash.
+   */
+  readonly transitionState?: KeyState | undefined;
+  readonly transitionDate?: Date | undefined;
+  /** PendingReplicaDeletion: the waiting period that begins when the last replica is deleted (KeyMetadata PendingDeletionWindowInDays). */
+  readonly pendingDeletionWindowInDays?: number | undefined;
 }
 
 /** An EXTERNAL_KEY_STORE's proxy settings (CreateCustomKeyStore's Xks* parameters). */
@@ -235,6 +248,16 @@ export interface Storage {
   rotateKey(key: KeyRecord, material: MaterialRecord): Promise<KeyRecord>;
   /** Enabled keys with automatic rotation enabled whose next rotation date is at or before `now`, in any scope. */
   listKeysDueForRotation(now: Date, limit: number): Promise<KeyRecord[]>;
+  /** The related keys of a multi-Region key (same account and key id, every Region), ordered by creation date then Region. */
+  getRelatedKeys(account: string, keyId: string): Promise<KeyRecord[]>;
+  /**
+   * Writes every key of `keys` if each stored version equals its `version`, and inserts or replaces every material of
+   * `materials` (by key ARN and material id), in one transaction; StorageConflictError (nothing written) if any version
+   * moved. Returns the stored keys (version + 1), in order. (Multi-Region keys: a change to every related key at once.)
+   */
+  updateKeys(keys: readonly KeyRecord[], materials: readonly MaterialRecord[]): Promise<KeyRecord[]>;
+  /** Keys with a transition (transitionDate) at or before `now`, in any scope, oldest first. */
+  listKeysInTransition(now: Date, limit: number): Promise<KeyRecord[]>;
   /** Keys in PendingDeletion whose deletion date is at or before `now`, in any scope. */
   listKeysDueForDeletion(now: Date, limit: number): Promise<KeyRecord[]>;
   /**
@@ -399,6 +422,11 @@ export interface KeyStore {
    * from the material (the same material always gets the same id for a key). Nothing is stored here.
    */
   importMaterial(keyArn: string, keySpec: KeySpec, importToken: Buffer, encryptedKeyMaterial: Buffer, now: Date): Promise<ImportedMaterial>;
+  /**
+   * The same material wrapped for another key (a multi-Region replica, `keyArn`): unwrapped under its own key's context
+   * and wrapped again for the other, in memory only. Material of the default store only.
+   */
+  copyMaterial(material: MaterialRecord, keyArn: string): Promise<MaterialRecord>;
   /** Drops any cached unwrapped copy of a key's materials (key deleted or material erased). */
   forget(keyArn: string): void;
   /** Drops every cached unwrapped material (dev reset). */
@@ -636,6 +664,8 @@ export interface AuditQuery {
 export interface AuditEventSource {
   /** The event of the current request if it has not been committed yet; the same event on every call (retries). */
   pending(): AuditEventInput | undefined;
+  /** Events the request causes beside its own (ReplicateKey's CreateKey in the replica Region): appended after it, in its transaction. */
+  companions?(): readonly AuditEventInput[];
   /** The adapter's transaction that appended `event` committed. */
   committed(event: AuditEventInput): void;
 }

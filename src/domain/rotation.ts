@@ -2,6 +2,7 @@ import type { RotationType } from '../model/kms-model.generated.js';
 import { KmsError } from './errors.js';
 import type { KeyRepository } from './key-repository.js';
 import type { Clock, KeyRecord, KeyStore, MaterialRecord, RandomSource } from './ports.js';
+import { isPrimary, notPrimaryMessage } from './multi-region.js';
 
 /** EnableKeyRotation: RotationPeriodInDays 90–2560, 365 when omitted (API_EnableKeyRotation). */
 export const DEFAULT_ROTATION_PERIOD_DAYS = 365;
@@ -68,6 +69,7 @@ export async function rotateKeyMaterial(
   type: RotationType,
   check: (current: KeyRecord, at: Date) => boolean,
 ): Promise<KeyRecord | undefined> {
+  if (key.multiRegion) return rotateRelatedKeys(svc, key, type, check);
   let changed = false;
   const stored = await svc.keys.rotateKey(key, key.keyId, async (current) => {
     const at = svc.clock.now();
@@ -79,4 +81,68 @@ export async function rotateKeyMaterial(
     return { key: rotated(current, materialId, type, at), material };
   });
   return changed ? stored : undefined;
+}
+
+/** A multi-Region key's shared properties (API_ReplicateKey): its related key `k` takes them from the primary `from`. */
+export function withSharedProperties(k: KeyRecord, from: KeyRecord): KeyRecord {
+  return {
+    ...k, currentMaterialId: from.currentMaterialId, rotationPeriodDays: from.rotationPeriodDays, nextRotationDate: from.nextRotationDate,
+    onDemandRotations: from.onDemandRotations,
+  };
+}
+
+/**
+ * Multi-Region keys rotate on the primary, and every related key at once: the new material (one copy per related key,
+ * each wrapped for its own ARN) and the shared properties are written to all of them in one transaction. A key that is
+ * not (or no longer) the primary is left alone (the rotation job meets replicas too).
+ */
+async function rotateRelatedKeys(
+  svc: RotationServices,
+  key: KeyRecord,
+  type: RotationType,
+  check: (current: KeyRecord, at: Date) => boolean,
+): Promise<KeyRecord | undefined> {
+  let changed = false;
+  const stored = await svc.keys.updateRelated(key.account, key.keyId, async (related) => {
+    const current = related.find((k) => k.region === key.region);
+    if (!current || !isPrimary(current)) return undefined;
+    const at = svc.clock.now();
+    if (!check(current, at)) return undefined;
+    const materialId = svc.random.bytes(32).toString('hex');
+    const made = await svc.keystore.createMaterial(current.arn, materialId, current.keySpec);
+    const material: MaterialRecord = { ...made, createdAt: at, rotationType: type };
+    const next = rotated(current, materialId, type, at);
+    const others = related.filter((k) => k !== current);
+    const copies = await Promise.all(others.map((k) => svc.keystore.copyMaterial(material, k.arn)));
+    changed = true;
+    return { keys: [next, ...others.map((k) => withSharedProperties(k, next))], materials: [material, ...copies] };
+  });
+  return changed ? stored.find((k) => k.region === key.region) : undefined;
+}
+
+/**
+ * A change of rotation settings (EnableKeyRotation, DisableKeyRotation): on a single-Region key, that key; on a
+ * multi-Region key, made on the primary and applied to every related key in one transaction ("To enable or disable
+ * automatic rotation of a set of related multi-Region keys, set the property on the primary key"). A replica is refused
+ * (UnsupportedOperationException). `change` returns undefined to leave the keys as they are.
+ */
+export async function changeRotationSettings(keys: KeyRepository, key: KeyRecord, change: (current: KeyRecord) => KeyRecord | undefined): Promise<void> {
+  if (!key.multiRegion) {
+    await keys.updateKey(key, key.keyId, change);
+    return;
+  }
+  assertPrimaryForRotation(key);
+  await keys.updateRelated(key.account, key.keyId, async (related) => {
+    const current = related.find((k) => k.region === key.region);
+    if (!current) throw new KmsError('NotFoundException', `Key '${key.arn}' does not exist`);
+    assertPrimaryForRotation(current);
+    const next = change(current);
+    if (!next) return undefined;
+    return { keys: related.map((k) => (k === current ? next : withSharedProperties(k, next))), materials: [] };
+  });
+}
+
+/** Rotation of a multi-Region key is set and performed on its primary key only. */
+export function assertPrimaryForRotation(key: KeyRecord): void {
+  if (key.multiRegion && !isPrimary(key)) throw new KmsError('UnsupportedOperationException', notPrimaryMessage(key));
 }

@@ -60,6 +60,9 @@ export class RoutingKeyStore implements KeyStore {
   importMaterial(keyArn: string, keySpec: KeySpec, importToken: Buffer, encryptedKeyMaterial: Buffer, now: Date): Promise<ImportedMaterial> {
     return this.local.importMaterial(keyArn, keySpec, importToken, encryptedKeyMaterial, now);
   }
+  copyMaterial(material: MaterialRecord, keyArn: string): Promise<MaterialRecord> {
+    return this.local.copyMaterial(localOnly(material), keyArn);
+  }
   forget(keyArn: string): void {
     this.local.forget(keyArn);
   }

@@ -16,6 +16,7 @@ export function authorizationContext(keyIdParam: string | undefined, ctx: Reques
   const common: AuthorizationContext = {
     sourceIp: ctx.sourceIp,
     secureTransport: ctx.secureTransport,
+    requestedRegion: ctx.region,
     viaService: svc && viaService(ctx, svc),
     requestAlias: aliasAt < 0 ? undefined : keyIdParam!.slice(aliasAt),
   };

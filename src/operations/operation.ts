@@ -1,4 +1,5 @@
 import type { OperationName } from '../model/kms-model.generated.js';
+import type { AuditCompanion } from '../domain/audit-event.js';
 import type { Authorizer } from '../domain/authorizer.js';
 import type { CallerIdentity } from '../domain/identity.js';
 import type { KeyRepository } from '../domain/key-repository.js';
@@ -30,6 +31,17 @@ export interface Services {
   readonly keyUsage: KeyUsageLog;
   /** AWS's request quotas (docs/deployment.md#request-quotas); absent when off. */
   readonly quotas?: RequestQuotas | undefined;
+  /**
+   * Multi-Region transitions (Creating, Updating): how long they last, and `wake`, which has this node complete them
+   * once due. Absent (in-process tests): DEFAULT_TRANSITION_MS, and only the scheduler's transition job completes them.
+   */
+  readonly transitions?: TransitionTimer;
+}
+
+export interface TransitionTimer {
+  readonly delayMs: number;
+  /** Completes the transitions that are due after `delayMs` (a timer; never throws). */
+  wake(): void;
 }
 
 /** One request as the operation sees it. */
@@ -48,6 +60,8 @@ export interface RequestContext {
   resourceArn?: string;
   /** Set once the request was counted toward the request quota of its key's type (operations/common.ts). */
   quotaCounted?: boolean;
+  /** Set by an operation whose change AWS records as more than one event (ReplicateKey): committed with its own. */
+  auditCompanions?: readonly AuditCompanion[];
 }
 
 export interface Operation<I = unknown, O = unknown> {

@@ -52,6 +52,8 @@ import { listRetirableGrants } from './grants/list-retirable-grants.js';
 import { retireGrant } from './grants/retire-grant.js';
 import { revokeGrant } from './grants/revoke-grant.js';
 import { getKeyLastUsage } from './audit/get-key-last-usage.js';
+import { replicateKey } from './keys/replicate-key.js';
+import { updatePrimaryRegion } from './keys/update-primary-region.js';
 
 /** Every operation Trent implements. One module per operation; add new ones here. */
 const OPERATIONS: readonly Operation<any, any>[] = [
@@ -107,6 +109,8 @@ const OPERATIONS: readonly Operation<any, any>[] = [
   updateCustomKeyStore,
   deleteCustomKeyStore,
   getKeyLastUsage,
+  replicateKey,
+  updatePrimaryRegion,
 ];
 
 /** Maps `TrentService.<Operation>` targets to operation modules. */

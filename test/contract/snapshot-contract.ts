@@ -37,7 +37,10 @@ export async function populate(s: Storage & AuditStore): Promise<void> {
     description: 'Schlüssel ✓ "quoted"\nnewline', policy: '{"Version":"2012-10-17","Statement":[]}', version: 7, currentMaterialId: 'm2',
     rotationPeriodDays: 90, nextRotationDate: new Date(1_710_000_000_000), onDemandRotations: 1,
   });
-  const disabled = keyRecord(A, 2, { keyState: 'Disabled', description: '', multiRegion: true });
+  // A multi-Region replica being created, and its primary Region: the relation and the transition travel too.
+  const disabled = keyRecord(A, 2, {
+    keyState: 'Creating', description: '', multiRegion: true, primaryRegion: 'eu-west-1', transitionState: 'Enabled', transitionDate: new Date(1_700_000_009_000),
+  });
   const pending = keyRecord(B, 3, { keyState: 'PendingDeletion', deletionDate: new Date(1_900_000_000_123) });
   const noMaterial = keyRecord(B, 4, { keyState: 'PendingImport', origin: 'EXTERNAL', currentMaterialId: undefined });
   await s.insertKey(enabled, [material(enabled.arn, 'm1', 1_700_000_000_001), { ...material(enabled.arn, 'm2', 1_700_000_000_002), rotationType: 'ON_DEMAND' }], [
@@ -136,7 +139,8 @@ export function snapshotContract(source: SnapshotFactory, target: SnapshotFactor
       assert.deepEqual(await dst.getGrants(got.arn), await src.getGrants(got.arn));
       assert.equal((await dst.getKey(B, keyRecord(B, 3).keyId))!.deletionDate!.getTime(), 1_900_000_000_123);
       assert.equal((await dst.getKey(B, keyRecord(B, 4).keyId))!.currentMaterialId, undefined);
-      assert.equal((await dst.getKey(A, keyRecord(A, 2).keyId))!.multiRegion, true);
+      assert.deepEqual(await dst.getKey(A, keyRecord(A, 2).keyId), await src.getKey(A, keyRecord(A, 2).keyId));
+      assert.equal((await dst.getKey(A, keyRecord(A, 2).keyId))!.primaryRegion, 'eu-west-1');
       assert.deepEqual((await dst.listAliases(A, 10)).items, (await src.listAliases(A, 10)).items);
       assert.deepEqual(await dst.getAccessKey('AKIABBBBBBBBBBBBBBBB'), await src.getAccessKey('AKIABBBBBBBBBBBBBBBB'));
       assert.equal(await dst.getSetting('root.check'), await src.getSetting('root.check'));

@@ -371,6 +371,43 @@ export function storageContract(name: string, factory: StorageFactory): void {
       assert.deepEqual((await s.listMaterialsDueForExpiry(new Date(5_000), 1)).map((m) => m.materialId), ['e2']);
     });
 
+    it('multi-Region keys: the fields round-trip, related keys are found by account and key id, updateKeys writes all or nothing', async () => {
+      await reset();
+      const keyId = `mrk-${'ab'.repeat(16)}`;
+      const inRegion = (region: string, over: Partial<KeyRecord> = {}): KeyRecord => keyRecord({ account: A.account, region }, 0, {
+        keyId, arn: `arn:aws:kms:${region}:${A.account}:key/${keyId}`, multiRegion: true, primaryRegion: 'us-east-1', ...over,
+      });
+      const primary = inRegion('us-east-1');
+      const west = inRegion('us-west-2', { creationDate: new Date(1_700_000_000_500), keyState: 'Creating', transitionState: 'Enabled', transitionDate: new Date(1_700_000_001_000) });
+      const eu = inRegion('eu-west-1', { creationDate: new Date(1_700_000_000_900) });
+      const other = keyRecord(B, 0, { keyId, arn: `arn:aws:kms:us-east-1:${B.account}:key/${keyId}`, multiRegion: true, primaryRegion: 'us-east-1' });
+      for (const k of [primary, west, eu, other]) await s.insertKey(k, [{ ...material(k) }], []);
+      const norm = (k: KeyRecord | undefined) => k && { ...k, deletionDate: undefined };
+      assert.deepEqual(norm(await s.getKey({ account: A.account, region: 'us-west-2' }, keyId)), norm(west));
+      assert.deepEqual((await s.getRelatedKeys(A.account, keyId)).map((k) => k.region), ['us-east-1', 'us-west-2', 'eu-west-1'], 'creation order; one account only');
+      assert.deepEqual(await s.getRelatedKeys(A.account, id(1)), []);
+      // Transitions due at or before now, oldest first.
+      assert.deepEqual((await s.listKeysInTransition(new Date(1_700_000_000_999), 10)).map((k) => k.arn), []);
+      assert.deepEqual((await s.listKeysInTransition(new Date(1_700_000_001_000), 10)).map((k) => k.arn), [west.arn]);
+      // One transaction: a change of primary on every related key, and a material for each.
+      const moved = [primary, west, eu].map((k) => ({ ...k, primaryRegion: 'eu-west-1', currentMaterialId: 'm2' }));
+      const newMaterials = moved.map((k) => ({ ...material(k), materialId: 'm2', rotationType: 'ON_DEMAND' as const }));
+      const stored = await s.updateKeys(moved, newMaterials);
+      assert.deepEqual(stored.map((k) => k.version), [2, 2, 2]);
+      assert.deepEqual((await s.getRelatedKeys(A.account, keyId)).map((k) => [k.primaryRegion, k.currentMaterialId, k.version]), [
+        ['eu-west-1', 'm2', 2], ['eu-west-1', 'm2', 2], ['eu-west-1', 'm2', 2],
+      ]);
+      assert.deepEqual((await s.getMaterials(eu.arn)).map((m) => m.materialId).sort(), ['m1', 'm2']);
+      // A stale version anywhere: nothing written, neither keys nor materials.
+      const stale = [stored[0]!, { ...west, version: 1 }].map((k) => ({ ...k, description: 'stale', pendingDeletionWindowInDays: 9 }));
+      await assert.rejects(s.updateKeys(stale, [{ ...material(primary), materialId: 'm3' }]), StorageConflictError);
+      assert.equal((await s.getKey(A, keyId))!.description, 'key 0');
+      assert.deepEqual((await s.getMaterials(primary.arn)).map((m) => m.materialId).sort(), ['m1', 'm2']);
+      const window = await s.updateKeys([{ ...stored[0]!, keyState: 'PendingReplicaDeletion', pendingDeletionWindowInDays: 9 }], []);
+      assert.equal((await s.getKey(A, keyId))!.pendingDeletionWindowInDays, 9);
+      assert.equal(window[0]!.version, 3);
+    });
+
     it('lists Enabled keys whose automatic rotation is due, in any scope, soonest first', async () => {
       await reset();
       const at = (ms: number) => ({ rotationPeriodDays: 90, nextRotationDate: new Date(ms) });

@@ -22,7 +22,8 @@ describe('the aws CLI against Trent', () => {
   /** What the CLI uses as --key-id for Encrypt: alias/app once CreateAlias worked. */
   let encryptKeyId: string;
 
-  const aws = (...args: string[]): Promise<CliResult> =>
+  const aws = (...args: string[]): Promise<CliResult> => awsIn('us-east-1', ...args);
+  const awsIn = (region: string, ...args: string[]): Promise<CliResult> =>
     new Promise((resolve, reject) => {
       const env: NodeJS.ProcessEnv = { ...process.env };
       for (const k of Object.keys(env)) if (k.startsWith('AWS_')) delete env[k];
@@ -35,20 +36,21 @@ describe('the aws CLI against Trent', () => {
         AWS_PAGER: '',
         AWS_EC2_METADATA_DISABLED: 'true',
       });
-      const argv = ['kms', ...args, '--endpoint-url', server.url, '--region', 'us-east-1', '--cli-connect-timeout', '5', '--cli-read-timeout', '10'];
+      const argv = ['kms', ...args, '--endpoint-url', server.url, '--region', region, '--cli-connect-timeout', '5', '--cli-read-timeout', '10'];
       execFile('aws', argv, { env, cwd: work, timeout: 30_000 }, (err, stdout, stderr) => {
         if (err && typeof err.code !== 'number') return reject(new Error(`cannot run the aws CLI (${err.message}); it must be installed on the machine`));
         resolve({ code: err ? (err.code as number) : 0, stdout, stderr });
       });
     });
-  const ok = async (...args: string[]): Promise<any> => {
-    const r = await aws(...args);
+  const ok = async (...args: string[]): Promise<any> => okIn('us-east-1', ...args);
+  const okIn = async (region: string, ...args: string[]): Promise<any> => {
+    const r = await awsIn(region, ...args);
     assert.equal(r.code, 0, `aws kms ${args[0]} failed (exit ${r.code}):\n${r.stderr}`);
     return r.stdout.trim() ? JSON.parse(r.stdout) : {};
   };
 
   before(async () => {
-    server = await startServer();
+    server = await startServer({ args: ['--multi-region-transition-ms', '100'] });
     work = mkdtempSync(path.join(tmpdir(), 'trent-cli-'));
   });
   after(async () => {
@@ -105,5 +107,26 @@ describe('the aws CLI against Trent', () => {
     const dec = await ok('decrypt', '--ciphertext-blob', 'fileb://datakey.blob');
     assert.deepEqual(Buffer.from(dec.Plaintext, 'base64'), plain);
     assert.equal(readFileSync(path.join(work, 'datakey.blob')).includes(plain), false);
+  });
+
+  it('multi-Region: create-key --multi-region, replicate-key, decrypt in the replica Region, update-primary-region', async () => {
+    const created = await ok('create-key', '--multi-region', '--description', 'mrk from the aws CLI');
+    const mrk = created.KeyMetadata.KeyId as string;
+    assert.match(mrk, /^mrk-[0-9a-f]{32}$/);
+    assert.equal(created.KeyMetadata.MultiRegionConfiguration.MultiRegionKeyType, 'PRIMARY');
+    const replicated = await ok('replicate-key', '--key-id', mrk, '--replica-region', 'us-west-2');
+    assert.equal(replicated.ReplicaKeyMetadata.KeyState, 'Creating');
+    assert.equal(replicated.ReplicaKeyMetadata.Arn, `arn:aws:kms:us-west-2:111122223333:key/${mrk}`);
+    writeFileSync(path.join(work, 'mrk.txt'), 'across Regions');
+    const enc = await ok('encrypt', '--key-id', mrk, '--plaintext', 'fileb://mrk.txt');
+    writeFileSync(path.join(work, 'mrk.blob'), Buffer.from(enc.CiphertextBlob, 'base64'));
+    // The replica leaves Creating 100 ms after replicate-key (usually before this first look).
+    for (let i = 0; i < 20 && (await okIn('us-west-2', 'describe-key', '--key-id', mrk)).KeyMetadata.KeyState !== 'Enabled'; i++);
+    const dec = await okIn('us-west-2', 'decrypt', '--ciphertext-blob', 'fileb://mrk.blob');
+    assert.equal(Buffer.from(dec.Plaintext, 'base64').toString(), 'across Regions');
+    assert.equal(dec.KeyId, `arn:aws:kms:us-west-2:111122223333:key/${mrk}`);
+    await ok('update-primary-region', '--key-id', mrk, '--primary-region', 'us-west-2');
+    const described = await okIn('us-west-2', 'describe-key', '--key-id', mrk);
+    assert.equal(described.KeyMetadata.MultiRegionConfiguration.MultiRegionKeyType, 'PRIMARY');
   });
 });

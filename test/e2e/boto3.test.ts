@@ -9,7 +9,7 @@ import { repoRoot, startServer, type TestServer } from '../helpers/server.js';
 describe('boto3 against Trent', () => {
   let server: TestServer;
   before(async () => {
-    server = await startServer();
+    server = await startServer({ args: ['--multi-region-transition-ms', '100'] });
   });
   after(async () => {
     await server?.stop();

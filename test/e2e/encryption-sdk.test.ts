@@ -5,8 +5,10 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { CreateKeyCommand, KMS } from '@aws-sdk/client-kms';
-import { buildClient, CommitmentPolicy, getClient, KmsKeyringNode } from '@aws-crypto/client-node';
+import { CreateKeyCommand, DescribeKeyCommand, KMS, ReplicateKeyCommand } from '@aws-sdk/client-kms';
+import {
+  buildAwsKmsMrkAwareDiscoveryMultiKeyringNode, buildAwsKmsMrkAwareStrictMultiKeyringNode, buildClient, CommitmentPolicy, getClient, KmsKeyringNode,
+} from '@aws-crypto/client-node';
 import { devClient, startServer, type TestServer } from '../helpers/server.js';
 
 const { encrypt, decrypt, encryptStream, decryptUnsignedMessageStream, decryptStream } = buildClient(
@@ -28,7 +30,7 @@ describe('AWS Encryption SDK for JavaScript with KMS keyrings on Trent', () => {
   let clientProvider: (region: string) => KMS;
 
   before(async () => {
-    server = await startServer();
+    server = await startServer({ args: ['--multi-region-transition-ms', '100'] });
     const admin = devClient(server.url);
     keyA = (await admin.send(new CreateKeyCommand({ Description: 'esdk A' }))).KeyMetadata!.Arn!;
     keyB = (await admin.send(new CreateKeyCommand({ Description: 'esdk B' }))).KeyMetadata!.Arn!;
@@ -120,6 +122,33 @@ describe('AWS Encryption SDK for JavaScript with KMS keyrings on Trent', () => {
     const { result } = await encrypt(new KmsKeyringNode({ clientProvider, generatorKeyId: keyB }), Buffer.from('found by discovery'));
     const out = await decrypt(new KmsKeyringNode({ clientProvider, discovery: true }), result);
     assert.equal(out.plaintext.toString(), 'found by discovery');
+  });
+
+  it('multi-Region: the MRK-aware keyring encrypts under the us-east-1 primary and decrypts with the us-west-2 replica', async () => {
+    const east = devClient(server.url, { region: 'us-east-1' });
+    const west = devClient(server.url, { region: 'us-west-2' });
+    try {
+      const primary = (await east.send(new CreateKeyCommand({ MultiRegion: true, Description: 'esdk mrk' }))).KeyMetadata!;
+      const replica = (await east.send(new ReplicateKeyCommand({ KeyId: primary.KeyId, ReplicaRegion: 'us-west-2' }))).ReplicaKeyMetadata!;
+      for (let i = 0; i < 2000 && (await west.send(new DescribeKeyCommand({ KeyId: replica.Arn }))).KeyMetadata!.KeyState !== 'Enabled'; i++) {
+        await new Promise((r) => setTimeout(r, 5));
+      }
+      const plaintext = randomBytes(10_000);
+      const { result, messageHeader } = await encrypt(buildAwsKmsMrkAwareStrictMultiKeyringNode({ clientProvider, generatorKeyId: primary.Arn }), plaintext, {
+        encryptionContext: { site: 'east' },
+      });
+      assert.equal(messageHeader.encryptedDataKeys[0]!.providerInfo, primary.Arn);
+      // The replica's ARN alone: the keyring calls Decrypt in us-west-2 with it, on a data key wrapped in us-east-1.
+      const out = await decrypt(buildAwsKmsMrkAwareStrictMultiKeyringNode({ clientProvider, keyIds: [replica.Arn!] }), result);
+      assert.ok(out.plaintext.equals(plaintext));
+      assert.equal(out.messageHeader.encryptionContext.site, 'east');
+      // And MRK-aware discovery in us-west-2 finds the replica from the primary's ARN in the message.
+      const found = await decrypt(buildAwsKmsMrkAwareDiscoveryMultiKeyringNode({ clientProvider, regions: ['us-west-2'] }), result);
+      assert.ok(found.plaintext.equals(plaintext));
+    } finally {
+      east.destroy();
+      west.destroy();
+    }
   });
 
   it('refuses a message when the keyring holds none of its keys', async () => {

@@ -127,7 +127,73 @@ def main(endpoint):
         check(code in ("NotFoundException", "AccessDeniedException"), f"cross-account describe_key: {code}")
     print("ok other account cannot see the key")
 
+    multi_region_flows(endpoint)
+
     print("boto3 flows: all checks passed")
+
+
+def multi_region_flows(endpoint):
+    """Multi-Region keys: one client per Region; the server completes Creating/Updating on its own (short transitions)."""
+    import time
+
+    def client(region):
+        return boto3.client(
+            "kms", endpoint_url=endpoint, region_name=region, aws_access_key_id="AKIABOTO3TEST", aws_secret_access_key="x",
+            config=Config(retries={"max_attempts": 1, "mode": "standard"}, connect_timeout=5, read_timeout=10),
+        )
+
+    def until_state(c, key_id, state):
+        for _ in range(2000):
+            if c.describe_key(KeyId=key_id)["KeyMetadata"]["KeyState"] == state:
+                return
+            time.sleep(0.005)
+        raise AssertionError(f"{key_id} never became {state}")
+
+    east, west, eu = client("us-east-1"), client("us-west-2"), client("eu-west-1")
+    md = east.create_key(MultiRegion=True, Description="boto3 mrk")["KeyMetadata"]
+    key_id = md["KeyId"]
+    check(key_id.startswith("mrk-") and len(key_id) == 36, f"mrk key id {key_id}")
+    check(md["MultiRegion"] is True and md["MultiRegionConfiguration"]["MultiRegionKeyType"] == "PRIMARY", "primary configuration")
+    rep = east.replicate_key(KeyId=key_id, ReplicaRegion="us-west-2", Description="west", Tags=[{"TagKey": "site", "TagValue": "west"}])
+    check(rep["ReplicaKeyMetadata"]["KeyState"] == "Creating" and rep["ReplicaTags"] == [{"TagKey": "site", "TagValue": "west"}], "replicate_key answer")
+    check(rep["ReplicaKeyMetadata"]["MultiRegionConfiguration"]["MultiRegionKeyType"] == "REPLICA", "replica configuration")
+    east.replicate_key(KeyId=key_id, ReplicaRegion="eu-west-1")
+    until_state(west, key_id, "Enabled")
+    until_state(eu, key_id, "Enabled")
+    print("ok create_key MultiRegion and replicate_key")
+
+    blob = west.encrypt(KeyId=key_id, Plaintext=b"from us-west-2", EncryptionContext={"a": "b"})["CiphertextBlob"]
+    for c, region in ((east, "us-east-1"), (eu, "eu-west-1")):
+        out = c.decrypt(CiphertextBlob=blob, EncryptionContext={"a": "b"})
+        check(out["Plaintext"] == b"from us-west-2" and out["KeyId"] == f"arn:aws:kms:{region}:111122223333:key/{key_id}", f"decrypt in {region}")
+    print("ok encrypt in one Region, decrypt in the others")
+
+    expect_error(west, "UnsupportedOperationException", "replicate_key", KeyId=key_id, ReplicaRegion="ap-south-1")
+    expect_error(east, "AlreadyExistsException", "replicate_key", KeyId=key_id, ReplicaRegion="eu-west-1")
+    expect_error(west, "UnsupportedOperationException", "enable_key_rotation", KeyId=key_id)
+    print("ok multi-Region errors")
+
+    east.enable_key_rotation(KeyId=key_id, RotationPeriodInDays=180)
+    east.rotate_key_on_demand(KeyId=key_id)
+    statuses = {c.get_key_rotation_status(KeyId=key_id)["RotationPeriodInDays"] for c in (east, west, eu)}
+    check(statuses == {180}, f"rotation status on every related key: {statuses}")
+    current = {c.describe_key(KeyId=key_id)["KeyMetadata"]["CurrentKeyMaterialId"] for c in (east, west, eu)}
+    check(len(current) == 1, f"one current material on every related key: {current}")
+    print("ok rotation on the primary applies to every related key")
+
+    east.update_primary_region(KeyId=key_id, PrimaryRegion="eu-west-1")
+    until_state(east, key_id, "Enabled")
+    until_state(eu, key_id, "Enabled")
+    check(eu.describe_key(KeyId=key_id)["KeyMetadata"]["MultiRegionConfiguration"]["MultiRegionKeyType"] == "PRIMARY", "new primary")
+    check(east.describe_key(KeyId=key_id)["KeyMetadata"]["MultiRegionConfiguration"]["MultiRegionKeyType"] == "REPLICA", "old primary")
+    check(west.decrypt(CiphertextBlob=blob, EncryptionContext={"a": "b"})["Plaintext"] == b"from us-west-2", "decrypt after the change")
+    print("ok update_primary_region")
+
+    scheduled = eu.schedule_key_deletion(KeyId=key_id, PendingWindowInDays=7)
+    check(scheduled["KeyState"] == "PendingReplicaDeletion" and "DeletionDate" not in scheduled, f"primary with replicas: {scheduled['KeyState']}")
+    check(eu.describe_key(KeyId=key_id)["KeyMetadata"]["PendingDeletionWindowInDays"] == 7, "PendingDeletionWindowInDays")
+    eu.cancel_key_deletion(KeyId=key_id)
+    print("ok schedule_key_deletion of a primary with replicas")
 
 
 if __name__ == "__main__":

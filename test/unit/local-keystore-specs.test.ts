@@ -26,6 +26,20 @@ describe('local key store material per key spec', () => {
     }
   });
 
+  it('copies material for a multi-Region replica: the same key, wrapped for the replica ARN only', async () => {
+    const replicaArn = arn.replace('us-east-1', 'eu-west-1');
+    const original = await store.createMaterial(arn, 'ab'.repeat(32), 'SYMMETRIC_DEFAULT');
+    const copy = await store.copyMaterial(original, replicaArn);
+    assert.deepEqual([copy.keyArn, copy.materialId, copy.createdAt], [replicaArn, original.materialId, original.createdAt]);
+    assert.deepEqual(unwrap(copy), unwrap(original));
+    assert.ok(!copy.wrapped.includes(unwrap(original)), 'stored wrapped, never in the clear');
+    assert.equal(root.unwrap(materialWrapContext(arn, original.materialId), copy.wrapped), undefined, 'bound to the replica ARN');
+    assert.notDeepEqual(copy.wrapped, original.wrapped);
+    // An erased imported material stays erased.
+    const erased = await store.copyMaterial({ ...original, wrapped: Buffer.alloc(0) }, replicaArn);
+    assert.equal(erased.wrapped.length, 0);
+  });
+
   it('keeps key pairs as PKCS#8 DER at rest, and serves them again from the wrapped form alone', async () => {
     for (const [spec, type] of [['ECC_NIST_P384', 'ec'], ['ECC_NIST_EDWARDS25519', 'ed25519']] as const) {
       const material = await store.createMaterial(arn, spec.toLowerCase().padEnd(64, '1').slice(0, 64), spec);

@@ -194,8 +194,10 @@ export class LocalKeyStore implements KeyStore {
           throw new Error(`unknown material form ${String(never)}`);
         }
       }
-      // The same material always gets the same id for this key (re-import finds it); nobody can test a guess.
-      const materialId = this.root.fingerprint(['imported-material-id', keyArn], canonical).toString('hex');
+      // The same material always gets the same id for this key (re-import finds it); nobody can test a guess. The
+      // related keys of a multi-Region key (key id mrk-..., one per Region) share the id: the ARN without its Region.
+      const idScope = keyArn.includes(':key/mrk-') ? keyArn.replace(/^(arn:[^:]+:kms:)[^:]*:/, '$1:') : keyArn;
+      const materialId = this.root.fingerprint(['imported-material-id', idScope], canonical).toString('hex');
       const wrapped = this.root.wrap(materialWrapContext(keyArn, materialId), canonical);
       return { kind: 'ok', material: { keyArn, materialId, wrapped, createdAt: now } };
     } finally {
@@ -244,6 +246,17 @@ export class LocalKeyStore implements KeyStore {
   async deriveSharedSecret(material: MaterialRecord, keySpec: KeySpec, peerPublicKey: PeerPublicKey): Promise<SecretBytes> {
     const privateKey = this.#pair(material, keySpec).privateKey;
     return SecretBytes.adopt(ecdhSharedSecret(privateKey instanceof Sm2Key ? privateKey : openssl(privateKey), peerPublicKey));
+  }
+
+  async copyMaterial(material: MaterialRecord, keyArn: string): Promise<MaterialRecord> {
+    // An erased imported material stays erased: its row (id, import fields) is copied, no bytes.
+    if (material.wrapped.length === 0) return { ...material, keyArn };
+    const bytes = this.#unwrap(material);
+    try {
+      return { ...material, keyArn, wrapped: this.root.wrap(materialWrapContext(keyArn, material.materialId), bytes) };
+    } finally {
+      bytes.fill(0);
+    }
   }
 
   forget(keyArn: string): void {

@@ -10,6 +10,7 @@ import { admitKeyQuota, authorizeOnKey, CRYPTO_KEY, cryptoCall, resolveKey } fro
 import type { RequestContext, Services } from '../operation.js';
 import { encryptionScheme, isAsymmetric, refuseContextForAsymmetric } from '../../domain/key-specs.js';
 import { currentMaterial } from './symmetric-key.js';
+import { isMultiRegionKeyId } from '../../domain/multi-region.js';
 
 const invalidCiphertext = (): KmsError => new KmsError('InvalidCiphertextException', 'The ciphertext is invalid or was not made under this encryption context.');
 
@@ -45,12 +46,16 @@ export async function openCiphertext(
   const blob = parseBlob(blobBytes);
   if (!blob) throw invalidCiphertext();
   const ref = parseKeyReference(blob.keyArn);
-  if (!ref || ref.kind !== 'keyArn' || ref.scope.region !== ctx.region) throw invalidCiphertext();
-  if (requested && requested.arn !== blob.keyArn) {
+  if (!ref || ref.kind !== 'keyArn') throw invalidCiphertext();
+  // A multi-Region key's ciphertext decrypts in every Region under that Region's related key (same account and key
+  // id, same materials): the blob names the key it was made under, whichever Region that was.
+  const scope = ref.scope.region === ctx.region ? ref.scope : isMultiRegionKeyId(ref.keyId) ? { account: ref.scope.account, region: ctx.region } : undefined;
+  if (!scope) throw invalidCiphertext();
+  if (requested && (requested.account !== scope.account || requested.region !== scope.region || requested.keyId !== ref.keyId)) {
     throw new KmsError('IncorrectKeyException', 'The key ID in the request does not identify a KMS key that can perform this operation.');
   }
   // A blob naming no existing key is indistinguishable from a tampered one: InvalidCiphertextException.
-  const key = requested ?? (await svc.keys.getKey(ref.scope, ref.keyId));
+  const key = requested ?? (await svc.keys.getKey(scope, ref.keyId));
   if (!key) throw invalidCiphertext();
   if (!requested) admitKeyQuota(operation, key, ctx, svc);
   ctx.resourceArn = key.arn;

@@ -2,7 +2,9 @@ import type { ExpirationModelType, ImportKeyMaterialRequest, ImportKeyMaterialRe
 import { KmsError, validationError } from '../../domain/errors.js';
 import { allMaterialsPresent, assertExternal, MAX_VALID_TO_MS } from '../../domain/import.js';
 import { assertKeyState } from '../../domain/key-state.js';
-import type { MaterialRecord } from '../../domain/ports.js';
+import type { KeyRecord, MaterialRecord } from '../../domain/ports.js';
+import { isPrimary } from '../../domain/multi-region.js';
+import type { Services } from '../operation.js';
 import { keyForOperation, OWN_KEY } from '../common.js';
 import { defineOperation } from '../operation.js';
 
@@ -58,11 +60,19 @@ export const importKeyMaterial = defineOperation<ImportKeyMaterialRequest, Impor
     throw new KmsError('IncorrectKeyMaterialException', `The key material is not the key material ${input.KeyMaterialId} of ${key.arn}.`);
   }
 
+  // A multi-Region replica takes only material its primary has (the same material); new material goes to the primary.
+  const fromReplicaOf = key.multiRegion && !isPrimary(key) ? await replicaImportSource(key, importType, svc) : undefined;
+  const primaryMaterials = fromReplicaOf?.materials;
+  if (primaryMaterials && !primaryMaterials.some((m) => m.materialId === imported.materialId)) {
+    throw new KmsError('IncorrectKeyMaterialException', `The key material is not the key material of the multi-Region primary key of ${key.arn}: import the same key material that was imported into the primary key.`);
+  }
+  const fromPrimary = primaryMaterials?.find((m) => m.materialId === imported.materialId);
+
   await svc.keys.putMaterial(key, key.keyId, async (current, materials) => {
     assertKeyState(current, 'ImportKeyMaterial');
     const existing = materials.find((m) => m.materialId === imported.materialId);
     const first = materials.length === 0;
-    if (!first && importType === 'EXISTING_KEY_MATERIAL' && !existing) {
+    if (!first && importType === 'EXISTING_KEY_MATERIAL' && !existing && !fromPrimary) {
       // "After you import key material into a KMS key, you can reimport the same key material ... but you cannot import different key material."
       throw new KmsError('IncorrectKeyMaterialException', `The key material is not the key material previously imported into ${key.arn}. To import new key material for on-demand rotation, use ImportType NEW_KEY_MATERIAL.`);
     }
@@ -75,19 +85,38 @@ export const importKeyMaterial = defineOperation<ImportKeyMaterialRequest, Impor
         throw new KmsError('KMSInvalidStateException', `${key.arn} already has new key material waiting for RotateKeyOnDemand.`);
       }
     }
+    // A replica's material keeps the primary's history of it (when it was made, by which rotation, whether it waits
+    // for RotateKeyOnDemand); the primary's current material is the replica's current one.
+    const source = existing ?? fromPrimary;
     const material: MaterialRecord = {
       ...imported,
-      createdAt: existing?.createdAt ?? now,
-      rotationType: existing?.rotationType,
+      createdAt: source?.createdAt ?? now,
+      rotationType: source?.rotationType,
       expirationModel: model,
       validTo,
       description: input.KeyMaterialDescription ?? existing?.description,
-      pendingRotation: existing ? existing.pendingRotation : !first && importType === 'NEW_KEY_MATERIAL',
+      pendingRotation: source ? source.pendingRotation : !first && importType === 'NEW_KEY_MATERIAL',
     };
     const after = [...materials.filter((m) => m.materialId !== material.materialId), material];
-    const keyState = current.keyState === 'PendingImport' && allMaterialsPresent(after) ? 'Enabled' : current.keyState;
-    return { key: { ...current, keyState, currentMaterialId: current.currentMaterialId ?? material.materialId }, material };
+    // A replica's current material is its primary's: it is Enabled once that one (and none missing) is imported.
+    const currentMaterialId = current.currentMaterialId ?? fromReplicaOf?.currentMaterialId ?? material.materialId;
+    const usable = allMaterialsPresent(after) && after.some((m) => m.materialId === currentMaterialId);
+    const keyState = current.keyState === 'PendingImport' && usable ? 'Enabled' : current.keyState;
+    return { key: { ...current, keyState, currentMaterialId }, material };
   });
   ctx.resourceArn = key.arn;
   return { KeyId: key.arn, KeyMaterialId: imported.materialId };
 });
+
+/**
+ * The materials a multi-Region replica may take (its primary's), or UnsupportedOperationException for new material:
+ * "You cannot directly import new key material into the replica Region keys" (API_ImportKeyMaterial).
+ */
+async function replicaImportSource(key: KeyRecord, importType: string, svc: Services): Promise<{ materials: readonly MaterialRecord[]; currentMaterialId?: string | undefined }> {
+  if (importType === 'NEW_KEY_MATERIAL') {
+    throw new KmsError('UnsupportedOperationException', `${key.arn} is a multi-Region replica key: import new key material into its primary key, then the same key material into each replica with ImportType EXISTING_KEY_MATERIAL.`);
+  }
+  const primary = await svc.keys.getKey({ account: key.account, region: key.primaryRegion! }, key.keyId);
+  return primary ? { materials: await svc.storage.getMaterials(primary.arn), currentMaterialId: primary.currentMaterialId } : { materials: [] };
+}
+

@@ -15,7 +15,11 @@ export const cancelKeyDeletion = defineOperation<CancelKeyDeletionRequest, Cance
   const materialMissing = key.origin === 'EXTERNAL' && (key.currentMaterialId === undefined || !allMaterialsPresent(await svc.storage.getMaterials(key.arn)));
   const updated = await svc.keys.updateKey(key, key.keyId, (current) => {
     assertKeyState(current, 'CancelKeyDeletion');
-    return { ...current, keyState: materialMissing ? 'PendingImport' : 'Disabled', deletionDate: undefined };
+    return {
+      ...current, keyState: materialMissing ? 'PendingImport' : 'Disabled', deletionDate: undefined,
+      // A primary pending replica deletion: no waiting period any more.
+      pendingDeletionWindowInDays: undefined, transitionState: undefined, transitionDate: undefined,
+    };
   });
   return { KeyId: updated.arn };
 });

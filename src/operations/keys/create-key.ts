@@ -12,6 +12,7 @@ import { StorageDuplicateError } from '../../domain/ports.js';
 import { defineOperation } from '../operation.js';
 import { requestTagConditions } from '../request-conditions.js';
 import { checkPolicyLockout } from '../policies/lockout.js';
+import { newMultiRegionKeyId } from '../../domain/multi-region.js';
 
 export const createKey = defineOperation<CreateKeyRequest, CreateKeyResponse>('CreateKey', async (input, ctx, svc) => {
   if (input.KeySpec && input.CustomerMasterKeySpec) {
@@ -44,8 +45,10 @@ export const createKey = defineOperation<CreateKeyRequest, CreateKeyResponse>('C
       throw new KmsError('UnsupportedOperationException', `KeySpec ${keySpec} with KeyUsage ${keyUsage} is not supported in a custom key store: only SYMMETRIC_DEFAULT ENCRYPT_DECRYPT keys.`);
     }
   }
-  if (input.MultiRegion) {
-    throw new KmsError('UnsupportedOperationException', 'Multi-Region keys are not supported by Trent.');
+  // "You cannot create a multi-Region key in a custom key store" (API_CreateKey, MultiRegion).
+  const multiRegion = input.MultiRegion === true;
+  if (multiRegion && (input.CustomKeyStoreId !== undefined || origin === 'AWS_CLOUDHSM' || origin === 'EXTERNAL_KEY_STORE')) {
+    throw new KmsError('UnsupportedOperationException', 'Multi-Region keys cannot be created in a custom key store.');
   }
   checkTagCount(input.Tags ?? []);
   const tags = checkTags(input.Tags ?? []);
@@ -53,7 +56,7 @@ export const createKey = defineOperation<CreateKeyRequest, CreateKeyResponse>('C
   if (input.Policy !== undefined) checkKeyPolicy(input.Policy);
   // CreateKey names no key: in AWS only IAM policies decide it; these condition keys are for them.
   svc.authorizer.authorize(ctx.caller, 'kms:CreateKey', undefined, authorizationContext(undefined, ctx, {
-    ...requestTagConditions(input.Tags), keySpec, keyUsage, keyOrigin: origin, multiRegion: input.MultiRegion ?? false,
+    ...requestTagConditions(input.Tags), keySpec, keyUsage, keyOrigin: origin, multiRegion, ...(multiRegion && { multiRegionKeyType: 'PRIMARY' as const }),
   }, svc));
 
   const store = input.CustomKeyStoreId === undefined ? undefined : await svc.customKeyStores.get(ctx.scope, input.CustomKeyStoreId);
@@ -66,7 +69,7 @@ export const createKey = defineOperation<CreateKeyRequest, CreateKeyResponse>('C
     }
   }
 
-  const keyId = svc.random.uuid();
+  const keyId = multiRegion ? newMultiRegionKeyId(svc.random) : svc.random.uuid();
   const arn = keyArn(ctx.scope, keyId);
   const xksKeyId = origin === 'EXTERNAL_KEY_STORE' ? input.XksKeyId : undefined;
   if (store && xksKeyId !== undefined) {
@@ -100,7 +103,9 @@ export const createKey = defineOperation<CreateKeyRequest, CreateKeyResponse>('C
     keyManager: 'CUSTOMER',
     keyState: external ? 'PendingImport' : 'Enabled',
     currentMaterialId: materialId,
-    multiRegion: false,
+    multiRegion,
+    // A multi-Region key is created as the primary: its Region is the primary Region of every replica made from it.
+    ...(multiRegion && { primaryRegion: ctx.scope.region }),
     policy,
     version: 1,
     ...(store && { customKeyStoreId: store.customKeyStoreId }),

@@ -14,6 +14,8 @@ export const describeKey = defineOperation<DescribeKeyRequest, DescribeKeyRespon
   await createPredefinedAwsManagedKey(input.KeyId, ctx, svc);
   const key = await keyForOperation(input.KeyId, 'DescribeKey', ctx, svc, CRYPTO_KEY, { grantTokens: input.GrantTokens });
   const current = key.origin === 'EXTERNAL' && key.currentMaterialId ? await svc.keys.getMaterial(key, key.currentMaterialId) : undefined;
+  // A multi-Region key: its MultiRegionConfiguration names every related key.
+  if (key.multiRegion) return { KeyMetadata: keyMetadata(key, current, undefined, await svc.keys.getRelatedKeys(key.account, key.keyId)) };
   if (key.customKeyStoreId === undefined) return { KeyMetadata: keyMetadata(key, current) };
   // A key whose custom key store is not connected shows KeyState Unavailable (and Enabled false), as on AWS.
   const store = await svc.customKeyStores.get(key, key.customKeyStoreId);

@@ -3,6 +3,7 @@ import { validationError } from '../../domain/errors.js';
 import { assertKeyState } from '../../domain/key-state.js';
 import { keyForOperation, OWN_KEY } from '../common.js';
 import { defineOperation } from '../operation.js';
+import { isPrimary } from '../../domain/multi-region.js';
 
 const DAY_MS = 24 * 60 * 60 * 1000;
 
@@ -14,10 +15,18 @@ export const scheduleKeyDeletion = defineOperation<ScheduleKeyDeletionRequest, S
   const days = input.PendingWindowInDays ?? 30;
   if (days < 7 || days > 30) throw validationError(`PendingWindowInDays should be between 7 and 30, but it is ${days}`);
   const key = await keyForOperation(input.KeyId, 'ScheduleKeyDeletion', ctx, svc, OWN_KEY, { pendingWindowInDays: days });
-  const deletionDate = new Date(svc.clock.now().getTime() + days * DAY_MS);
+  const now = svc.clock.now();
+  const deletionDate = new Date(now.getTime() + days * DAY_MS);
+  // A multi-Region primary with replicas is not deleted while they exist: PendingReplicaDeletion, its waiting period
+  // starting when the last replica is deleted (the transition job then makes it PendingDeletion).
+  const hasReplicas = isPrimary(key) && (await svc.keys.getRelatedKeys(key.account, key.keyId)).some((k) => k.region !== key.region);
   const updated = await svc.keys.updateKey(key, key.keyId, (current) => {
     assertKeyState(current, 'ScheduleKeyDeletion');
-    return { ...current, keyState: 'PendingDeletion', deletionDate };
+    const base = { ...current, transitionState: undefined, transitionDate: undefined, pendingDeletionWindowInDays: undefined };
+    if (hasReplicas && isPrimary(current)) {
+      return { ...base, keyState: 'PendingReplicaDeletion', deletionDate: undefined, pendingDeletionWindowInDays: days, transitionState: 'PendingDeletion', transitionDate: now };
+    }
+    return { ...base, keyState: 'PendingDeletion', deletionDate };
   });
-  return { KeyId: updated.arn, DeletionDate: updated.deletionDate, KeyState: updated.keyState, PendingWindowInDays: days };
+  return { KeyId: updated.arn, DeletionDate: updated.keyState === 'PendingDeletion' ? updated.deletionDate : undefined, KeyState: updated.keyState, PendingWindowInDays: days };
 });

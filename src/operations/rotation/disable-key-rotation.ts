@@ -1,6 +1,6 @@
 import type { DisableKeyRotationRequest } from '../../model/kms-model.generated.js';
 import { assertKeyState } from '../../domain/key-state.js';
-import { assertRotatable, rotationEnabled } from '../../domain/rotation.js';
+import { assertPrimaryForRotation, assertRotatable, changeRotationSettings, rotationEnabled } from '../../domain/rotation.js';
 import { keyForOperation, OWN_KEY } from '../common.js';
 import { defineOperation } from '../operation.js';
 
@@ -12,7 +12,8 @@ import { defineOperation } from '../operation.js';
 export const disableKeyRotation = defineOperation<DisableKeyRotationRequest, void>('DisableKeyRotation', async (input, ctx, svc) => {
   const key = await keyForOperation(input.KeyId, 'DisableKeyRotation', ctx, svc, OWN_KEY);
   assertRotatable(key, 'DisableKeyRotation');
-  await svc.keys.updateKey(key, key.keyId, (current) => {
+  assertPrimaryForRotation(key);
+  await changeRotationSettings(svc.keys, key, (current) => {
     assertKeyState(current, 'DisableKeyRotation');
     if (!rotationEnabled(current)) return undefined;
     return { ...current, rotationPeriodDays: undefined, nextRotationDate: undefined };

@@ -2,7 +2,8 @@ import type { EnableKeyRotationRequest } from '../../model/kms-model.generated.j
 import { validationError } from '../../domain/errors.js';
 import { assertKeyState } from '../../domain/key-state.js';
 import {
-  assertRotatable, DAY_MS, DEFAULT_ROTATION_PERIOD_DAYS, MAX_ROTATION_PERIOD_DAYS, MIN_ROTATION_PERIOD_DAYS, rotationEnabled,
+  assertPrimaryForRotation, assertRotatable, changeRotationSettings, DAY_MS, DEFAULT_ROTATION_PERIOD_DAYS, MAX_ROTATION_PERIOD_DAYS,
+  MIN_ROTATION_PERIOD_DAYS, rotationEnabled,
 } from '../../domain/rotation.js';
 import { keyForOperation, OWN_KEY } from '../common.js';
 import { defineOperation } from '../operation.js';
@@ -21,8 +22,9 @@ export const enableKeyRotation = defineOperation<EnableKeyRotationRequest, void>
   }
   const key = await keyForOperation(input.KeyId, 'EnableKeyRotation', ctx, svc, OWN_KEY, { rotationPeriodInDays: days });
   assertRotatable(key, 'EnableKeyRotation');
+  assertPrimaryForRotation(key);
   const now = svc.clock.now();
-  await svc.keys.updateKey(key, key.keyId, (current) => {
+  await changeRotationSettings(svc.keys, key, (current) => {
     assertKeyState(current, 'EnableKeyRotation');
     const since = rotationEnabled(current) ? current.nextRotationDate!.getTime() - current.rotationPeriodDays! * DAY_MS : now.getTime();
     const nextRotationDate = new Date(since + days * DAY_MS);

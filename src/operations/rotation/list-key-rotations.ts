@@ -1,9 +1,10 @@
 import type { ListKeyRotationsRequest, ListKeyRotationsResponse, RotationsListEntry } from '../../model/kms-model.generated.js';
 import { validationError } from '../../domain/errors.js';
 import { assertRotatable } from '../../domain/rotation.js';
-import { isErased } from '../../domain/ports.js';
+import { isErased, type KeyRecord } from '../../domain/ports.js';
+import { isPrimary } from '../../domain/multi-region.js';
 import { keyForOperation, OWN_KEY } from '../common.js';
-import { defineOperation } from '../operation.js';
+import { defineOperation, type Services } from '../operation.js';
 import { decodeMarker, pageFields, pageLimit } from '../paging.js';
 
 const LISTING = 'rotations';
@@ -28,10 +29,17 @@ export const listKeyRotations = defineOperation<ListKeyRotationsRequest, ListKey
   const start = after === undefined ? 0 : materials.findIndex((m) => m.materialId === after) + 1;
   const page = materials.slice(start, start + limit);
   const more = start + limit < materials.length;
+  // An imported multi-Region primary: new material not yet imported into every replica is
+  // PENDING_MULTI_REGION_IMPORT_AND_ROTATION; once every replica has it, PENDING_ROTATION.
+  const notEverywhere = key.origin === 'EXTERNAL' && isPrimary(key) && page.some((m) => m.pendingRotation)
+    ? await missingInSomeReplica(key, page.filter((m) => m.pendingRotation).map((m) => m.materialId), svc)
+    : new Set<string>();
   const rotations: RotationsListEntry[] = page.map((m) => ({
     KeyId: key.arn,
     KeyMaterialId: m.materialId,
-    KeyMaterialState: m.materialId === key.currentMaterialId ? 'CURRENT' : m.pendingRotation ? 'PENDING_ROTATION' : 'NON_CURRENT',
+    KeyMaterialState: m.materialId === key.currentMaterialId ? 'CURRENT'
+      : m.pendingRotation ? (notEverywhere.has(m.materialId) ? 'PENDING_MULTI_REGION_IMPORT_AND_ROTATION' : 'PENDING_ROTATION')
+      : 'NON_CURRENT',
     ...(m.rotationType !== undefined && { RotationDate: m.createdAt, RotationType: m.rotationType }),
     // Imported material: whether it is there, how it expires, its description.
     ...(key.origin === 'EXTERNAL' && {
@@ -43,3 +51,13 @@ export const listKeyRotations = defineOperation<ListKeyRotationsRequest, ListKey
   }));
   return { Rotations: rotations, ...pageFields(LISTING, more ? page[page.length - 1]!.materialId : undefined) };
 });
+
+/** Of `materialIds`, those that some replica of the primary `key` does not have (imported and not erased). */
+async function missingInSomeReplica(key: KeyRecord, materialIds: readonly string[], svc: Services): Promise<Set<string>> {
+  const missing = new Set<string>();
+  for (const replica of (await svc.keys.getRelatedKeys(key.account, key.keyId)).filter((k) => k.region !== key.region)) {
+    const has = new Set((await svc.storage.getMaterials(replica.arn)).filter((m) => !isErased(m)).map((m) => m.materialId));
+    for (const id of materialIds) if (!has.has(id)) missing.add(id);
+  }
+  return missing;
+}

@@ -173,4 +173,16 @@ export const POSTGRES_MIGRATIONS: readonly { version: number; sql: string }[] = 
         `UPDATE ${table} SET ${c} = replace(${c}, E'\\x01', E'\\x011') WHERE strpos(${c}, E'\\x01') > 0;`)).join('\n      ')}
     `,
   },
+  {
+    // Multi-Region keys (issue #13): as SQLite's version 20.
+    version: 20,
+    sql: `
+      ALTER TABLE keys ADD COLUMN primary_region text;
+      ALTER TABLE keys ADD COLUMN transition_state text;
+      ALTER TABLE keys ADD COLUMN transition_date bigint;
+      ALTER TABLE keys ADD COLUMN pending_deletion_window_days integer;
+      CREATE INDEX keys_related ON keys (account, key_id) WHERE primary_region IS NOT NULL;
+      CREATE INDEX keys_in_transition ON keys (transition_date) WHERE transition_date IS NOT NULL;
+    `,
+  },
 ];

@@ -26,6 +26,7 @@ interface KeyRow {
   deletion_date: string | null; current_material_id: string | null; multi_region: boolean; policy: string; version: string;
   rotation_period_days: number | null; next_rotation_date: string | null; on_demand_rotations: number;
   custom_key_store_id: string | null; xks_key_id: string | null;
+  primary_region: string | null; transition_state: string | null; transition_date: string | null; pending_deletion_window_days: number | null;
 }
 const customKeyStoreValues = (c: CustomKeyStoreRecord): unknown[] => [
   c.account, c.region, c.customKeyStoreId, c.name, c.type, c.cloudHsmClusterId ?? null, c.trustAnchorCertificate ?? null,
@@ -59,6 +60,10 @@ const toKey = (r: KeyRow): KeyRecord => ({
   ...(r.on_demand_rotations > 0 && { onDemandRotations: r.on_demand_rotations }),
   ...(r.custom_key_store_id !== null && { customKeyStoreId: r.custom_key_store_id }),
   ...(r.xks_key_id !== null && { xksKeyId: r.xks_key_id }),
+  ...(r.primary_region !== null && { primaryRegion: r.primary_region }),
+  ...(r.transition_state !== null && { transitionState: r.transition_state as KeyRecord['keyState'] }),
+  ...(r.transition_date !== null && { transitionDate: new Date(Number(r.transition_date)) }),
+  ...(r.pending_deletion_window_days !== null && { pendingDeletionWindowInDays: r.pending_deletion_window_days }),
 });
 const toAlias = (r: AliasRow): AliasRecord => ({
   account: r.account, region: r.region, aliasName: r.alias_name, targetKeyId: r.target_key_id,
@@ -113,7 +118,11 @@ const keyValues = (key: KeyRecord): unknown[] => [
   key.account, key.region, key.keyId, key.arn, key.creationDate.getTime(), key.description, key.keyUsage, key.keySpec,
   key.origin, key.keyManager, key.keyState, key.deletionDate?.getTime() ?? null, key.currentMaterialId ?? null,
   key.multiRegion, key.policy, key.version, key.rotationPeriodDays ?? null, key.nextRotationDate?.getTime() ?? null,
-  key.onDemandRotations ?? 0, key.customKeyStoreId ?? null, key.xksKeyId ?? null,
+  key.onDemandRotations ?? 0, key.customKeyStoreId ?? null, key.xksKeyId ?? null, ...multiRegionValues(key),
+];
+/** The multi-Region columns (migration 20), last in KEY_COLUMNS and in UPDATE_KEY. */
+const multiRegionValues = (key: KeyRecord): unknown[] => [
+  key.primaryRegion ?? null, key.transitionState ?? null, key.transitionDate?.getTime() ?? null, key.pendingDeletionWindowInDays ?? null,
 ];
 
 /** The tables a snapshot covers, in export order, with the order of their rows (the primary key). */
@@ -147,19 +156,20 @@ const SNAPSHOT_FETCH = 500;
 
 const KEY_COLUMNS = `account, region, key_id, arn, creation_date, description, key_usage, key_spec, origin, key_manager,
   key_state, deletion_date, current_material_id, multi_region, policy, version, rotation_period_days, next_rotation_date,
-  on_demand_rotations, custom_key_store_id, xks_key_id`;
+  on_demand_rotations, custom_key_store_id, xks_key_id, primary_region, transition_state, transition_date, pending_deletion_window_days`;
 
-const INSERT_KEY = `INSERT INTO keys (${KEY_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21)`;
+const INSERT_KEY = `INSERT INTO keys (${KEY_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25)`;
 /** Compare-and-set of every mutable column: one statement, so under any isolation level a second writer with the same
  * version finds version + 1 and matches no row (PostgreSQL re-checks the WHERE clause after waiting for the row lock). */
 const UPDATE_KEY = `UPDATE keys SET description = $4, key_usage = $5, key_spec = $6, origin = $7, key_manager = $8, key_state = $9,
     deletion_date = $10, current_material_id = $11, multi_region = $12, policy = $13, rotation_period_days = $15,
-    next_rotation_date = $16, on_demand_rotations = $17, version = version + 1
+    next_rotation_date = $16, on_demand_rotations = $17, primary_region = $18, transition_state = $19, transition_date = $20,
+    pending_deletion_window_days = $21, version = version + 1
   WHERE account = $1 AND region = $2 AND key_id = $3 AND version = $14`;
 const updateValues = (key: KeyRecord): unknown[] => [
   key.account, key.region, key.keyId, key.description, key.keyUsage, key.keySpec, key.origin, key.keyManager, key.keyState,
   key.deletionDate?.getTime() ?? null, key.currentMaterialId ?? null, key.multiRegion, key.policy, key.version,
-  key.rotationPeriodDays ?? null, key.nextRotationDate?.getTime() ?? null, key.onDemandRotations ?? 0,
+  key.rotationPeriodDays ?? null, key.nextRotationDate?.getTime() ?? null, key.onDemandRotations ?? 0, ...multiRegionValues(key),
 ];
 
 const sqlState = (err: unknown): string | undefined =>
@@ -322,7 +332,7 @@ export class PostgresStorage implements Storage, SnapshotStorage, AuditStore, Ro
         const result = await fn(c);
         const event = this.#audit?.pending();
         const appended = event !== undefined && changed(result);
-        if (appended) await appendChain(c, [event]);
+        if (appended) await appendChain(c, [event, ...(this.#audit!.companions?.() ?? [])]);
         await c.query('COMMIT');
         if (appended) this.#audit!.committed(event);
         return result;
@@ -448,6 +458,31 @@ export class PostgresStorage implements Storage, SnapshotStorage, AuditStore, Ro
       if ((await c.query(UPDATE_KEY, updateValues(key))).rowCount !== 1) throw new StorageConflictError(`key ${key.arn}`);
     });
     return { ...key, version: key.version + 1 };
+  }
+
+  async getRelatedKeys(account: string, keyId: string): Promise<KeyRecord[]> {
+    const r = await this.#db.query<KeyRow>(
+      `SELECT ${KEY_COLUMNS} FROM keys WHERE account = $1 AND key_id = $2 AND primary_region IS NOT NULL ORDER BY creation_date, region`,
+      [account, keyId],
+    );
+    return r.rows.map(toKey);
+  }
+
+  async updateKeys(keys: readonly KeyRecord[], materials: readonly MaterialRecord[]): Promise<KeyRecord[]> {
+    // Rows are locked in the order given; callers pass related keys in one order (getRelatedKeys'), so no deadlock.
+    await this.#tx(`keys ${keys.map((k) => k.arn).join(', ')}`, async (c) => {
+      for (const key of keys) if ((await c.query(UPDATE_KEY, updateValues(key))).rowCount !== 1) throw new StorageConflictError(`key ${key.arn}`);
+      for (const m of materials) await c.query(UPSERT_MATERIAL, materialValues(m));
+    });
+    return keys.map((k) => ({ ...k, version: k.version + 1 }));
+  }
+
+  async listKeysInTransition(now: Date, limit: number): Promise<KeyRecord[]> {
+    const r = await this.#db.query<KeyRow>(
+      `SELECT ${KEY_COLUMNS} FROM keys WHERE transition_date IS NOT NULL AND transition_date <= $1 ORDER BY transition_date, arn LIMIT $2`,
+      [now.getTime(), limit],
+    );
+    return r.rows.map(toKey);
   }
 
   async rotateKey(key: KeyRecord, material: MaterialRecord): Promise<KeyRecord> {

@@ -131,4 +131,18 @@ export const SQLITE_MIGRATIONS: readonly { version: number; sql: string }[] = [
       CREATE UNIQUE INDEX keys_by_xks_key ON keys (account, region, custom_key_store_id, xks_key_id) WHERE xks_key_id IS NOT NULL;
     `,
   },
+  {
+    // Multi-Region keys (issue #13): the Region of the current primary on every related key (found by account and key
+    // id), the transition of a transient state (Creating, Updating) or of PendingReplicaDeletion, and the waiting period
+    // a primary pending replica deletion starts once its last replica is gone. Version 20: room for other changes.
+    version: 20,
+    sql: `
+      ALTER TABLE keys ADD COLUMN primary_region TEXT;
+      ALTER TABLE keys ADD COLUMN transition_state TEXT;
+      ALTER TABLE keys ADD COLUMN transition_date INTEGER;
+      ALTER TABLE keys ADD COLUMN pending_deletion_window_days INTEGER;
+      CREATE INDEX keys_related ON keys (account, key_id) WHERE primary_region IS NOT NULL;
+      CREATE INDEX keys_in_transition ON keys (transition_date) WHERE transition_date IS NOT NULL;
+    `,
+  },
 ];

@@ -22,6 +22,7 @@ interface KeyRow {
   deletion_date: number | null; current_material_id: string | null; multi_region: number; policy: string; version: number;
   rotation_period_days: number | null; next_rotation_date: number | null; on_demand_rotations: number;
   custom_key_store_id: string | null; xks_key_id: string | null;
+  primary_region: string | null; transition_state: string | null; transition_date: number | null; pending_deletion_window_days: number | null;
 }
 const customKeyStoreParams = (c: CustomKeyStoreRecord) => ({
   account: c.account, region: c.region, custom_key_store_id: c.customKeyStoreId, name: c.name, store_type: c.type,
@@ -79,6 +80,10 @@ const toKey = (r: KeyRow): KeyRecord => ({
   ...(r.on_demand_rotations > 0 && { onDemandRotations: r.on_demand_rotations }),
   ...(r.custom_key_store_id !== null && { customKeyStoreId: r.custom_key_store_id }),
   ...(r.xks_key_id !== null && { xksKeyId: r.xks_key_id }),
+  ...(r.primary_region !== null && { primaryRegion: r.primary_region }),
+  ...(r.transition_state !== null && { transitionState: r.transition_state as KeyRecord['keyState'] }),
+  ...(r.transition_date !== null && { transitionDate: new Date(r.transition_date) }),
+  ...(r.pending_deletion_window_days !== null && { pendingDeletionWindowInDays: r.pending_deletion_window_days }),
 });
 const keyParams = (k: KeyRecord) => ({
   account: k.account, region: k.region, key_id: k.keyId, arn: k.arn, creation_date: k.creationDate.getTime(),
@@ -87,7 +92,8 @@ const keyParams = (k: KeyRecord) => ({
   multi_region: k.multiRegion ? 1 : 0, policy: k.policy, version: k.version,
   rotation_period_days: k.rotationPeriodDays ?? null, next_rotation_date: k.nextRotationDate?.getTime() ?? null,
   on_demand_rotations: k.onDemandRotations ?? 0, custom_key_store_id: k.customKeyStoreId ?? null,
-  xks_key_id: k.xksKeyId ?? null,
+  xks_key_id: k.xksKeyId ?? null, primary_region: k.primaryRegion ?? null, transition_state: k.transitionState ?? null,
+  transition_date: k.transitionDate?.getTime() ?? null, pending_deletion_window_days: k.pendingDeletionWindowInDays ?? null,
 });
 const toAlias = (r: AliasRow): AliasRecord => ({
   account: r.account, region: r.region, aliasName: r.alias_name, targetKeyId: r.target_key_id,
@@ -118,15 +124,17 @@ const toAccessKey = (r: AccessKeyRow): AccessKeyRecord => ({
 
 const INSERT_KEY = `INSERT INTO keys (account, region, key_id, arn, creation_date, description, key_usage, key_spec, origin, key_manager,
   key_state, deletion_date, current_material_id, multi_region, policy, version, rotation_period_days, next_rotation_date, on_demand_rotations,
-  custom_key_store_id, xks_key_id)
+  custom_key_store_id, xks_key_id, primary_region, transition_state, transition_date, pending_deletion_window_days)
   VALUES (@account, @region, @key_id, @arn, @creation_date, @description, @key_usage, @key_spec,
   @origin, @key_manager, @key_state, @deletion_date, @current_material_id, @multi_region, @policy, @version,
-  @rotation_period_days, @next_rotation_date, @on_demand_rotations, @custom_key_store_id, @xks_key_id)`;
+  @rotation_period_days, @next_rotation_date, @on_demand_rotations, @custom_key_store_id, @xks_key_id,
+  @primary_region, @transition_state, @transition_date, @pending_deletion_window_days)`;
 const UPDATE_KEY = `UPDATE keys SET description = @description, key_usage = @key_usage, key_spec = @key_spec, origin = @origin,
     key_manager = @key_manager, key_state = @key_state, deletion_date = @deletion_date,
     current_material_id = @current_material_id, multi_region = @multi_region, policy = @policy,
     rotation_period_days = @rotation_period_days, next_rotation_date = @next_rotation_date, on_demand_rotations = @on_demand_rotations,
-    version = @version + 1
+    primary_region = @primary_region, transition_state = @transition_state, transition_date = @transition_date,
+    pending_deletion_window_days = @pending_deletion_window_days, version = @version + 1
   WHERE account = @account AND region = @region AND key_id = @key_id AND version = @version`;
 /** The tables a snapshot covers, in export order. */
 const SNAPSHOT_TABLES = ['settings', 'access_keys', 'principals', 'identity_policies', 'custom_key_stores', 'keys', 'key_materials', 'aliases', 'tags', 'grants', 'audit_events'] as const;
@@ -187,7 +195,7 @@ export class SqliteStorage implements Storage, SnapshotStorage, AuditStore, Root
       const r = fn();
       const event = this.#audit?.pending();
       if (event && changed(r)) {
-        appendChainSqlite(this.#db, [event]);
+        appendChainSqlite(this.#db, [event, ...(this.#audit!.companions?.() ?? [])]);
         appended = event;
       }
       return r;
@@ -288,6 +296,31 @@ export class SqliteStorage implements Storage, SnapshotStorage, AuditStore, Root
       if (this.#db.prepare(UPDATE_KEY).run(keyParams(key)).changes !== 1) throw new StorageConflictError(`key ${key.arn}`);
     });
     return next;
+  }
+
+  async getRelatedKeys(account: string, keyId: string): Promise<KeyRecord[]> {
+    const rows = this.#db
+      .prepare('SELECT * FROM keys WHERE account = ? AND key_id = ? AND primary_region IS NOT NULL ORDER BY creation_date, region')
+      .all(account, keyId) as KeyRow[];
+    return rows.map(toKey);
+  }
+
+  async updateKeys(keys: readonly KeyRecord[], materials: readonly MaterialRecord[]): Promise<KeyRecord[]> {
+    const db = this.#db;
+    this.#write(() => {
+      const update = db.prepare(UPDATE_KEY);
+      for (const key of keys) if (update.run(keyParams(key)).changes !== 1) throw new StorageConflictError(`key ${key.arn}`);
+      const m = db.prepare(UPSERT_MATERIAL);
+      for (const mat of materials) m.run(...materialParams(mat));
+    });
+    return keys.map((k) => ({ ...k, version: k.version + 1 }));
+  }
+
+  async listKeysInTransition(now: Date, limit: number): Promise<KeyRecord[]> {
+    const rows = this.#db
+      .prepare('SELECT * FROM keys WHERE transition_date IS NOT NULL AND transition_date <= ? ORDER BY transition_date, arn LIMIT ?')
+      .all(now.getTime(), limit) as KeyRow[];
+    return rows.map(toKey);
   }
 
   async rotateKey(key: KeyRecord, material: MaterialRecord): Promise<KeyRecord> {
