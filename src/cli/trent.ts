@@ -1,6 +1,6 @@
 import { parseArgs } from 'node:util';
 import { CONFIG_FLAGS, ConfigError, loadConfig } from '../config/config.js';
-import { startTrent } from '../main.js';
+import { startTrent, type RunningTrent } from '../main.js';
 import { AWS_MANAGED_KEY_USAGE, awsManagedKeyCommand } from './aws-managed-key.js';
 import { AUDIT_USAGE, auditCommand } from './audit.js';
 import { BACKUP_USAGE, backupCommand, restoreCommand } from './backup.js';
@@ -37,10 +37,17 @@ async function serve(argv: string[]): Promise<void> {
   const config = loadConfig(values as Record<string, string | boolean>, process.env);
   // Everything Trent writes (database, WAL, logs, key and credential files) is for its owner only.
   process.umask(0o077);
-  const trent = await startTrent(config);
+  // The handlers are in place before the start: a SIGTERM that comes as the server announces itself stops it cleanly
+  // (a signal with no handler would kill the process, and leave the marker of an unclean stop).
+  let trent: RunningTrent | undefined;
+  let pending: string | undefined;
   let signals = 0;
   const shutdown = (signal: string) => {
     if (++signals > 1) process.exit(1);
+    if (trent === undefined) {
+      pending = signal; // stopped as soon as it is started
+      return;
+    }
     process.stderr.write(`${signal}: finishing in-flight requests and stopping\n`);
     trent.stop().then(
       () => process.exit(0),
@@ -52,6 +59,11 @@ async function serve(argv: string[]): Promise<void> {
   };
   process.on('SIGTERM', () => shutdown('SIGTERM'));
   process.on('SIGINT', () => shutdown('SIGINT'));
+  trent = await startTrent(config);
+  if (pending !== undefined) {
+    signals--;
+    shutdown(pending);
+  }
 }
 
 async function devCommand(argv: string[]): Promise<void> {
