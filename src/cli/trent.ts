@@ -22,7 +22,8 @@ const USAGE = `Usage:
       --root-key: the root key is an AES-256 key in a PKCS#11 token (RFC 7512 URI; PIN from TRENT_PKCS11_PIN or
       the URI's pin-source); no root key file is used (docs/root-key.md).
       --store: SQLite in <data-dir>/trent.db (default), or PostgreSQL for many nodes (docs/postgresql.md);
-      the root key file and credentials stay in --data-dir either way.
+      the root key file and credentials stay in --data-dir either way. One process per data dir: a second trent serve
+      on it is refused (a lock on <data-dir>/trent.lock, released by the kernel when the process ends).
   trent dev reset --endpoint URL
       Wipes all keys, aliases and tags of a server running with --dev.
   trent dev advance-clock DURATION --endpoint URL
