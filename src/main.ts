@@ -152,14 +152,22 @@ async function assemble(config: TrentConfig, io: Io, listening: Listening, xksCa
     }
     throw err;
   }
-  undo.push(() => lock.release());
-  // A data dir this start made goes whole (under the lock). A SQLite store this start made goes with the root key and
-  // credentials files made for it; on PostgreSQL they stay, since the store already holds what binds them.
+  undo.push(() => lock.release({ removeFile: lock.madeFile }));
+  // Undone under the lock, once the store is closed: a SQLite store this start made, with the data dir if it made it
+  // and the root key and credentials files made for it; else a root key file made by this start whose check value the
+  // store does not hold. Once a store that stays (PostgreSQL, an existing SQLite file) holds the check value of a root
+  // key file this start made, that file (and the credentials file, and so a data dir made) stay: they belong to it.
   const store = config.store;
   const madeStore = store.kind === 'sqlite' && !existsSync(store.file);
   const madeFiles: string[] = [];
-  if (madeDir !== undefined) undo.push(() => rm(madeDir, { recursive: true, force: true }));
-  else if (madeStore) undo.push(() => Promise.all([...['', '-wal', '-shm'].map((x) => `${store.file}${x}`), ...madeFiles].map((f) => rm(f, { force: true }))));
+  let madeKeyFile: string | undefined;
+  let bound = false;
+  undo.push(async () => {
+    if (madeDir !== undefined && (madeStore || !bound)) await rm(madeDir, { recursive: true, force: true });
+    else if (madeStore) await Promise.all(['', '-wal', '-shm'].map((x) => rm(`${store.file}${x}`, { force: true })));
+    const files = madeStore ? madeFiles : madeKeyFile !== undefined && !bound ? [madeKeyFile] : [];
+    await Promise.all(files.map((f) => rm(f, { force: true })));
+  });
 
   const requestLog = await openRequestLog(config.requestLog, io, undo);
   const auditStream = await openAuditLog(config.auditLog, io, undo);
@@ -178,7 +186,8 @@ async function assemble(config: TrentConfig, io: Io, listening: Listening, xksCa
   const opened = await openConfiguredRootKey(config, storage, random, pkcs11Modules, {
     createFile: true,
     onCreated: (file) => {
-      if (madeStore) madeFiles.push(file);
+      madeKeyFile = file;
+      madeFiles.push(file);
       say(`Created a new root key in ${file}. Back it up: without it nothing in ${config.dataDir} can be decrypted.`);
     },
   });
@@ -186,6 +195,7 @@ async function assemble(config: TrentConfig, io: Io, listening: Listening, xksCa
   let rootKey: StoreRoot;
   try {
     rootKey = await bindRootKey(storage, opened, random);
+    bound = true;
   } catch (err) {
     if (opened.kind === 'hsm') opened.key.close();
     throw err;
@@ -193,7 +203,7 @@ async function assemble(config: TrentConfig, io: Io, listening: Listening, xksCa
   undo.push(() => rootKey.close());
 
   const credentialsFile = path.join(config.dataDir, 'credentials');
-  if (madeStore && !existsSync(credentialsFile)) madeFiles.push(credentialsFile);
+  if (!existsSync(credentialsFile)) madeFiles.push(credentialsFile);
   const admin = await bootstrapAdminCredentials({
     storage, rootKey, random, account: config.defaultAccount, region: config.region, file: credentialsFile, now: clock.now(),
   });

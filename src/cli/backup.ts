@@ -204,10 +204,13 @@ export async function restoreCommand(argv: string[], out: NodeJS.WritableStream 
       throw err;
     }
   }
+  let restored = false;
   try {
     await restoreInto(cfg, file, summary, settings, opened, out);
+    restored = true;
   } finally {
-    lock?.release();
+    // A failed restore leaves no trace: not the lock file either, if it made it.
+    lock?.release({ removeFile: !restored && lock.madeFile });
   }
 }
 

@@ -45,7 +45,10 @@ const BUSY_TIMEOUT_MS = 100;
 export class DataDirLock {
   #db: SqliteDatabase | undefined;
 
-  private constructor(readonly dataDir: string, db: SqliteDatabase) {
+  /**
+   * @param madeFile this process made trent.lock (it did not exist): a start that fails may remove it again.
+   */
+  private constructor(readonly dataDir: string, db: SqliteDatabase, readonly madeFile: boolean) {
     // The connection is the lock: it must stay reachable until release (a collected connection is closed, and its
     // lock dropped, by the driver's finalizer).
     this.#db = db;
@@ -59,7 +62,7 @@ export class DataDirLock {
     const file = path.join(dataDir, LOCK_FILE);
     const { Database } = sqliteDriver();
     for (let attempt = 0; ; attempt++) {
-      const before = lockFileIdentity(file);
+      const { id: before, made } = lockFileIdentity(file);
       const db = new Database(file, { timeout: BUSY_TIMEOUT_MS });
       try {
         db.pragma('journal_mode = MEMORY'); // no trent.lock-journal: nothing is ever written to this file
@@ -73,36 +76,42 @@ export class DataDirLock {
       // lock file and all, while it holds the lock; whoever opened the old file meanwhile takes the lock anew.
       if (sameFile(before, file)) {
         writeFileSync(path.join(dataDir, HOLDER_FILE), `${JSON.stringify({ pid: process.pid, command, since: now.toISOString() })}\n`, { mode: 0o600 });
-        return new DataDirLock(dataDir, db);
+        return new DataDirLock(dataDir, db, made);
       }
       db.close();
       if (attempt >= 2) throw new DataDirInUseError(dataDir, readHolder(dataDir));
     }
   }
 
-  /** Releases the lock (the kernel does it anyway when the process ends). */
-  release(): void {
+  /**
+   * Releases the lock (the kernel does it anyway when the process ends). `removeFile`: trent.lock goes too, while still
+   * locked (a process that opened it meanwhile sees it replaced when it gets the lock, and takes the new one).
+   */
+  release(opts: { removeFile?: boolean } = {}): void {
     if (this.#db === undefined) return;
     rmSync(path.join(this.dataDir, HOLDER_FILE), { force: true });
+    if (opts.removeFile) rmSync(path.join(this.dataDir, LOCK_FILE), { force: true });
     this.#db.close();
     this.#db = undefined;
   }
 }
 
 /** The lock file's identity, made (mode 0600) if missing. A file this process may hold a lock on is never opened here. */
-function lockFileIdentity(file: string): string {
+function lockFileIdentity(file: string): { id: string; made: boolean } {
   try {
-    return identity(file);
+    return { id: identity(file), made: false };
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
   }
   // It did not exist: this process holds no lock on it. 'wx': if another process made it meanwhile, leave it be.
+  let made = true;
   try {
     closeSync(openSync(file, 'wx', 0o600));
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    made = false;
   }
-  return identity(file);
+  return { id: identity(file), made };
 }
 
 function identity(file: string): string {

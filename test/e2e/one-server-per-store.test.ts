@@ -14,6 +14,7 @@ import path from 'node:path';
 import { CreateKeyCommand, DecryptCommand, DescribeKeyCommand, DisableKeyCommand, EncryptCommand } from '@aws-sdk/client-kms';
 import { ROOT } from '../helpers/paths.js';
 import { devClient, startServer } from '../helpers/server.js';
+import { postgresCluster, postgresSkipReason } from '../helpers/postgres.js';
 import { errorName } from '../helpers/poll.js';
 
 const BIN = path.join(ROOT, 'bin/trent.js');
@@ -231,6 +232,11 @@ describe('a start that fails leaves nothing behind', () => {
           assert.equal(r.code, f.code, `${f.what}: ${r.stderr}`);
           assert.match(r.stderr, f.message, f.what);
           assert.equal(existsSync(fresh), false, `${f.what}: the failed start made ${fresh}: ${existsSync(fresh) ? readdirSync(fresh).join(', ') : ''}`);
+          // A data dir that exists but was never used stays empty (not even the lock file is left).
+          const empty = mkdtempSync(path.join(work, 'empty-'));
+          const e = await serveOnce(['--dev', '--data-dir', empty, '--request-log', 'off', ...(f.args.includes('--port') ? [] : ['--port', '0']), ...f.args]);
+          assert.equal(e.code, f.code, `${f.what}: ${e.stderr}`);
+          assert.deepEqual(readdirSync(empty), [], `${f.what}: the failed start left files in an empty data dir`);
         }
         const before = snapshot(existing);
         const r = await serveOnce(['--dev', '--data-dir', existing, '--request-log', 'off', ...(f.args.includes('--port') ? [] : ['--port', '0']), ...f.args]);
@@ -245,6 +251,31 @@ describe('a start that fails leaves nothing behind', () => {
       assert.deepEqual(possiblyLost(existing), []);
     } finally {
       blocker.close();
+      rmSync(work, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('a failed start on PostgreSQL', { skip: postgresSkipReason() }, () => {
+  it('a node whose new root key the database refuses leaves no root key file, no data dir', async () => {
+    const url = await (await postgresCluster()).createDatabase();
+    const dataDir = newDir('pg-first');
+    const work = newDir('pg-stranger');
+    try {
+      const first = await startServer({ dataDir, args: ['--store', url, '--request-log', 'off'] });
+      assert.equal(await first.stop({ keepData: true }), 0);
+      // Another data dir means another root key (made by the start): the database's check value refuses it.
+      const fresh = path.join(work, 'new');
+      let r = await serveOnce(['--dev', '--port', '0', '--data-dir', fresh, '--store', url, '--request-log', 'off']);
+      assert.equal(r.code, 1, r.stderr);
+      assert.match(r.stderr, /root key does not match this data store/);
+      assert.equal(existsSync(fresh), false, 'the failed start left its data dir');
+      const empty = mkdtempSync(path.join(work, 'empty-'));
+      r = await serveOnce(['--dev', '--port', '0', '--data-dir', empty, '--store', url, '--request-log', 'off']);
+      assert.equal(r.code, 1, r.stderr);
+      assert.deepEqual(readdirSync(empty), [], 'the failed start left a root key file that opens nothing');
+    } finally {
+      rmSync(dataDir, { recursive: true, force: true });
       rmSync(work, { recursive: true, force: true });
     }
   });
