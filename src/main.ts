@@ -1,7 +1,7 @@
 // The composition root: the only place where concrete adapters, the clock and randomness are made.
 import { randomBytes, randomUUID } from 'node:crypto';
-import { createWriteStream, readFileSync } from 'node:fs';
-import { mkdir, readFile } from 'node:fs/promises';
+import { createWriteStream, existsSync } from 'node:fs';
+import { mkdir, readFile, rm } from 'node:fs/promises';
 import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
@@ -47,6 +47,7 @@ import { TransitionCompleter } from './scheduler/transitions.js';
 import { PostgresChangeFeed, PostgresJobLease } from './storage/postgres/postgres-coordination.js';
 import { PostgresStorage } from './storage/postgres/postgres-storage.js';
 import { SqliteStorage } from './storage/sqlite/sqlite-storage.js';
+import { DataDirInUseError, DataDirLock } from './storage/data-dir-lock.js';
 
 export interface RunningTrent {
   readonly url: string;
@@ -74,47 +75,141 @@ function pooledRandom(): RandomSource {
   return { bytes: (n) => pool.take(n), uuid: () => randomUUID() };
 }
 
+type RequestHandler = (req: IncomingMessage, res: ServerResponse) => Promise<void>;
+
+/** The bound server, whose requests wait until the rest of Trent is assembled (or are dropped if that fails). */
+interface Listening {
+  readonly server: Server;
+  readonly inFlight: Set<Promise<void>>;
+  readonly port: number;
+  readonly url: string;
+  /** Requests are answered from now on. */
+  open(handler: RequestHandler): void;
+}
+
+/**
+ * Starts Trent. A start that fails leaves nothing behind (docs/deployment.md "One server per data dir"): what can fail
+ * on its own (TLS files, the XKS CA file, the port) is checked before anything is made; the data dir's lock is taken
+ * before anything in it is written; a later failure undoes what this start made (a data dir, or a SQLite store with its
+ * new root key and credentials files) and releases the lock.
+ */
 export async function startTrent(config: TrentConfig, io: Io = { stdout: process.stdout, stderr: process.stderr }): Promise<RunningTrent> {
+  const tls = config.tlsCert ? { cert: await readFile(config.tlsCert), key: await readFile(config.tlsKey!) } : undefined;
+  const xksCa = config.xksProxyTrustedCaFile === undefined ? undefined : await readFile(config.xksProxyTrustedCaFile);
+
+  // The port is bound first; a request that comes before Trent is ready waits for it.
+  let handler: RequestHandler | undefined;
+  let settle!: (h: RequestHandler | undefined) => void;
+  const ready = new Promise<RequestHandler | undefined>((resolve) => (settle = resolve));
+  const inFlight = new Set<Promise<void>>();
+  const onRequest = (req: IncomingMessage, res: ServerResponse) => {
+    const p = (handler ? handler(req, res) : ready.then((h) => (h ? h(req, res) : void res.destroy()))).finally(() => inFlight.delete(p));
+    inFlight.add(p);
+  };
+  // Slow clients: header, whole-request and keep-alive timeouts; then the connection limits (docs/deployment.md#limits).
+  const timeouts = timeoutOptions(config);
+  const server: Server = tls ? createHttpsServer({ ...tls, ...timeouts }, onRequest) : createHttpServer(timeouts, onRequest);
+  limitConnections(server, config);
+  server.on('clientError', answerClientError);
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(config.port, config.host, () => resolve());
+  });
+  const port = (server.address() as AddressInfo).port;
+  const url = `${tls ? 'https' : 'http'}://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;
+  const listening: Listening = {
+    server, inFlight, port, url,
+    open: (h) => {
+      handler = h;
+      settle(h);
+    },
+  };
+
+  // What the start made, undone in reverse order if it fails.
+  const undo: (() => unknown)[] = [];
+  try {
+    return await assemble(config, io, listening, xksCa, undo);
+  } catch (err) {
+    settle(undefined);
+    server.closeAllConnections();
+    server.close();
+    for (const step of undo.reverse()) await Promise.resolve().then(step).catch(() => {});
+    throw err;
+  }
+}
+
+async function assemble(config: TrentConfig, io: Io, listening: Listening, xksCa: Buffer | undefined, undo: (() => unknown)[]): Promise<RunningTrent> {
   // Every key-management rule and the schedulers read this clock; dev mode may move it forward. SigV4's clock-skew
   // check reads the system clock instead: a signature is judged against real time (and dev mode does not verify).
   const clock = new AdjustableClock(systemClock);
   const random = pooledRandom();
   const say = (line: string) => io.stderr.write(`${line}\n`);
   const logger = { error: (message: string, fields?: Record<string, unknown>) => say(JSON.stringify({ level: 'error', message, ...fields })) };
+  const { server, inFlight, port, url } = listening;
 
-  await mkdir(config.dataDir, { recursive: true, mode: 0o700 });
+  // One data dir, one Trent process: the lock is held until the process ends (docs/deployment.md).
+  const madeDir = await mkdir(config.dataDir, { recursive: true, mode: 0o700 });
+  let lock: DataDirLock;
+  try {
+    lock = DataDirLock.acquire(config.dataDir, 'trent serve', clock.now());
+  } catch (err) {
+    if (err instanceof DataDirInUseError) {
+      throw new DataDirInUseError(err.dataDir, err.holder, 'one data dir serves one Trent process (stop it first, or give this server a --data-dir of its own): nothing changed');
+    }
+    throw err;
+  }
+  undo.push(() => lock.release({ removeFile: lock.madeFile }));
+  // Undone under the lock, once the store is closed: a SQLite store this start made, with the data dir if it made it
+  // and the root key and credentials files made for it; else a root key file made by this start whose check value the
+  // store does not hold. Once a store that stays (PostgreSQL, an existing SQLite file) holds the check value of a root
+  // key file this start made, that file (and the credentials file, and so a data dir made) stay: they belong to it.
+  const store = config.store;
+  const madeStore = store.kind === 'sqlite' && !existsSync(store.file);
+  const madeFiles: string[] = [];
+  let madeKeyFile: string | undefined;
+  let bound = false;
+  undo.push(async () => {
+    if (madeDir !== undefined && (madeStore || !bound)) await rm(madeDir, { recursive: true, force: true });
+    else if (madeStore) await Promise.all(['', '-wal', '-shm'].map((x) => rm(`${store.file}${x}`, { force: true })));
+    const files = madeStore ? madeFiles : madeKeyFile !== undefined && !bound ? [madeKeyFile] : [];
+    await Promise.all(files.map((f) => rm(f, { force: true })));
+  });
+
+  const requestLog = await openRequestLog(config.requestLog, io, undo);
+  const auditStream = await openAuditLog(config.auditLog, io, undo);
+
   // The request under way, for the storage adapter to append its audit event with its state change (docs/audit.md).
   const auditScope = new RequestAuditScope();
   const storage = openStorage(config, logger, auditScope);
-  try {
-    await storage.migrate();
-  } catch (err) {
-    await storage.close().catch(() => {});
-    throw err;
-  }
+  undo.push(() => storage.close());
+  await storage.migrate();
   say(`Store: ${describeStore(config.store)}`);
+  const coordination = await openCoordination(config, logger, say);
+  undo.push(() => coordination.close());
 
   // The root key: a file (made on first start), a passphrase, or an AES key in a PKCS#11 token (docs/root-key.md).
   const pkcs11Modules = new Pkcs11Modules();
+  const opened = await openConfiguredRootKey(config, storage, random, pkcs11Modules, {
+    createFile: true,
+    onCreated: (file) => {
+      madeKeyFile = file;
+      madeFiles.push(file);
+      say(`Created a new root key in ${file}. Back it up: without it nothing in ${config.dataDir} can be decrypted.`);
+    },
+  });
+  if (opened.kind === 'hsm') say(`Root key: ${opened.key.description} (in the PKCS#11 token; no root key file is used)`);
   let rootKey: StoreRoot;
   try {
-    const opened = await openConfiguredRootKey(config, storage, random, pkcs11Modules, {
-      createFile: true,
-      onCreated: (file) => say(`Created a new root key in ${file}. Back it up: without it nothing in ${config.dataDir} can be decrypted.`),
-    });
-    if (opened.kind === 'hsm') say(`Root key: ${opened.key.description} (in the PKCS#11 token; no root key file is used)`);
-    try {
-      rootKey = await bindRootKey(storage, opened, random);
-    } catch (err) {
-      if (opened.kind === 'hsm') opened.key.close();
-      throw err;
-    }
+    rootKey = await bindRootKey(storage, opened, random);
+    bound = true;
   } catch (err) {
-    await storage.close().catch(() => {});
+    if (opened.kind === 'hsm') opened.key.close();
     throw err;
   }
+  undo.push(() => rootKey.close());
 
   const credentialsFile = path.join(config.dataDir, 'credentials');
+  if (!existsSync(credentialsFile)) madeFiles.push(credentialsFile);
   const admin = await bootstrapAdminCredentials({
     storage, rootKey, random, account: config.defaultAccount, region: config.region, file: credentialsFile, now: clock.now(),
   });
@@ -124,13 +219,6 @@ export async function startTrent(config: TrentConfig, io: Io = { stdout: process
   }
 
   const localKeystore = new LocalKeyStore(rootKey, random, clock);
-  let coordination: Coordination;
-  try {
-    coordination = await openCoordination(config, logger, say);
-  } catch (err) {
-    await storage.close().catch(() => {});
-    throw err;
-  }
   const { feed, lease } = coordination;
   const keys = new KeyRepository(storage, clock, { feed, ttlMs: coordination.cacheTtlMs });
   const customKeyStores = new CustomKeyStores(storage, clock, { feed, ttlMs: coordination.cacheTtlMs });
@@ -149,11 +237,12 @@ export async function startTrent(config: TrentConfig, io: Io = { stdout: process
   const xks = new XksKeyStore({
     client: new XksClient({
       region: config.region, port: config.xksProxyPort, timeoutMs: config.xksProxyTimeoutMs,
-      ca: config.xksProxyTrustedCaFile === undefined ? undefined : readFileSync(config.xksProxyTrustedCaFile),
+      ca: xksCa,
     }),
     local: localKeystore, root: rootKey, lookup: (scope, id) => customKeyStores.get(scope, id), uuid: () => random.uuid(),
   });
   const keystore = new RoutingKeyStore(localKeystore, hsm, xks);
+  undo.push(() => hsm.close());
   await hsm.openConnected(await storage.listConnectedCustomKeyStores(10_000));
   // A store disconnected (or deleted) on another node: close its token here too. A deleted key: its HSM object goes.
   feed.subscribe((change) => {
@@ -169,12 +258,13 @@ export async function startTrent(config: TrentConfig, io: Io = { stdout: process
     if (change.kind === 'all') keystore.forgetAll();
     else if (change.kind === 'key' && (change.deleted || change.erased)) keystore.forget(change.arn);
   });
-  const auditStream = await openAuditLog(config.auditLog, io);
   const audit = new AuditTrail({
     store: storage, scope: auditScope, uuid: () => uuidV7(Date.now(), random.bytes(10)), now: () => clock.now().getTime(), region: config.region,
     stream: auditStream, flushMs: config.auditFlushMs, onError: (message, err) => logger.error(message, { error: String(err) }),
   });
-  // A marker left by a run that did not stop cleanly: its last queued events may be lost; say so in the trail.
+  // A marker left by a run that did not stop cleanly: its last queued events may be lost; say so in the trail. Only a
+  // process that holds the data dir's lock gets here, so the marker is never a running server's. Nothing after this
+  // can fail.
   const sessionMarker = new SessionMarker(path.join(config.dataDir, 'audit-session'));
   const { previousStart } = sessionMarker.open(clock.now());
   if (previousStart !== undefined) {
@@ -222,8 +312,6 @@ export async function startTrent(config: TrentConfig, io: Io = { stdout: process
     ? authenticator
     : new SigV4Authenticator({ storage, rootKey, clock: systemClock, clockSkewSeconds: config.clockSkewSeconds, watch: iamWatch, service: 'cloudtrail' });
 
-
-  const requestLog = await openRequestLog(config.requestLog, io);
   // The scheduled jobs' changes are audited as service events, as CloudTrail records them (batched: not in the
   // job's transaction, see docs/audit.md).
   const sweeper = new DeletionSweeper(keys, keystore, (arn) => {
@@ -313,7 +401,7 @@ export async function startTrent(config: TrentConfig, io: Io = { stdout: process
     return true;
   };
 
-  const handler = createRequestHandler({
+  const handler: RequestHandler = createRequestHandler({
     registry: new OperationRegistry(),
     authenticator,
     services,
@@ -325,24 +413,7 @@ export async function startTrent(config: TrentConfig, io: Io = { stdout: process
     maxInFlight: config.maxInFlight,
     extraRoutes: [health, devReset, devClock, lookupEventsRoute({ authenticator: cloudTrailAuthenticator, store: storage, flush: () => audit.flush() })],
   });
-  const inFlight = new Set<Promise<void>>();
-  const onRequest = (req: IncomingMessage, res: ServerResponse) => {
-    const p = handler(req, res).finally(() => inFlight.delete(p));
-    inFlight.add(p);
-  };
-  // Slow clients: header, whole-request and keep-alive timeouts; then the connection limits (docs/deployment.md#limits).
-  const timeouts = timeoutOptions(config);
-  const server: Server = config.tlsCert
-    ? createHttpsServer({ cert: await readFile(config.tlsCert), key: await readFile(config.tlsKey!), ...timeouts }, onRequest)
-    : createHttpServer(timeouts, onRequest);
-  limitConnections(server, config);
-  server.on('clientError', answerClientError);
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(config.port, config.host, () => resolve());
-  });
-  const port = (server.address() as AddressInfo).port;
-  const url = `${config.tlsCert ? 'https' : 'http'}://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;
+  listening.open(handler);
   scheduler.start();
   void scheduler.runNow();
   say(`Trent listening on ${url} (region ${config.region}, default account ${config.defaultAccount}${config.dev ? ', dev mode: any access key accepted' : ''})`);
@@ -373,6 +444,7 @@ export async function startTrent(config: TrentConfig, io: Io = { stdout: process
       rootKey.close();
       await storage.close();
       if (auditComplete) sessionMarker.close();
+      lock.release();
     })());
   return { url, port, services, clock, stop };
 }
@@ -438,16 +510,26 @@ function openStorage(config: TrentConfig, logger: { error(message: string, field
   }
 }
 
-/** --audit-log: `-` for stdout, else a file (appended, mode 0600). */
-async function openAuditLog(target: string | undefined, io: Io): Promise<Writable | undefined> {
-  if (target === undefined || target === '') return undefined;
-  if (target === '-') return io.stdout;
+/** A log file, appended (mode 0600); a start that fails closes it, and removes it if it made it. */
+async function openLogFile(target: string, undo: (() => unknown)[]): Promise<Writable> {
+  const made = !existsSync(target);
   const stream = createWriteStream(target, { flags: 'a', mode: 0o600 });
   await new Promise((resolve, reject) => stream.once('open', resolve).once('error', reject));
+  undo.push(async () => {
+    await new Promise<void>((resolve) => stream.end(resolve));
+    if (made) await rm(target, { force: true });
+  });
   return stream;
 }
 
-async function openRequestLog(target: string, io: Io): Promise<RequestLog> {
+/** --audit-log: `-` for stdout, else a file. */
+async function openAuditLog(target: string | undefined, io: Io, undo: (() => unknown)[]): Promise<Writable | undefined> {
+  if (target === undefined || target === '') return undefined;
+  if (target === '-') return io.stdout;
+  return openLogFile(target, undo);
+}
+
+async function openRequestLog(target: string, io: Io, undo: (() => unknown)[]): Promise<RequestLog> {
   switch (target) {
     case 'off':
       return new NullLog();
@@ -455,10 +537,7 @@ async function openRequestLog(target: string, io: Io): Promise<RequestLog> {
       return new JsonLinesLog(io.stdout);
     case 'stderr':
       return new JsonLinesLog(io.stderr);
-    default: {
-      const stream = createWriteStream(target, { flags: 'a', mode: 0o600 });
-      await new Promise((resolve, reject) => stream.once('open', resolve).once('error', reject));
-      return new JsonLinesLog(stream);
-    }
+    default:
+      return new JsonLinesLog(await openLogFile(target, undo));
   }
 }

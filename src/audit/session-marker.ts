@@ -4,6 +4,8 @@ import { readFileSync, rmSync, writeFileSync } from 'node:fs';
  * `<data-dir>/audit-session`: present while a server runs, removed by a clean stop once every queued audit event is
  * stored. Found at start, it means the previous run stopped uncleanly (crash, kill -9, power loss) and may have lost
  * queued events: the trail then records an `AuditEventsPossiblyLost` notice, so that no loss goes unnoticed.
+ * Only the holder of the data dir's lock (storage/data-dir-lock.ts) opens it, so the marker found is never that of a
+ * server still running.
  */
 export class SessionMarker {
   constructor(private readonly file: string) {}

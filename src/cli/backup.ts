@@ -14,6 +14,7 @@ import { Pkcs11Modules } from '../keystores/pkcs11/pkcs11-token.js';
 import { checkValueMatches, openHsmRootKey, ROOT_CHECK_SETTING, ROOT_FINGERPRINT_SETTING, type OpenedRootKey } from '../keystores/root-of-trust.js';
 import { PostgresStorage } from '../storage/postgres/postgres-storage.js';
 import { SqliteStorage } from '../storage/sqlite/sqlite-storage.js';
+import { DataDirInUseError, DataDirLock } from '../storage/data-dir-lock.js';
 import { describeSecret, rootWrappedPart, wrappedSecretsOf } from './root-wrapped.js';
 import { BACKUP_NOTICE, BackupFormatError, readBackup, writeBackup, type BackupHeader, type BackupSummary } from './backup-format.js';
 
@@ -47,6 +48,19 @@ export function openStore(store: StoreConfig): SnapshotStore {
       return new PostgresStorage(store.url, { maxConnections: 2 });
     default:
       return store satisfies never;
+  }
+}
+
+/**
+ * The data dir's lock for a command that must run offline (docs/deployment.md "One server per data dir"): held until
+ * the command ends, so that no server starts under it; refused while a server (or another such command) holds it.
+ */
+export function lockOffline(dataDir: string, command: string, nothing: string): DataDirLock {
+  try {
+    return DataDirLock.acquire(dataDir, command);
+  } catch (err) {
+    if (err instanceof DataDirInUseError) throw new Error(`${err.holderText}: stop it first; ${nothing}`);
+    throw err;
   }
 }
 
@@ -178,8 +192,32 @@ export async function restoreCommand(argv: string[], out: NodeJS.WritableStream 
   }
 
   // 3. One transaction into an empty store. Records are read (and checked) again as they are written: a file that
-  // changed since step 1 fails the trailer check before the commit, and nothing is written.
-  await mkdir(cfg.dataDir, { recursive: true, mode: 0o700 });
+  // changed since step 1 fails the trailer check before the commit, and nothing is written. A SQLite store is
+  // restored under its data dir's lock: not while a server runs on it, and no server starts on it meanwhile.
+  let lock: DataDirLock | undefined;
+  if (cfg.store.kind === 'sqlite') {
+    await mkdir(cfg.dataDir, { recursive: true, mode: 0o700 });
+    try {
+      lock = lockOffline(cfg.dataDir, 'trent restore', 'nothing restored');
+    } catch (err) {
+      if (opened.kind === 'hsm') opened.key.close();
+      throw err;
+    }
+  }
+  let restored = false;
+  try {
+    await restoreInto(cfg, file, summary, settings, opened, out);
+    restored = true;
+  } finally {
+    // A failed restore leaves no trace: not the lock file either, if it made it.
+    lock?.release({ removeFile: !restored && lock.madeFile });
+  }
+}
+
+async function restoreInto(cfg: TrentConfig, file: string, summary: BackupSummary, settings: ReadonlyMap<string, string>, opened: OpenedRootKey, out: NodeJS.WritableStream): Promise<void> {
+  const rootKey = opened.key;
+  const check = settings.get('root.check');
+  if (cfg.store.kind === 'postgres') await mkdir(cfg.dataDir, { recursive: true, mode: 0o700 });
   const created = cfg.store.kind === 'sqlite' && !existsSync(cfg.store.file);
   const storage = openStore(cfg.store);
   let counts: SnapshotCounts;

@@ -16,18 +16,18 @@ import {
   bindRootKey, checkValueMatches, checkValueOf, FINGERPRINT_KEY_CONTEXT, openConfiguredRootKey, openHsmRootKey, ROOT_CHECK_SETTING,
   ROOT_FINGERPRINT_SETTING, ROOT_SALT_SETTING, type OpenedRootKey,
 } from '../keystores/root-of-trust.js';
-import { config, openStore, ROOT_KEY_FLAGS, STORE_FLAGS } from './backup.js';
+import { config, lockOffline, openStore, ROOT_KEY_FLAGS, STORE_FLAGS } from './backup.js';
 import { describeSecret, rootWrappedPart, wrappedSecretsOf } from './root-wrapped.js';
 
 export const ROOT_KEY_USAGE = `  trent root-key migrate (--to pkcs11:token=…;object=… [--root-key-create] | --to-file FILE)
-                 [--store sqlite|postgres://…] [--data-dir DIR] [--root-key-file FILE | --root-key pkcs11:…] [--config FILE] [--force]
+                 [--store sqlite|postgres://…] [--data-dir DIR] [--root-key-file FILE | --root-key pkcs11:…] [--config FILE]
       Re-wraps every key material, access key secret, custom key store password and external key store proxy secret of
       the store under a new root key (keys in HSM key stores keep their material in the HSM),
       in one transaction, checks each one opens under the new key, and records the new key's check value. The current
       root key is given as for trent serve (--root-key-file, TRENT_ROOT_KEY_PASSPHRASE, or --root-key). --to names a
       key in a PKCS#11 token (module and PIN: the URI's module-path / pin-source, or TRENT_PKCS11_MODULE /
       TRENT_PKCS11_PIN); --to-file a root key file (made if missing). Stop every server on the store first: it refuses
-      while one runs (--force: the SQLite data dir's marker is stale). docs/root-key.md
+      while one runs (SQLite: the data dir's lock; PostgreSQL: a node's scheduler lease). docs/root-key.md
   trent root-key verify [--store …] [--data-dir DIR] [--root-key-file FILE | --root-key pkcs11:…] [--config FILE]
       Checks that the configured root key is the store's and that every wrapped secret of the store opens under it.
 `;
@@ -52,7 +52,7 @@ export async function rootKeyCommand(argv: string[], out: NodeJS.WritableStream 
 async function migrate(argv: string[], out: NodeJS.WritableStream): Promise<void> {
   const { values } = parseArgs({
     args: argv,
-    options: { ...STORE_FLAGS, ...ROOT_KEY_FLAGS, to: { type: 'string' }, 'to-file': { type: 'string' }, 'root-key-create': { type: 'boolean' }, force: { type: 'boolean' } },
+    options: { ...STORE_FLAGS, ...ROOT_KEY_FLAGS, to: { type: 'string' }, 'to-file': { type: 'string' }, 'root-key-create': { type: 'boolean' } },
     strict: true, allowPositionals: false,
   });
   if ((values.to === undefined) === (values['to-file'] === undefined)) throw new ConfigError('trent root-key migrate needs one of --to pkcs11:URI and --to-file FILE');
@@ -65,15 +65,19 @@ async function migrate(argv: string[], out: NodeJS.WritableStream): Promise<void
   }
   const cfg = config(values);
   process.umask(0o077);
-  if (cfg.store.kind === 'sqlite') {
-    if (!existsSync(cfg.store.file)) throw new ConfigError(`there is no SQLite store at ${cfg.store.file} (check --data-dir and --store)`);
-    // A running server keeps this marker in its data dir (removed by a clean stop): its cached root key would go on
-    // wrapping new secrets under the old key after the migration.
-    const marker = path.join(cfg.dataDir, 'audit-session');
-    if (existsSync(marker) && !values.force) {
-      throw new Error(`a Trent server is running on ${cfg.dataDir} (or did not stop cleanly: ${marker} is there): stop it first, or give --force if no server runs; nothing changed`);
-    }
+  if (cfg.store.kind === 'sqlite' && !existsSync(cfg.store.file)) throw new ConfigError(`there is no SQLite store at ${cfg.store.file} (check --data-dir and --store)`);
+  // A running server keeps its root key in memory and would go on wrapping new secrets under the old key after the
+  // migration. SQLite: the data dir's lock, held by a running server, and by this command until it ends (no server
+  // starts under it). PostgreSQL: the scheduler leases, checked inside the migration's transaction.
+  const lock = cfg.store.kind === 'sqlite' ? lockOffline(cfg.dataDir, 'trent root-key migrate', 'nothing changed') : undefined;
+  try {
+    await migrateStore(cfg, values, out);
+  } finally {
+    lock?.release();
   }
+}
+
+async function migrateStore(cfg: TrentConfig, values: { to?: string | undefined; 'to-file'?: string | undefined; 'root-key-create'?: boolean | undefined }, out: NodeJS.WritableStream): Promise<void> {
   const storage = openStore(cfg.store);
   const modules = new Pkcs11Modules();
   let source: OpenedRootKey | undefined;

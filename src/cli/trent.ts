@@ -1,6 +1,6 @@
 import { parseArgs } from 'node:util';
 import { CONFIG_FLAGS, ConfigError, loadConfig } from '../config/config.js';
-import { startTrent } from '../main.js';
+import { startTrent, type RunningTrent } from '../main.js';
 import { AWS_MANAGED_KEY_USAGE, awsManagedKeyCommand } from './aws-managed-key.js';
 import { AUDIT_USAGE, auditCommand } from './audit.js';
 import { BACKUP_USAGE, backupCommand, restoreCommand } from './backup.js';
@@ -22,7 +22,8 @@ const USAGE = `Usage:
       --root-key: the root key is an AES-256 key in a PKCS#11 token (RFC 7512 URI; PIN from TRENT_PKCS11_PIN or
       the URI's pin-source); no root key file is used (docs/root-key.md).
       --store: SQLite in <data-dir>/trent.db (default), or PostgreSQL for many nodes (docs/postgresql.md);
-      the root key file and credentials stay in --data-dir either way.
+      the root key file and credentials stay in --data-dir either way. One process per data dir: a second trent serve
+      on it is refused (a lock on <data-dir>/trent.lock, released by the kernel when the process ends).
   trent dev reset --endpoint URL
       Wipes all keys, aliases and tags of a server running with --dev.
   trent dev advance-clock DURATION --endpoint URL
@@ -37,10 +38,17 @@ async function serve(argv: string[]): Promise<void> {
   const config = loadConfig(values as Record<string, string | boolean>, process.env);
   // Everything Trent writes (database, WAL, logs, key and credential files) is for its owner only.
   process.umask(0o077);
-  const trent = await startTrent(config);
+  // The handlers are in place before the start: a SIGTERM that comes as the server announces itself stops it cleanly
+  // (a signal with no handler would kill the process, and leave the marker of an unclean stop).
+  let trent: RunningTrent | undefined;
+  let pending: string | undefined;
   let signals = 0;
   const shutdown = (signal: string) => {
     if (++signals > 1) process.exit(1);
+    if (trent === undefined) {
+      pending = signal; // stopped as soon as it is started
+      return;
+    }
     process.stderr.write(`${signal}: finishing in-flight requests and stopping\n`);
     trent.stop().then(
       () => process.exit(0),
@@ -52,6 +60,11 @@ async function serve(argv: string[]): Promise<void> {
   };
   process.on('SIGTERM', () => shutdown('SIGTERM'));
   process.on('SIGINT', () => shutdown('SIGINT'));
+  trent = await startTrent(config);
+  if (pending !== undefined) {
+    signals--;
+    shutdown(pending);
+  }
 }
 
 async function devCommand(argv: string[]): Promise<void> {

@@ -3,7 +3,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { CreateAliasCommand, CreateKeyCommand, DeleteAliasCommand, DescribeKeyCommand, EncryptCommand, TagResourceCommand, UntagResourceCommand } from '@aws-sdk/client-kms';
@@ -20,7 +20,10 @@ describe('AWS managed keys and ABAC caches on PostgreSQL (two nodes)', { skip },
     const dataDir = mkdtempSync(path.join(tmpdir(), 'trent-pg-managed-'));
     const args = ['--store', url, '--service-access-keys', 'rds-service=rds'];
     const a = await startServer({ dataDir, args });
-    const b = await startServer({ dataDir, args });
+    // Each node has a data dir of its own (one process per data dir), with the same root key file.
+    const dataDirB = mkdtempSync(path.join(tmpdir(), 'trent-pg-managed-b-'));
+    copyFileSync(path.join(dataDir, 'root-key'), path.join(dataDirB, 'root-key'));
+    const b = await startServer({ dataDir: dataDirB, args });
     const kmsA = devClient(a.url);
     const kmsB = devClient(b.url);
     const rdsB = devClient(b.url, { accessKeyId: 'rds-service' });
@@ -54,6 +57,7 @@ describe('AWS managed keys and ABAC caches on PostgreSQL (two nodes)', { skip },
       await a.stop({ keepData: true });
       await b.stop({ keepData: true });
       rmSync(dataDir, { recursive: true, force: true });
+      rmSync(dataDirB, { recursive: true, force: true });
     }
   });
 });
