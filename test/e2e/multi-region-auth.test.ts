@@ -6,13 +6,15 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import {
   CreateKeyCommand, DescribeKeyCommand, EncryptCommand, KMSClient, ReplicateKeyCommand, UpdatePrimaryRegionCommand,
 } from '@aws-sdk/client-kms';
 import { repoRoot, startServer, type TestServer } from '../helpers/server.js';
+import { readProfile } from '../helpers/credentials.js';
+import { failure } from '../helpers/poll.js';
 
 const run = promisify(execFile);
 const A = '111122223333';
@@ -22,26 +24,7 @@ const policy = (...statements: object[]) => JSON.stringify({ Version: '2012-10-1
 const everything = { Sid: 'root', Effect: 'Allow', Principal: { AWS: ROOT }, Action: 'kms:*', Resource: '*' };
 const allow = (actions: string[]) => ({ Effect: 'Allow', Action: actions, Resource: '*' });
 
-function readProfile(file: string, profile: string): { id: string; secret: string } {
-  let current = '';
-  const out: Record<string, string> = {};
-  for (const line of readFileSync(file, 'utf8').split('\n')) {
-    const section = /^\s*\[([^\]]+)\]\s*$/.exec(line);
-    if (section) current = section[1]!;
-    const kv = /^\s*([\w-]+)\s*=\s*(.*?)\s*$/.exec(line);
-    if (kv && current === profile) out[kv[1]!] = kv[2]!;
-  }
-  return { id: out.aws_access_key_id!, secret: out.aws_secret_access_key! };
-}
 
-async function failure(p: Promise<unknown>): Promise<{ name: string; message: string }> {
-  try {
-    await p;
-  } catch (err) {
-    return { name: (err as Error).name, message: (err as Error).message };
-  }
-  assert.fail('the call succeeded');
-}
 
 describe('multi-Region keys: authorization and audit', () => {
   let server: TestServer;

@@ -14,7 +14,7 @@ import { createPublicKey, randomBytes } from 'node:crypto';
 import { GetParametersForImportCommand, ImportKeyMaterialCommand } from '@aws-sdk/client-kms';
 import { wrapForImport } from '../../src/crypto/key-import.js';
 import { devClient, startServer, type TestServer } from '../helpers/server.js';
-import { within } from '../helpers/poll.js';
+import { failure, within } from '../helpers/poll.js';
 
 const ACCOUNT = '111122223333';
 const DAY_S = 86_400;
@@ -25,15 +25,6 @@ async function advance(server: TestServer, seconds: number): Promise<void> {
   assert.equal(res.status, 200, await res.clone().text());
 }
 
-/** The exception name and message a call fails with. */
-async function failure(p: Promise<unknown>): Promise<{ name: string; message: string }> {
-  try {
-    await p;
-  } catch (err) {
-    return { name: (err as Error).name, message: (err as Error).message };
-  }
-  assert.fail('the call succeeded');
-}
 
 describe('multi-Region keys', () => {
   let server: TestServer;

@@ -3,11 +3,12 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { CreateKeyCommand, DecryptCommand, EncryptCommand, GenerateRandomCommand, KMSClient, ListKeysCommand, PutKeyPolicyCommand } from '@aws-sdk/client-kms';
 import { repoRoot, startServer, type TestServer } from '../helpers/server.js';
+import { readProfile } from '../helpers/credentials.js';
 import { errorName, within } from '../helpers/poll.js';
 import { postgresCluster, postgresSkipReason } from '../helpers/postgres.js';
 import { tmpdir } from 'node:os';
@@ -16,18 +17,6 @@ const run = promisify(execFile);
 const A = '111122223333'; // the server's default account
 const B = '444455556666';
 
-function readProfile(file: string, profile: string): { id: string; secret: string } {
-  let current = '';
-  const out: Record<string, string> = {};
-  for (const line of readFileSync(file, 'utf8').split('\n')) {
-    const section = /^\s*\[([^\]]+)\]\s*$/.exec(line);
-    if (section) current = section[1]!;
-    const kv = /^\s*([\w-]+)\s*=\s*(.*?)\s*$/.exec(line);
-    if (kv && current === profile) out[kv[1]!] = kv[2]!;
-  }
-  assert.ok(out.aws_access_key_id, `profile ${profile} in ${file}`);
-  return { id: out.aws_access_key_id!, secret: out.aws_secret_access_key! };
-}
 
 const allow = (actions: string[], resource = '*') => ({ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: actions, Resource: resource }] });
 

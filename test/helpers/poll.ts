@@ -19,3 +19,13 @@ export async function errorName(p: Promise<unknown>): Promise<string | undefined
     return (err as Error).name;
   }
 }
+
+/** The exception name and message a call fails with; fails the test when the call succeeds. */
+export async function failure(p: Promise<unknown>): Promise<{ name: string; message: string }> {
+  try {
+    await p;
+  } catch (err) {
+    return { name: (err as Error).name, message: (err as Error).message };
+  }
+  assert.fail('the call succeeded');
+}
