@@ -1,5 +1,7 @@
 import type { KeyState } from '../model/kms-model.generated.js';
 import type { KeyRecord, RandomSource } from './ports.js';
+import { KmsError } from './errors.js';
+import { AWS_PARTITION_REGIONS } from './regions.js';
 
 /**
  * Multi-Region keys (docs/multi-region.md): related keys share account and key id (`mrk-` + 32 hex digits), one per
@@ -50,3 +52,14 @@ export function completedTransition(key: KeyRecord, related: readonly KeyRecord[
 
 /** "<arn> is not a multi-region primary key." (AWS's words, recorded for ReplicateKey of a replica.) */
 export const notPrimaryMessage = (key: KeyRecord): string => `${key.arn} is not a multi-region primary key.`;
+
+/**
+ * ReplicateKey and UpdatePrimaryRegion start alike: the key must be a multi-Region primary, and the Region they name
+ * (`member`: ReplicaRegion, PrimaryRegion) a Region of the partition; else UnsupportedOperationException.
+ */
+export function requirePrimaryAndRegion(key: KeyRecord, member: 'ReplicaRegion' | 'PrimaryRegion', region: string): void {
+  if (!isPrimary(key)) throw new KmsError('UnsupportedOperationException', notPrimaryMessage(key));
+  if (!AWS_PARTITION_REGIONS.has(region)) {
+    throw new KmsError('UnsupportedOperationException', `${member} ${region} is not a Region of the aws partition where KMS is available.`);
+  }
+}

@@ -3,9 +3,8 @@ import { keyArn } from '../../domain/arn.js';
 import { KmsError } from '../../domain/errors.js';
 import { keyMetadata } from '../../domain/key-metadata.js';
 import { checkKeyPolicy, defaultKeyPolicy } from '../../domain/key-policy.js';
-import { DEFAULT_TRANSITION_MS, inTransition, isPrimary, notPrimaryMessage } from '../../domain/multi-region.js';
+import { DEFAULT_TRANSITION_MS, inTransition, requirePrimaryAndRegion } from '../../domain/multi-region.js';
 import { StorageDuplicateError, type KeyRecord } from '../../domain/ports.js';
-import { AWS_PARTITION_REGIONS } from '../../domain/regions.js';
 import { checkTagCount, checkTags } from '../../domain/tags.js';
 import { authorizationContext, keyForOperation, OWN_KEY } from '../common.js';
 import { defineOperation } from '../operation.js';
@@ -20,11 +19,8 @@ import { requestTagConditions } from '../request-conditions.js';
  */
 export const replicateKey = defineOperation<ReplicateKeyRequest, ReplicateKeyResponse>('ReplicateKey', async (input, ctx, svc) => {
   const primary = await keyForOperation(input.KeyId, 'ReplicateKey', ctx, svc, OWN_KEY, { replicaRegion: input.ReplicaRegion });
-  if (!isPrimary(primary)) throw new KmsError('UnsupportedOperationException', notPrimaryMessage(primary));
   const region = input.ReplicaRegion;
-  if (!AWS_PARTITION_REGIONS.has(region)) {
-    throw new KmsError('UnsupportedOperationException', `ReplicaRegion ${region} is not a Region of the aws partition where KMS is available.`);
-  }
+  requirePrimaryAndRegion(primary, 'ReplicaRegion', region);
   const scope = { account: primary.account, region };
   const arn = keyArn(scope, primary.keyId);
   const related = await svc.keys.getRelatedKeys(primary.account, primary.keyId);

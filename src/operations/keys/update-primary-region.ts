@@ -2,9 +2,8 @@ import type { UpdatePrimaryRegionRequest } from '../../model/kms-model.generated
 import { keyArn } from '../../domain/arn.js';
 import { KmsError } from '../../domain/errors.js';
 import { assertKeyState } from '../../domain/key-state.js';
-import { DEFAULT_TRANSITION_MS, inTransition, isPrimary, notPrimaryMessage } from '../../domain/multi-region.js';
+import { DEFAULT_TRANSITION_MS, inTransition, isPrimary, notPrimaryMessage, requirePrimaryAndRegion } from '../../domain/multi-region.js';
 import type { KeyRecord } from '../../domain/ports.js';
-import { AWS_PARTITION_REGIONS } from '../../domain/regions.js';
 import { authorizeOnKey, keyForOperation, OWN_KEY } from '../common.js';
 import { defineOperation } from '../operation.js';
 
@@ -16,11 +15,8 @@ import { defineOperation } from '../operation.js';
  */
 export const updatePrimaryRegion = defineOperation<UpdatePrimaryRegionRequest, void>('UpdatePrimaryRegion', async (input, ctx, svc) => {
   const primary = await keyForOperation(input.KeyId, 'UpdatePrimaryRegion', ctx, svc, OWN_KEY, { primaryRegion: input.PrimaryRegion });
-  if (!isPrimary(primary)) throw new KmsError('UnsupportedOperationException', notPrimaryMessage(primary));
   const region = input.PrimaryRegion;
-  if (!AWS_PARTITION_REGIONS.has(region)) {
-    throw new KmsError('UnsupportedOperationException', `PrimaryRegion ${region} is not a Region of the aws partition where KMS is available.`);
-  }
+  requirePrimaryAndRegion(primary, 'PrimaryRegion', region);
   if (region === primary.region) throw new KmsError('UnsupportedOperationException', `${primary.arn} is already the primary key in ${region}.`);
   const scope = { account: primary.account, region };
   const replica = await svc.keys.getKey(scope, primary.keyId);
